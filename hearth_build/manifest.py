@@ -1,0 +1,28 @@
+"""`dist/manifest.json`: every shipped file with its size and sha256, and what was vendored.
+
+The page reads it to verify what it downloaded (a truncated or corrupted model must give
+a clear error, not garbage), and it makes "what exactly did we ship" answerable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hearth_build.files import HashCache, walk
+from hearth_build.pack import write_json
+
+MANIFEST = "manifest.json"
+
+
+def build_manifest(dist: Path, cache: HashCache, meta: dict[str, object]) -> dict[str, object]:
+    files = [p for p in walk(dist) if p.name != MANIFEST]
+    hashes = cache.hash_all(files)
+    entries = {
+        p.relative_to(dist).as_posix(): {"size": p.stat().st_size, "sha256": hashes[p]}
+        for p in files
+    }
+    return {**meta, "files": entries}
+
+
+def write_manifest(dist: Path, manifest: dict[str, object]) -> Path:
+    return write_json(dist / MANIFEST, manifest)

@@ -1,0 +1,224 @@
+"""Vendoring: pinned npm packages and PyPI wheels copied into `dist/vendor/`.
+
+Everything the page loads comes from here or from our own source, so the page never
+touches a CDN. Destination folders carry the package version (`vendor/pyodide-314.0.7/`),
+which is what lets `serve.py` mark them immutable.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+import zipfile
+from dataclasses import dataclass
+from email.parser import HeaderParser
+from pathlib import Path
+
+from hearth_build.console import BuildError, detail
+from hearth_build.files import sha256_file, sync_file, write_if_changed
+
+
+@dataclass(frozen=True)
+class NpmAsset:
+    """Files of one npm package the page loads, and the vendor folder they go to."""
+
+    package: str
+    short: str
+    patterns: tuple[str, ...]
+
+
+# Only what the page loads. ORT ships 140 MB of builds; we take the plain SIMD+threads
+# WASM build and the WebGPU build (the JSEP/JSPI/WebGL variants and source maps stay out).
+NPM_ASSETS = (
+    NpmAsset(
+        "pyodide",
+        "pyodide",
+        ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip"),
+    ),
+    NpmAsset("@pyscript/core", "pyscript", ("dist/*.js", "dist/*.css")),
+    NpmAsset(
+        "onnxruntime-web",
+        "ort",
+        (
+            "dist/ort.wasm.min.mjs",
+            "dist/ort-wasm-simd-threaded.mjs",
+            "dist/ort-wasm-simd-threaded.wasm",
+            "dist/ort.webgpu.min.mjs",
+            "dist/ort-wasm-simd-threaded.asyncify.mjs",
+            "dist/ort-wasm-simd-threaded.asyncify.wasm",
+        ),
+    ),
+)
+
+NODE_HINT = "install Node.js 20+ with npm (e.g. `apt-get install nodejs npm`), then rerun"
+
+
+def require_node() -> None:
+    """Fail fast, in one line, when the toolchain that fetches the page assets is missing."""
+    for tool in ("node", "npm"):
+        if shutil.which(tool) is None:
+            raise BuildError(f"`{tool}` was not found on PATH: {NODE_HINT}.")
+
+
+def npm_install(root: Path) -> None:
+    """Run `npm ci` unless node_modules already matches package-lock.json."""
+    lock = root / "package-lock.json"
+    if not lock.exists():
+        raise BuildError("package-lock.json is missing: run `npm install` once and commit it.")
+    stamp = root / "node_modules" / ".hearth-lock.sha256"
+    want = sha256_file(lock)
+    if stamp.exists() and stamp.read_text() == want:
+        detail("node_modules matches package-lock.json")
+        return
+    detail("npm ci (pinned by package-lock.json)")
+    proc = subprocess.run(
+        ["npm", "ci", "--no-audit", "--no-fund", "--ignore-scripts"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:]
+        raise BuildError(f"npm ci failed: {' '.join(tail)} (is the npm registry reachable?)")
+    stamp.write_text(want)
+
+
+def npm_version(root: Path, package: str) -> str:
+    meta = json.loads((root / "node_modules" / package / "package.json").read_text())
+    return str(meta["version"])
+
+
+def vendor_dir(root: Path, asset: NpmAsset) -> str:
+    """The versioned folder, relative to dist/, that an npm package is vendored into."""
+    return f"vendor/{asset.short}-{npm_version(root, asset.package)}"
+
+
+def copy_npm_assets(root: Path, dist: Path) -> list[Path]:
+    """Copy the listed files of each npm package into its versioned vendor folder."""
+    written: list[Path] = []
+    for asset in NPM_ASSETS:
+        src_root = root / "node_modules" / asset.package
+        dest_root = dist / vendor_dir(root, asset)
+        copied = 0
+        for pattern in asset.patterns:
+            matches = sorted(src_root.glob(pattern))
+            if not matches:
+                raise BuildError(f"{asset.package} has no {pattern}: run `npm ci` again.")
+            for src in matches:
+                dest = dest_root / src.name
+                copied += sync_file(src, dest)
+                written.append(dest)
+        detail(f"{asset.package}: {copied} file(s) copied, rest current")
+    return written
+
+
+@dataclass(frozen=True)
+class WheelPin:
+    name: str
+    version: str
+    sha256: str
+    platform: str = "any"
+
+
+def read_wheel_pins(pyproject: Path) -> list[WheelPin]:
+    table = tomllib.loads(pyproject.read_text())["tool"]["hearth"]["page-wheels"]
+    return [WheelPin(name=name, **spec) for name, spec in table.items()]
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
+def fetch_wheel(pin: WheelPin, cache: Path) -> Path:
+    """Download one pinned wheel from PyPI into the cache and verify its sha256."""
+    cache.mkdir(parents=True, exist_ok=True)
+    prefix = f"{_normal(pin.name)}-{pin.version}-"
+    for candidate in cache.glob("*.whl"):
+        if candidate.name.lower().startswith(prefix) and sha256_file(candidate) == pin.sha256:
+            return candidate
+    detail(f"downloading {pin.name}=={pin.version} from PyPI")
+    cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps"]
+    cmd += ["--only-binary=:all:", "--python-version", "3.14", "--platform", pin.platform]
+    cmd += ["--dest", str(cache), f"{pin.name}=={pin.version}"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        last = proc.stderr.strip().splitlines()[-1:] or ["no output"]
+        raise BuildError(f"pip could not download {pin.name}=={pin.version}: {last[0]}")
+    for candidate in cache.glob("*.whl"):
+        if candidate.name.lower().startswith(prefix):
+            got = sha256_file(candidate)
+            if got != pin.sha256:
+                candidate.unlink()
+                raise BuildError(
+                    f"{candidate.name} has sha256 {got}, but pyproject.toml pins {pin.sha256}: "
+                    "refusing a wheel that changed on the index."
+                )
+            return candidate
+    raise BuildError(f"pip reported success but no wheel for {pin.name} appeared in {cache}.")
+
+
+def _wheel_metadata(wheel: Path) -> tuple[list[str], list[str]]:
+    """Top-level import names and unconditional requirement names of a wheel."""
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        meta_name = next(n for n in names if n.endswith(".dist-info/METADATA"))
+        meta = HeaderParser().parsestr(archive.read(meta_name).decode())
+        tops = sorted({n.split("/")[0] for n in names if "/" in n and ".dist-info" not in n})
+    requires = [
+        re.split(r"[\s;<>=!~\[(]", req, maxsplit=1)[0]
+        for req in meta.get_all("Requires-Dist") or []
+        if "extra ==" not in req
+    ]
+    return tops, requires
+
+
+def pyodide_lock(upstream: dict[str, object], wheels: dict[WheelPin, Path]) -> dict[str, object]:
+    """A lock that lists exactly the vendored wheels, with their real sha256 values.
+
+    Pyodide's own lock names its rebuilt wheels; PyPI's files differ, and `loadPackage`
+    would reject them on the hash. So every entry is rebuilt from the file we ship, and
+    packages we do not ship are dropped, so nothing can resolve to a missing file.
+    """
+    known = {_normal(p.name) for p in wheels}
+    packages: dict[str, object] = {}
+    upstream_packages = upstream["packages"]
+    assert isinstance(upstream_packages, dict)
+    for pin, wheel in sorted(wheels.items(), key=lambda item: item[0].name):
+        base = dict(upstream_packages.get(pin.name, {}))
+        tops, requires = _wheel_metadata(wheel)
+        base.update(
+            name=pin.name,
+            version=pin.version,
+            file_name=wheel.name,
+            sha256=pin.sha256,
+            install_dir="site",
+            package_type="package",
+            imports=base.get("imports") or tops,
+            depends=sorted(r.lower() for r in requires if _normal(r) in known),
+        )
+        base.setdefault("unvendored_tests", False)
+        base.setdefault("tool", {})
+        packages[pin.name] = base
+    return {"info": upstream["info"], "packages": packages}
+
+
+def vendor_wheels(root: Path, dist: Path, cache: Path) -> tuple[list[Path], dict[str, str]]:
+    """Fetch the pinned wheels, place them beside Pyodide and write the matching lock."""
+    pyodide_asset = next(a for a in NPM_ASSETS if a.package == "pyodide")
+    dest_root = dist / vendor_dir(root, pyodide_asset)
+    wheels = {pin: fetch_wheel(pin, cache) for pin in read_wheel_pins(root / "pyproject.toml")}
+    written = []
+    for wheel in wheels.values():
+        dest = dest_root / wheel.name
+        sync_file(wheel, dest)
+        written.append(dest)
+    upstream = json.loads((root / "node_modules/pyodide/pyodide-lock.json").read_text())
+    lock = dest_root / "pyodide-lock.json"
+    write_if_changed(lock, json.dumps(pyodide_lock(upstream, wheels), indent=1).encode() + b"\n")
+    written.append(lock)
+    detail(f"{len(wheels)} wheel(s) vendored; pyodide-lock.json lists exactly those")
+    return written, {pin.name: pin.version for pin in wheels}

@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""Serve Hearth from `dist/` on this machine, building it first when missing or stale.
+
+Binds to 127.0.0.1 by default: the page, its model and (later) the Foundry proxy are
+for this machine only unless you explicitly choose another address.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import socket
+import sys
+import threading
+import webbrowser
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+
+from hearth_build.freshness import needs_build
+from hearth_server.handler import make_handler
+from pyapp import __version__
+
+ROOT = Path(__file__).resolve().parent
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+
+class Server6(Server):
+    address_family = socket.AF_INET6
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def ensure_built(dist: Path) -> bool:
+    """Build `dist/` if it is missing or older than its sources; False if the build failed."""
+    reason = needs_build(ROOT, dist)
+    if reason is None:
+        return True
+    print(f"Building: {reason}.", flush=True)
+    import build  # deferred: only needed when a build is due
+
+    return build.main(["--dist", str(dist)]) == 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0 = any free)")
+    parser.add_argument("--open", action="store_true", help="open the page in a browser")
+    parser.add_argument("--dist", type=Path, default=ROOT / "dist", help="folder to serve")
+    parser.add_argument("--no-build", action="store_true", help="serve dist/ as it is")
+    parser.add_argument("--quiet", action="store_true", help="do not log requests")
+    args = parser.parse_args(argv)
+
+    dist = args.dist.resolve()
+    if not args.no_build and not ensure_built(dist):
+        return 1
+    if not (dist / "index.html").exists():
+        print(f"serve.py: error: {dist}/index.html is missing; run `python build.py`.", file=sys.stderr)
+        return 1
+    if not is_loopback(args.host):
+        print(
+            f"WARNING: binding to {args.host} makes Hearth reachable from other machines. "
+            "Anyone who can reach this port can use your models. Use --host 127.0.0.1 to keep it private.",
+            file=sys.stderr,
+        )
+    try:
+        server_class = Server6 if ":" in args.host else Server
+        server = server_class((args.host, args.port), make_handler(dist, __version__, args.quiet))
+    except OSError as error:
+        print(
+            f"serve.py: error: cannot listen on {args.host}:{args.port} ({error.strerror}); "
+            "pick another with --port.",
+            file=sys.stderr,
+        )
+        return 1
+    host, port = server.server_address[:2]
+    shown = f"[{host}]" if ":" in str(host) else host
+    url = f"http://{shown}:{port}/"
+    print(f"Serving Hearth {__version__} at {url} (Ctrl-C to stop)", flush=True)
+    if args.open:
+        threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("\nStopped.", flush=True)
+    finally:
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
