@@ -65,12 +65,16 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_build and not ensure_built(dist):
         return 1
     if not (dist / "index.html").exists():
-        print(f"serve.py: error: {dist}/index.html is missing; run `python build.py`.", file=sys.stderr)
+        print(
+            f"serve.py: error: {dist}/index.html is missing; run `python build.py`.",
+            file=sys.stderr,
+        )
         return 1
     if not is_loopback(args.host):
         print(
             f"WARNING: binding to {args.host} makes Hearth reachable from other machines. "
-            "Anyone who can reach this port can use your models. Use --host 127.0.0.1 to keep it private.",
+            "Anyone who can reach this port can use your models. "
+            "Use --host 127.0.0.1 to keep it private.",
             file=sys.stderr,
         )
     try:
@@ -83,8 +87,8 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    host, port = server.server_address[:2]
-    shown = f"[{host}]" if ":" in str(host) else host
+    host, port = str(server.server_address[0]), int(server.server_address[1])
+    shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/"
     print(f"Serving Hearth {__version__} at {url} (Ctrl-C to stop)", flush=True)
     if args.open:

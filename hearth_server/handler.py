@@ -141,4 +141,3 @@ def make_handler(root: Path, version: str, quiet: bool) -> type[HearthHandler]:
         (HearthHandler,),
         {"root": root, "version": version, "quiet": quiet},
     )
-

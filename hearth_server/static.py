@@ -59,7 +59,9 @@ def resolve(root: Path, raw_target: str) -> Path | None:
 
 
 def content_type(path: Path) -> str:
-    return _TYPES.get(path.suffix) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return (
+        _TYPES.get(path.suffix) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    )
 
 
 def cache_control(relative: str) -> str:
@@ -79,8 +81,8 @@ class ByteRange:
         return self.end - self.start + 1
 
 
-class RangeNotSatisfiable(ValueError):
-    pass
+class RangeNotSatisfiable(Exception):
+    """The range lies outside the file: answered with 416."""
 
 
 def parse_range(header: str | None, size: int) -> ByteRange | None:

@@ -1,0 +1,188 @@
+"""Shared fixtures: a built `dist/`, a real `serve.py` process and a real Chromium.
+
+Every browser test records all requests (workers included) and fails on teardown if any
+left loopback: Hearth's promise is that nothing leaves the machine.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--enable-unsafe-webgpu",
+]
+BROWSER_CANDIDATES = (
+    "/usr/bin/chromium",
+    "chromium",
+    "chromium-browser",
+    "google-chrome",
+    "google-chrome-stable",
+    "microsoft-edge",
+    "msedge",
+)
+
+
+def find_chromium() -> str:
+    """CHROMIUM_PATH, else the first Chromium-family browser on this machine."""
+    if env := os.environ.get("CHROMIUM_PATH"):
+        return env
+    for candidate in BROWSER_CANDIDATES:
+        found = shutil.which(candidate)
+        if found:
+            return found
+    pytest.fail(
+        "No Chromium-family browser found: install one (`apt-get install -y chromium`) "
+        "or set CHROMIUM_PATH."
+    )
+
+
+def is_local(url: str) -> bool:
+    """True for URLs that cannot leave the machine: loopback hosts, data: and blob:."""
+    parts = urlsplit(url)
+    if parts.scheme in ("data", "blob", "about"):
+        return True
+    host = parts.hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def dist() -> Path:
+    """`dist/` built once per session by the real build.py."""
+    proc = subprocess.run(
+        [sys.executable, "build.py"], cwd=ROOT, capture_output=True, text=True, timeout=1800
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return ROOT / "dist"
+
+
+@dataclass
+class ServerProcess:
+    url: str
+    proc: subprocess.Popen[str]
+
+
+def start_server(*args: str) -> ServerProcess:
+    """Start serve.py on a free port and wait for the line that announces its URL."""
+    proc = subprocess.Popen(
+        [sys.executable, "serve.py", "--port", "0", "--no-build", "--quiet", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        match = re.search(r"at (http://\S+/) ", line)
+        if match:
+            return ServerProcess(match.group(1), proc)
+        if not line and proc.poll() is not None:
+            break
+    proc.kill()
+    raise AssertionError(f"serve.py did not start: {proc.stderr.read() if proc.stderr else ''}")
+
+
+def stop_server(server: ServerProcess) -> None:
+    server.proc.terminate()
+    try:
+        server.proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.proc.kill()
+
+
+@pytest.fixture(scope="session")
+def server(dist: Path) -> Iterator[ServerProcess]:
+    running = start_server()
+    yield running
+    stop_server(running)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(
+            executable_path=find_chromium(), headless=True, args=CHROMIUM_ARGS
+        )
+        yield instance
+        instance.close()
+
+
+@dataclass
+class PageSession:
+    """A fresh browser context with everything it requested and every console error."""
+
+    page: object
+    base_url: str
+    requests: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+
+    def open(self, query: str = "") -> None:
+        self.page.goto(self.base_url + query)  # type: ignore[attr-defined]
+
+    def wait_state(self, state: str, timeout_s: float = 60) -> None:
+        """Wait until the status line reaches `state`, failing fast on `error`."""
+        self.page.wait_for_selector(  # type: ignore[attr-defined]
+            f'[data-testid=status][data-state="{state}"], [data-testid=status][data-state="error"]',
+            timeout=timeout_s * 1000,
+        )
+        status = self.page.locator("[data-testid=status]")  # type: ignore[attr-defined]
+        actual = status.get_attribute("data-state")
+        if actual != state:
+            banner = self.page.locator("[data-testid=error]").inner_text()  # type: ignore[attr-defined]
+            raise AssertionError(f"status is {actual!r}: {status.inner_text()} / {banner}")
+
+
+@pytest.fixture
+def chat(browser: object, server: ServerProcess) -> Iterator[PageSession]:
+    context = browser.new_context()  # type: ignore[attr-defined]
+    page = context.new_page()
+    session = PageSession(page=page, base_url=server.url)
+    context.on("request", lambda request: session.requests.append(request.url))
+    page.on(
+        "console",
+        lambda message: (
+            session.console_errors.append(message.text) if message.type == "error" else None
+        ),
+    )
+    page.on("pageerror", lambda error: session.console_errors.append(str(error)))
+    yield session
+    context.close()
+    leaked = [url for url in session.requests if not is_local(url)]
+    assert not leaked, f"requests left loopback: {leaked}"
+    assert session.requests, "the page made no requests at all; the recorder is broken"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark tests by folder, so `-m unit` and `-m e2e` select them."""
+    for item in items:
+        folder = Path(str(item.fspath)).parent.name
+        if folder in ("unit", "e2e"):
+            item.add_marker(getattr(pytest.mark, folder))

@@ -1,0 +1,51 @@
+"""The page boots Python from vendored files only, cross-origin isolated, without errors."""
+
+from __future__ import annotations
+
+import re
+
+from tests.conftest import PageSession
+
+
+def test_page_reaches_ready_offline(chat: PageSession) -> None:
+    chat.open()
+    chat.wait_state("ready", timeout_s=30)
+    status = chat.page.locator("[data-testid=status]").inner_text()
+    assert re.search(r"Python 3\.\d+", status), status
+    # pyapp was imported in the page: its version is shown
+    assert chat.page.locator("[data-testid=version]").inner_text() == "v0.1.0"
+    assert any("/pyodide.asm.wasm" in url for url in chat.requests)
+
+
+def test_page_is_cross_origin_isolated(chat: PageSession) -> None:
+    chat.open()
+    chat.wait_state("ready", timeout_s=30)
+    assert chat.page.evaluate("crossOriginIsolated") is True
+    assert chat.page.evaluate("typeof SharedArrayBuffer") == "function"
+
+
+def test_no_console_errors(chat: PageSession) -> None:
+    chat.open()
+    chat.wait_state("ready", timeout_s=30)
+    assert chat.console_errors == []
+    assert chat.page.locator("[data-testid=error]").is_hidden()
+
+
+def test_contract_elements_exist(chat: PageSession) -> None:
+    chat.open()
+    chat.wait_state("ready", timeout_s=30)
+    for testid in ("prompt", "send", "stop", "backend", "model", "status", "error"):
+        assert chat.page.locator(f"[data-testid={testid}]").count() == 1, testid
+    values = chat.page.eval_on_selector(
+        "[data-testid=backend]", "s => [...s.options].map(o => o.value)"
+    )
+    assert values == ["browser", "foundry"]
+
+
+def test_bad_url_parameter_is_reported_not_fatal(chat: PageSession) -> None:
+    chat.open("?temperature=hot&backend=foundry")
+    chat.wait_state("ready", timeout_s=30)
+    banner = chat.page.locator("[data-testid=error]")
+    assert banner.is_visible()
+    assert "temperature='hot'" in banner.inner_text()
+    assert "backend: foundry" in chat.page.locator("[data-testid=status]").inner_text()

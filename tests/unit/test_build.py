@@ -1,0 +1,177 @@
+"""build.py: what lands in dist/, that it is reproducible, and how it fails."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from hearth_build.console import BuildError
+from hearth_build.files import prune
+from hearth_build.freshness import mark_built, needs_build
+from hearth_build.pack import pack_pyapp, render
+from hearth_build.vendor import WheelPin, pyodide_lock
+from tests.conftest import ROOT
+
+
+def snapshot(dist: Path) -> dict[str, int]:
+    return {str(p): p.stat().st_mtime_ns for p in dist.rglob("*") if p.is_file()}
+
+
+def test_second_build_is_a_no_op(dist: Path) -> None:
+    manifest = (dist / "manifest.json").read_bytes()
+    before = snapshot(dist)
+    proc = subprocess.run(
+        [sys.executable, "build.py"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "node_modules matches package-lock.json" in proc.stdout
+    assert (dist / "manifest.json").read_bytes() == manifest
+    after = snapshot(dist)
+    changed = [p for p in before if after.get(p) != before[p] and "/." not in p]
+    assert changed == [], "an unchanged tree must not rewrite any shipped file"
+
+
+def test_manifest_lists_every_file_with_its_true_hash(dist: Path) -> None:
+    manifest = json.loads((dist / "manifest.json").read_text())
+    on_disk = {
+        p.relative_to(dist).as_posix(): p
+        for p in dist.rglob("*")
+        if p.is_file() and not p.name.startswith(".") and p.name != "manifest.json"
+    }
+    assert set(manifest["files"]) == set(on_disk)
+    for name, entry in manifest["files"].items():
+        data = on_disk[name].read_bytes()
+        assert entry == {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}, name
+    assert manifest["packages"]["pyodide"] == "314.0.7"
+    assert manifest["packages"]["@pyscript/core"] == "0.7.31"
+    assert manifest["packages"]["onnxruntime-web"] == "1.30.0"
+    assert manifest["packages"]["micropip"] == "0.11.1"
+
+
+def test_pyodide_lock_lists_exactly_the_vendored_wheels(dist: Path) -> None:
+    folder = dist / "vendor" / "pyodide-314.0.7"
+    lock = json.loads((folder / "pyodide-lock.json").read_text())
+    wheels = {p.name: p for p in folder.glob("*.whl")}
+    listed = {entry["file_name"]: entry for entry in lock["packages"].values()}
+    assert set(listed) == set(wheels)
+    assert {"micropip", "packaging"} <= set(lock["packages"])
+    for name, entry in listed.items():
+        assert entry["sha256"] == hashlib.sha256(wheels[name].read_bytes()).hexdigest()
+    assert lock["info"]["python"].startswith("3.14")
+
+
+def test_only_the_ort_files_the_app_loads(dist: Path) -> None:
+    (folder,) = (dist / "vendor").glob("ort-*")
+    names = sorted(p.name for p in folder.iterdir())
+    assert not [n for n in names if n.endswith(".map") or "jsep" in n or "jspi" in n]
+    assert "ort-wasm-simd-threaded.wasm" in names
+
+
+def test_pyscript_config_never_points_at_a_cdn(dist: Path) -> None:
+    config = json.loads((dist / "pyscript.json").read_text())
+    assert config["interpreter"].startswith("./vendor/pyodide-")
+    assert (dist / config["interpreter"]).exists()
+
+
+def test_missing_node_is_one_clear_line(tmp_path: Path) -> None:
+    env = {**os.environ, "PATH": str(tmp_path)}
+    proc = subprocess.run(
+        [sys.executable, "build.py", "--dist", str(tmp_path / "out")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "`node` was not found" in lines[0] and "install Node.js" in lines[0]
+
+
+def test_pyapp_pack_is_reproducible() -> None:
+    first, second = pack_pyapp(ROOT), pack_pyapp(ROOT)
+    assert first == second
+    with zipfile.ZipFile(__import__("io").BytesIO(first)) as archive:
+        names = archive.namelist()
+    assert "pyapp/__init__.py" in names
+    assert "pyapp/browser/main.py" in names
+    assert not [n for n in names if "__pycache__" in n]
+
+
+def test_render_fills_tokens_and_rejects_unknown_ones() -> None:
+    assert render("<a href='./{{ dir }}/x'>", {"dir": "vendor/p-1"}, Path("t")) == (
+        "<a href='./vendor/p-1/x'>"
+    )
+    with pytest.raises(BuildError, match="unknown template token"):
+        render("{{missing}}", {}, Path("t"))
+
+
+def _wheel(path: Path, name: str, requires: list[str]) -> Path:
+    with zipfile.ZipFile(path, "w") as archive:
+        meta = "Metadata-Version: 2.1\nName: x\n" + "".join(
+            f"Requires-Dist: {r}\n" for r in requires
+        )
+        archive.writestr(f"{name}-1.0.dist-info/METADATA", meta)
+        archive.writestr(f"{name}/__init__.py", "")
+    return path
+
+
+def test_lock_rebuilt_from_shipped_files(tmp_path: Path) -> None:
+    upstream = {
+        "info": {"python": "3.14.2"},
+        "packages": {
+            "alpha": {
+                "name": "alpha",
+                "sha256": "stale",
+                "file_name": "old.whl",
+                "imports": ["alpha"],
+            },
+            "unshipped": {"name": "unshipped"},
+        },
+    }
+    alpha = _wheel(
+        tmp_path / "alpha-1.0-py3-none-any.whl", "alpha", ["beta>=1", "gamma; extra == 'x'"]
+    )
+    beta = _wheel(tmp_path / "beta-1.0-py3-none-any.whl", "beta", ["notshipped"])
+    pins = {WheelPin("alpha", "1.0", "a" * 64): alpha, WheelPin("beta", "1.0", "b" * 64): beta}
+    lock = pyodide_lock(upstream, pins)
+    packages = lock["packages"]
+    assert isinstance(packages, dict)
+    assert set(packages) == {"alpha", "beta"}
+    assert packages["alpha"]["sha256"] == "a" * 64
+    assert packages["alpha"]["file_name"] == alpha.name
+    assert packages["alpha"]["depends"] == ["beta"]
+    assert packages["beta"]["depends"] == []
+    assert packages["beta"]["imports"] == ["beta"]
+
+
+def test_freshness(tmp_path: Path) -> None:
+    (tmp_path / "site").mkdir()
+    source = tmp_path / "site" / "index.html"
+    source.write_text("x")
+    dist = tmp_path / "dist"
+    assert needs_build(tmp_path, dist) == "dist/ has not been built yet"
+    dist.mkdir()
+    mark_built(dist)
+    assert needs_build(tmp_path, dist) is None
+    stamp = (dist / ".build-stamp").stat().st_mtime
+    os.utime(source, (stamp + 10, stamp + 10))
+    assert needs_build(tmp_path, dist) == "sources changed since the last build"
+
+
+def test_prune_removes_what_the_build_no_longer_makes(tmp_path: Path) -> None:
+    keep = tmp_path / "a" / "keep.js"
+    drop = tmp_path / "b" / "old.js"
+    for path in (keep, drop):
+        path.parent.mkdir(parents=True)
+        path.write_text("x")
+    assert prune(tmp_path, [keep]) == [drop]
+    assert keep.exists() and not drop.parent.exists()
