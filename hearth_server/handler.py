@@ -14,6 +14,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import BinaryIO, ClassVar
+from urllib.parse import unquote, urlsplit
 
 from hearth_server.static import (
     RangeNotSatisfiable,
@@ -50,14 +51,18 @@ class HearthHandler(BaseHTTPRequestHandler):
     def do_HEAD(self) -> None:
         self._send_file(head=True)
 
+    def locate(self, target: str) -> Path | None:
+        """The file a request target names, or None for 404."""
+        return resolve(self.root, target)
+
     def _send_file(self, head: bool) -> None:
-        file = resolve(self.root, self.path)
+        file = self.locate(self.path)
         if file is None:
             self._send_json(HTTPStatus.NOT_FOUND, {"error": "not found"})
             return
         stat = file.stat()
         etag = f'"{stat.st_size:x}-{stat.st_mtime_ns:x}"'
-        relative = file.relative_to(self.root.resolve()).as_posix()
+        relative = unquote(urlsplit(self.path).path).lstrip("/")
         headers = {
             "Content-Type": content_type(file),
             "Cache-Control": cache_control(relative),

@@ -6,68 +6,26 @@ left loopback: Hearth's promise is that nothing leaves the machine.
 
 from __future__ import annotations
 
-import ipaddress
-import os
 import re
-import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
+from hearth_build.chromium import CHROMIUM_ARGS, MISSING_BROWSER, find_chromium, is_local
+
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--enable-unsafe-webgpu",
-]
-BROWSER_CANDIDATES = (
-    "/usr/bin/chromium",
-    "chromium",
-    "chromium-browser",
-    "google-chrome",
-    "google-chrome-stable",
-    "microsoft-edge",
-    "msedge",
-)
 
 
-def find_chromium() -> str:
-    """CHROMIUM_PATH, else the first Chromium-family browser on this machine."""
-    if env := os.environ.get("CHROMIUM_PATH"):
-        return env
-    for candidate in BROWSER_CANDIDATES:
-        found = shutil.which(candidate)
-        if found:
-            return found
-    pytest.fail(
-        "No Chromium-family browser found: install one (`apt-get install -y chromium`) "
-        "or set CHROMIUM_PATH."
-    )
-
-
-def is_local(url: str) -> bool:
-    """True for URLs that cannot leave the machine: loopback hosts, data: and blob:."""
-    parts = urlsplit(url)
-    if parts.scheme in ("data", "blob", "about"):
-        return True
-    host = parts.hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+def chromium_path() -> str:
+    path = find_chromium()
+    if path is None:
+        pytest.fail(MISSING_BROWSER)
+    return path
 
 
 @pytest.fixture(scope="session")
@@ -129,7 +87,7 @@ def browser() -> Iterator[object]:
 
     with sync_playwright() as playwright:
         instance = playwright.chromium.launch(
-            executable_path=find_chromium(), headless=True, args=CHROMIUM_ARGS
+            executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS
         )
         yield instance
         instance.close()

@@ -1,0 +1,88 @@
+"""Run the minimal JS decoding loop (bench/site/ort_loop.html) on a model in real Chromium."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.server import ROOT, bench_server
+from hearth_build.chromium import CHROMIUM_ARGS, MISSING_BROWSER, find_chromium, is_local
+from hearth_build.model.genai import Shape
+
+
+@dataclass(frozen=True)
+class LoopResult:
+    decode_tok_s: float
+    ttft_ms: float
+    session_ms: float
+    generated: list[int]
+
+
+def data_files(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("model.onnx."))
+
+
+@contextmanager
+def chromium_page(models: dict[str, Path]) -> Iterator[Any]:
+    """A page of the bench site in headless Chromium; fails if anything leaves loopback."""
+    from playwright.sync_api import sync_playwright
+
+    executable = find_chromium()
+    if executable is None:
+        raise SystemExit(MISSING_BROWSER)
+    mounts = {"": ROOT / "bench" / "site", "vendor/": ROOT / "dist" / "vendor"}
+    mounts.update({f"models/{name}/": folder for name, folder in models.items()})
+    requests: list[str] = []
+    with bench_server(mounts) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=executable, headless=True, args=CHROMIUM_ARGS
+        )
+        context = browser.new_context()
+        context.on("request", lambda request: requests.append(request.url))
+        page = context.new_page()
+        page.goto(url + "ort_loop.html")
+        page.base_url = url  # type: ignore[attr-defined]
+        try:
+            yield page
+        finally:
+            browser.close()
+    leaked = [u for u in requests if not is_local(u)]
+    if leaked:
+        raise RuntimeError(f"benchmark requests left loopback: {leaked}")
+
+
+def run_loop(
+    page: Any,
+    name: str,
+    folder: Path,
+    prompt: list[int],
+    max_new: int,
+    threads: int,
+    ep: str = "wasm",
+) -> LoopResult:
+    shape = Shape.read(folder)
+    (ort_dir,) = (ROOT / "dist" / "vendor").glob("ort-*")
+    module = "ort.webgpu.min.mjs" if ep == "webgpu" else "ort.wasm.min.mjs"
+    config = {
+        "ortUrl": f"{page.base_url}vendor/{ort_dir.name}/{module}",
+        "modelUrl": f"{page.base_url}models/{name}/",
+        "dataFiles": data_files(folder),
+        "threads": threads,
+        "ep": ep,
+        "shape": {"layers": shape.layers, "kvHeads": shape.kv_heads, "headSize": shape.head_size},
+        "promptIds": prompt,
+        "maxNew": max_new,
+        "eos": list(shape.eos),
+        "ignoreEos": True,
+    }
+    result = page.evaluate(f"runBench({json.dumps(config)})")
+    return LoopResult(
+        decode_tok_s=result["decodeTokPerS"],
+        ttft_ms=result["ttftMs"],
+        session_ms=result["sessionMs"],
+        generated=result["generated"],
+    )

@@ -1,0 +1,92 @@
+// A minimal JS greedy-decoding loop over ONNX Runtime Web. It measures what a model format
+// costs in the page, independent of Hearth's Python loop (which bench compares against it).
+const now = () => performance.now();
+
+async function fetchBytes(url) {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+function argmaxLast(logits) {
+  const vocab = logits.dims[logits.dims.length - 1];
+  const data = logits.data;
+  const base = data.length - vocab;
+  let best = 0, bestValue = -Infinity;
+  for (let i = 0; i < vocab; i++) {
+    const v = data[base + i];
+    if (v > bestValue) { bestValue = v; best = i; }
+  }
+  return best;
+}
+
+self.onmessage = async ({ data: config }) => {
+  try {
+    const ort = await import(config.ortUrl);
+    ort.env.wasm.numThreads = config.threads;
+    ort.env.wasm.wasmPaths = config.ortUrl.slice(0, config.ortUrl.lastIndexOf("/") + 1);
+    const t0 = now();
+    const model = await fetchBytes(config.modelUrl + "model.onnx");
+    const externalData = [];
+    for (const name of config.dataFiles) {
+      externalData.push({ path: name, data: await fetchBytes(config.modelUrl + name) });
+    }
+    const t1 = now();
+    const { layers, kvHeads, headSize } = config.shape;
+    const pastNames = [];
+    for (let i = 0; i < layers; i++) pastNames.push(`past_key_values.${i}.key`, `past_key_values.${i}.value`);
+    // On WebGPU the KV cache stays in GPU buffers; only the logits come back to the CPU.
+    const locations = { logits: "cpu" };
+    for (const name of pastNames) locations[name.replace("past_key_values", "present")] = "gpu-buffer";
+    const session = await ort.InferenceSession.create(model, {
+      executionProviders: [config.ep],
+      graphOptimizationLevel: "all",
+      externalData,
+      extra: { session: { disable_quant_qdq: "1" } },
+      ...(config.ep === "webgpu" ? { preferredOutputLocation: locations } : {}),
+    });
+    const t2 = now();
+    let cache = {};
+    for (const name of pastNames) {
+      cache[name] = new ort.Tensor("float32", new Float32Array(0), [1, kvHeads, 0, headSize]);
+    }
+    const ids = config.promptIds;
+    let past = 0;
+    const step = async (tokens) => {
+      const total = past + tokens.length;
+      const feeds = {
+        input_ids: new ort.Tensor("int64", BigInt64Array.from(tokens.map(BigInt)), [1, tokens.length]),
+        attention_mask: new ort.Tensor("int64", new BigInt64Array(total).fill(1n), [1, total]),
+        ...cache,
+      };
+      const out = await session.run(feeds);
+      const next = argmaxLast(out.logits);
+      out.logits.dispose?.();
+      for (const name of pastNames) {
+        cache[name].dispose?.();
+        cache[name] = out[name.replace("past_key_values", "present")];
+      }
+      past = total;
+      return next;
+    };
+    const t3 = now();
+    let token = await step(ids);
+    const t4 = now();
+    const generated = [token];
+    while (generated.length < config.maxNew) {
+      token = await step([token]);
+      generated.push(token);
+      if (!config.ignoreEos && config.eos.includes(token)) break;
+    }
+    const t5 = now();
+    const decodeSteps = generated.length - 1;
+    self.postMessage({
+      loadMs: t1 - t0, sessionMs: t2 - t1, ttftMs: t4 - t3,
+      decodeTokPerS: decodeSteps / ((t5 - t4) / 1000), generated,
+      promptTokens: ids.length, threads: config.threads, ep: config.ep,
+    });
+    await session.release();
+  } catch (error) {
+    self.postMessage({ error: String(error && error.stack || error) });
+  }
+};

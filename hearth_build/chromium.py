@@ -1,0 +1,64 @@
+"""Finding and launching the system Chromium, shared by the e2e tests and the benchmarks.
+
+Playwright cannot download its own browsers here, so we drive the distribution's Chromium
+(or Chrome/Edge) through `executable_path`, with the flags that keep it from calling home.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import shutil
+from urllib.parse import urlsplit
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    # SwiftShader WebGPU adapter even without a GPU, so the WebGPU path is exercised
+    "--enable-unsafe-webgpu",
+]
+CANDIDATES = (
+    "/usr/bin/chromium",
+    "chromium",
+    "chromium-browser",
+    "google-chrome",
+    "google-chrome-stable",
+    "microsoft-edge",
+    "msedge",
+)
+
+
+def find_chromium() -> str | None:
+    """CHROMIUM_PATH, else the first Chromium-family browser on this machine."""
+    if env := os.environ.get("CHROMIUM_PATH"):
+        return env
+    for candidate in CANDIDATES:
+        found = shutil.which(candidate)
+        if found:
+            return found
+    return None
+
+
+MISSING_BROWSER = (
+    "No Chromium-family browser found: install one (`apt-get install -y chromium`) "
+    "or set CHROMIUM_PATH."
+)
+
+
+def is_local(url: str) -> bool:
+    """True for URLs that cannot leave the machine: loopback hosts, data: and blob:."""
+    parts = urlsplit(url)
+    if parts.scheme in ("data", "blob", "about"):
+        return True
+    host = parts.hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,73 @@
+"""Native (CPU) onnxruntime over an ORT GenAI model folder: the reference the page is held to.
+
+Used by the quality gate, the smoke test and the benchmark. One thread per session: on a
+2-core machine ORT's default spinning thread pool is measured ~2.4x slower for decoding.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from hearth_build.model.genai import Shape
+
+
+class NativeModel:
+    def __init__(self, folder: Path, threads: int = 1) -> None:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        # fold the int8 format's DequantizeLinear weights into fp32 constants, as the page does
+        options.add_session_config_entry("session.disable_quant_qdq", "1")
+        self.session = ort.InferenceSession(
+            str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"]
+        )
+        self.shape = Shape.read(folder)
+
+    def empty_cache(self) -> dict[str, np.ndarray]:
+        empty = np.zeros((1, self.shape.kv_heads, 0, self.shape.head_size), np.float32)
+        return {
+            f"past_key_values.{i}.{kind}": empty
+            for i in range(self.shape.layers)
+            for kind in ("key", "value")
+        }
+
+    def forward(
+        self, ids: list[int], cache: dict[str, np.ndarray], past: int
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Logits for `ids` appended after `past` cached tokens, and the new cache."""
+        feeds = {
+            "input_ids": np.array([ids], np.int64),
+            "attention_mask": np.ones((1, past + len(ids)), np.int64),
+            **cache,
+        }
+        outputs = self.session.run(None, feeds)
+        names = [o.name for o in self.session.get_outputs()]
+        result = dict(zip(names, outputs, strict=True))
+        new_cache = {
+            name.replace("present", "past_key_values"): value
+            for name, value in result.items()
+            if name.startswith("present")
+        }
+        return result["logits"][0], new_cache
+
+    def greedy(self, prompt: list[int], max_new: int) -> list[int]:
+        """Greedy continuation, stopping at EOS."""
+        logits, cache = self.forward(prompt, self.empty_cache(), 0)
+        out: list[int] = []
+        past = len(prompt)
+        while len(out) < max_new:
+            token = int(np.argmax(logits[-1]))
+            if token in self.shape.eos:
+                break
+            out.append(token)
+            logits, cache = self.forward([token], cache, past)
+            past += 1
+        return out
+
+    def top1(self, ids: list[int]) -> np.ndarray:
+        """Teacher-forced top-1 prediction at every position of `ids` (one prefill pass)."""
+        logits, _ = self.forward(ids, self.empty_cache(), 0)
+        return np.asarray(np.argmax(logits, axis=-1))
