@@ -142,5 +142,5 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark tests by folder, so `-m unit` and `-m e2e` select them."""
     for item in items:
         folder = Path(str(item.fspath)).parent.name
-        if folder in ("unit", "e2e"):
+        if folder in ("unit", "model", "e2e"):
             item.add_marker(getattr(pytest.mark, folder))

@@ -17,6 +17,7 @@ bit*; every exact encoding is verified by reconstructing it in numpy before it i
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,8 +52,10 @@ def _dequantize(name: str, q_name: str, d16: np.ndarray, axis: int, block: int |
     out = Encoded(kind="")
     out.initializers.append(numpy_helper.from_array(d16, f"{name}.d"))
     out.nodes.append(helper.make_node("Cast", [f"{name}.d"], [f"{name}.d32"], to=TensorProto.FLOAT))
-    attrs = {"axis": axis, **({"block_size": block} if block else {})}
-    out.nodes.append(helper.make_node("DequantizeLinear", [q_name, f"{name}.d32"], [name], **attrs))
+    node = helper.make_node("DequantizeLinear", [q_name, f"{name}.d32"], [name], axis=axis)
+    if block:
+        node.attribute.append(helper.make_attribute("block_size", block))
+    out.nodes.append(node)
     return out
 
 
@@ -117,7 +120,9 @@ def encode(name: str, w: np.ndarray) -> Encoded:
     return encode_q4_1(name, w) or encode_q8_0(name, w) or encode_int8(name, w)
 
 
-def compress_graph(model: onnx.ModelProto) -> Counter[str]:
+def compress_graph(
+    model: onnx.ModelProto, encoder: Callable[[str, np.ndarray], Encoded] = encode
+) -> Counter[str]:
     """Re-encode every large 2-D fp32 MatMul weight in place; returns counts per encoding.
 
     The tied embedding (Transpose of the lm_head weight, then Gather) is covered too: the
@@ -131,7 +136,7 @@ def compress_graph(model: onnx.ModelProto) -> Counter[str]:
     for init in graph.initializer:
         large = len(init.dims) == 2 and init.dims[0] * init.dims[1] >= MIN_ELEMENTS
         if init.name in matmul_weights and init.data_type == TensorProto.FLOAT and large:
-            enc = encode(init.name, numpy_helper.to_array(init))
+            enc = encoder(init.name, numpy_helper.to_array(init))
             kept += enc.initializers
             prologue += enc.nodes
             counts[enc.kind] += 1
@@ -145,10 +150,12 @@ def compress_graph(model: onnx.ModelProto) -> Counter[str]:
     return counts
 
 
-def compress_model(src: Path, dest: Path) -> Counter[str]:
+def compress_model(
+    src: Path, dest: Path, encoder: Callable[[str, np.ndarray], Encoded] = encode
+) -> Counter[str]:
     """Rewrite `src` (an fp32 ORT GenAI model.onnx) into `dest` with one external data file."""
     model = onnx.load(str(src))
-    counts = compress_graph(model)
+    counts = compress_graph(model, encoder)
     dest.parent.mkdir(parents=True, exist_ok=True)
     data_name = dest.name + ".data"
     (dest.parent / data_name).unlink(missing_ok=True)

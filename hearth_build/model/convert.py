@@ -23,6 +23,7 @@ import zipfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from hearth_build.console import BuildError, detail
 from hearth_build.files import sha256_file
@@ -38,6 +39,7 @@ GENAI_FILES = (
     "tokenizer_config.json",
     "chat_template.jinja",
 )
+CONVERTER_MODULES = ("convert.py", "blocks.py")
 TOOLS = ("torch", "transformers", "gguf", "onnx", "onnx-ir", "onnxruntime-genai")
 
 
@@ -80,8 +82,8 @@ def default_gguf(source: ModelSource, cache: Path) -> Path:
 def converter_fingerprint() -> str:
     """Hash of what determines the output besides the source: our code and tool versions."""
     digest = hashlib.sha256()
-    for module in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(module.read_bytes())
+    for module in CONVERTER_MODULES:
+        digest.update((Path(__file__).parent / module).read_bytes())
     for tool in TOOLS:
         try:
             digest.update(f"{tool}=={metadata.version(tool)}".encode())
@@ -126,7 +128,7 @@ def dequantize_gguf(gguf: Path, out: Path) -> None:
     model = AutoModelForCausalLM.from_pretrained(
         gguf.parent, gguf_file=gguf.name, dtype=torch.float32
     )
-    model.hf_quantizer = None
+    model.hf_quantizer = None  # type: ignore[assignment]
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     model.save_pretrained(out)
@@ -166,7 +168,7 @@ def convert(source: Path, kind: str, workdir: Path, out: Path) -> dict[str, int]
     return dict(counts)
 
 
-def prepare_model(source: Path, cache: Path, rebuild: bool) -> tuple[Path, dict[str, object]]:
+def prepare_model(source: Path, cache: Path, rebuild: bool) -> tuple[Path, dict[str, Any]]:
     """The page's model folder for `source`, converting only on a cache miss.
 
     The fp32 export is kept beside it (`<key>/reference/`): the quality gate and the
@@ -177,9 +179,8 @@ def prepare_model(source: Path, cache: Path, rebuild: bool) -> tuple[Path, dict[
         detail(f"using ORT GenAI folder {source} as it is")
         key = source_fingerprint(source)[:16]
         return source, {"source": source.name, "kind": kind, "key": key, "encodings": {}}
-    key = hashlib.sha256(
-        f"{source_fingerprint(source)}:{converter_fingerprint()}".encode()
-    ).hexdigest()[:16]
+    source_hash = source_fingerprint(source)
+    key = hashlib.sha256(f"{source_hash}:{converter_fingerprint()}".encode()).hexdigest()[:16]
     folder = cache / "models" / key
     info_file = folder / "hearth-model.json"
     if rebuild and folder.exists():
@@ -188,12 +189,27 @@ def prepare_model(source: Path, cache: Path, rebuild: bool) -> tuple[Path, dict[
         detail(f"model cache hit: {folder}")
         return folder / "page", json.loads(info_file.read_text())
     require_converter()
+    drop_outdated(cache / "models", source_hash)
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
         work = Path(tmp)
         counts = convert(source, kind, work, folder / "page")
         shutil.move(str(work / "fp32"), folder / "reference")
-    info = {"source": source.name, "kind": kind, "key": key, "encodings": counts}
+    info = {
+        "source": source.name,
+        "source_sha256": source_hash,
+        "kind": kind,
+        "key": key,
+        "encodings": counts,
+    }
     info_file.write_text(json.dumps(info, indent=1, sort_keys=True))
     return folder / "page", info
+
+
+def drop_outdated(models: Path, source_hash: str) -> None:
+    """Remove cached conversions of the same source made by an older converter (~600 MB each)."""
+    for info_file in models.glob("*/hearth-model.json"):
+        if json.loads(info_file.read_text()).get("source_sha256") == source_hash:
+            detail(f"removing outdated conversion {info_file.parent.name}")
+            shutil.rmtree(info_file.parent)

@@ -6,6 +6,7 @@ Used by the quality gate, the smoke test and the benchmark. One thread per sessi
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -71,3 +72,24 @@ class NativeModel:
         """Teacher-forced top-1 prediction at every position of `ids` (one prefill pass)."""
         logits, _ = self.forward(ids, self.empty_cache(), 0)
         return np.asarray(np.argmax(logits, axis=-1))
+
+    def decode_rate(self, prompt: list[int], steps: int) -> float:
+        """Decode tokens per second over `steps` greedy steps after the prefill (EOS ignored)."""
+        logits, cache = self.forward(prompt, self.empty_cache(), 0)
+        past = len(prompt)
+        started = time.perf_counter()
+        for _ in range(steps):
+            token = int(np.argmax(logits[-1]))
+            logits, cache = self.forward([token], cache, past)
+            past += 1
+        return steps / (time.perf_counter() - started)
+
+
+def agreement(reference: NativeModel, candidate: NativeModel, ids: list[int], window: int) -> float:
+    """Teacher-forced top-1 agreement over every position of `ids`, in windows of `window`."""
+    same = total = 0
+    for start in range(0, len(ids) - 1, window):
+        chunk = ids[start : start + window]
+        same += int((reference.top1(chunk) == candidate.top1(chunk)).sum())
+        total += len(chunk)
+    return same / total

