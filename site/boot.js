@@ -24,4 +24,14 @@ addEventListener("unhandledrejection", (event) => {
 if (!crossOriginIsolated) {
   console.warn("Hearth: page is not cross-origin isolated; WASM threads are off. Serve it with serve.py.");
 }
+// The form never navigates: Send (button or Enter) is handled by Python in the worker.
+const composer = document.getElementById("composer");
+const prompt = document.getElementById("prompt");
+composer.addEventListener("submit", (event) => event.preventDefault());
+prompt.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    prompt.dispatchEvent(new CustomEvent("hearth-send"));
+  }
+});
 document.getElementById("error-close").addEventListener("click", () => { banner.hidden = true; });

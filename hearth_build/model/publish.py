@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from hearth_build.files import sync_file
+from hearth_build.files import sync_file, write_if_changed
 from hearth_build.model.genai import Shape
+from hearth_build.model.head import PAGE_GRAPH, page_graph_bytes
 
 
 def slug(text: str) -> str:
@@ -17,19 +18,27 @@ def publish_model(
     folder: Path, dist: Path, name: str, label: str, key: str
 ) -> tuple[list[Path], dict[str, object]]:
     """Copy the model's files into a versioned folder (`models/<name>-<key>/`, served as
-    immutable) and return them with the page's description of the model."""
+    immutable), add the page's TopK-headed graph, and describe the model for the page."""
     dest = dist / "models" / f"{slug(name)}-{key[:8]}"
-    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    files = sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file() and not p.name.startswith(".") and p.name != PAGE_GRAPH
+    )
     written = []
     for src in files:
         sync_file(src, dest / src.name)
         written.append(dest / src.name)
+    write_if_changed(dest / PAGE_GRAPH, page_graph_bytes(folder / "model.onnx"))
+    written.append(dest / PAGE_GRAPH)
     entry: dict[str, object] = {
         "id": slug(name),
         "label": label,
         "path": dest.relative_to(dist).as_posix() + "/",
-        "files": [p.name for p in files],
-        "bytes": sum(p.stat().st_size for p in files),
+        "graph": PAGE_GRAPH,
+        "data": [p.name for p in files if p.name.startswith("model.onnx.")],
+        "files": sorted(p.name for p in written),
+        "bytes": sum(p.stat().st_size for p in written),
         "shape": Shape.read(folder).as_json(),
     }
     return written, entry

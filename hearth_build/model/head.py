@@ -1,0 +1,53 @@
+"""`model.page.onnx`: the page's copy of the graph, ending in a TopK over the last position.
+
+ONNX Runtime Web would otherwise hand the page the full logits every step (49,152 floats a
+token, and sequence x 49,152 after a prefill). With this head only the `TOP_K` best
+logits and their ids leave the session, so Python samples from a few hundred bytes. The
+head shares `model.onnx.data` with `model.onnx`, which stays as it is for native runtimes
+(onnxruntime-genai, Foundry Local) that expect the `logits` output.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+TOP_K = 64
+PAGE_GRAPH = "model.page.onnx"
+
+
+def add_topk_head(model: onnx.ModelProto, k: int = TOP_K) -> onnx.ModelProto:
+    graph = model.graph
+    (logits,) = [o for o in graph.output if o.name == "logits"]
+    graph.output.remove(logits)
+    graph.initializer.extend(
+        [
+            numpy_helper.from_array(np.array(-1, np.int64), "hearth.last"),
+            numpy_helper.from_array(np.array([k], np.int64), "hearth.k"),
+        ]
+    )
+    graph.node.extend(
+        [
+            helper.make_node("Gather", ["logits", "hearth.last"], ["hearth.last_logits"], axis=1),
+            helper.make_node(
+                "TopK", ["hearth.last_logits", "hearth.k"], ["topk_values", "topk_indices"], axis=-1
+            ),
+        ]
+    )
+    graph.output.extend(
+        [
+            helper.make_tensor_value_info("topk_values", TensorProto.FLOAT, ["batch_size", k]),
+            helper.make_tensor_value_info("topk_indices", TensorProto.INT64, ["batch_size", k]),
+        ]
+    )
+    return model
+
+
+def page_graph_bytes(model_onnx: Path) -> bytes:
+    """The head-ed graph, still pointing at the model's external data file."""
+    model = onnx.load(str(model_onnx), load_external_data=False)
+    data: bytes = add_topk_head(model).SerializeToString()
+    return data

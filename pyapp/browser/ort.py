@@ -1,0 +1,164 @@
+"""ONNX Runtime Web behind the core's `StepSession`, plus downloading and verifying the model.
+
+Picks WebGPU when the browser offers an adapter, else WASM (threaded when the page is
+cross-origin isolated), and falls back to WASM if WebGPU fails, at load or mid-reply.
+Per token it makes one JS call (`Decoder.step`) and converts two 64-element arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import js
+from pyodide.code import run_js
+from pyodide.ffi import JsException, to_js
+
+from pyapp.errors import EngineError, ModelLoadError
+
+_import = run_js("(url) => import(url)")
+
+
+async def import_module(url: str) -> Any:
+    return await _import(url)
+
+
+def js_object(data: dict[str, Any]) -> Any:
+    return to_js(data, dict_converter=js.Object.fromEntries)
+
+
+@dataclass(frozen=True)
+class Backend:
+    ep: str  # "webgpu" | "wasm"
+    reason: str
+    threads: int
+
+    def describe(self) -> str:
+        threads = f", {self.threads} thread{'s' * (self.threads > 1)}" if self.ep == "wasm" else ""
+        return f"{'WebGPU' if self.ep == 'webgpu' else 'WASM'}{threads} ({self.reason})"
+
+
+class ModelFiles:
+    """The model's bytes, downloaded once and checked against dist/manifest.json."""
+
+    def __init__(self, graph: Any, data: dict[str, Any]) -> None:
+        self.graph = graph
+        self.data = data
+
+    @classmethod
+    async def download(
+        cls,
+        engine: Any,
+        base: str,
+        entry: dict[str, Any],
+        manifest: dict[str, Any],
+        progress: Callable[[float], None],
+    ) -> ModelFiles:
+        names = [entry["graph"], *entry["data"]]
+        files = {n: manifest["files"][entry["path"] + n] for n in names}
+        total = sum(f["size"] for f in files.values())
+        done = 0
+
+        def advance(count: int) -> None:
+            nonlocal done
+            done += count
+            progress(done / total)
+
+        hook = to_js(advance)
+        blobs = {}
+        try:
+            for name, expected in files.items():
+                try:
+                    result = await engine.download(
+                        base + entry["path"] + name, expected["size"], hook
+                    )
+                except JsException as error:
+                    raise ModelLoadError(
+                        f"Could not download {name} ({error}). Check that serve.py is running."
+                    ) from None
+                if result.received != expected["size"]:
+                    raise ModelLoadError(
+                        f"{name} is truncated ({result.received} of {expected['size']} bytes). "
+                        "Rebuild with `python build.py` and reload."
+                    )
+                if await engine.sha256Hex(result.bytes) != expected["sha256"]:
+                    raise ModelLoadError(
+                        f"{name} is corrupted (its sha256 does not match the manifest). "
+                        "Rebuild with `python build.py --rebuild-model` and reload."
+                    )
+                blobs[name] = result.bytes
+        finally:
+            hook.destroy()
+        return cls(blobs[entry["graph"]], {n: blobs[n] for n in entry["data"]})
+
+
+class OrtSession:
+    """`StepSession` over engine.js's Decoder, with a transparent WebGPU -> WASM fallback."""
+
+    def __init__(self, engine: Any, urls: dict[str, str], files: ModelFiles, shape: dict[str, Any]):
+        self.engine = engine
+        self.urls = urls
+        self.files = files
+        self.shape = shape
+        self.decoder: Any = None
+        self.backend: Backend | None = None
+        self.fed: list[int] = []
+        self.on_fallback: Callable[[Backend], None] = lambda backend: None
+
+    async def open(self) -> Backend:
+        gpu = getattr(js.navigator, "gpu", None)
+        adapter = await gpu.requestAdapter() if gpu else None
+        if adapter:
+            try:
+                return await self._create("webgpu", "WebGPU adapter found")
+            except JsException as error:
+                return await self._create("wasm", f"WebGPU failed: {str(error)[:80]}")
+        return await self._create("wasm", "no WebGPU adapter in this browser")
+
+    async def _create(self, ep: str, reason: str) -> Backend:
+        ort = await import_module(self.urls[ep])
+        isolated = bool(js.crossOriginIsolated)
+        threads = min(int(js.navigator.hardwareConcurrency or 1), 4) if isolated else 1
+        external = to_js([js_object({"path": n, "data": d}) for n, d in self.files.data.items()])
+        shape = js_object(
+            {
+                "layers": self.shape["layers"],
+                "kvHeads": self.shape["kv_heads"],
+                "headSize": self.shape["head_size"],
+            }
+        )
+        try:
+            self.decoder = await self.engine.Decoder.create(
+                ort, self.files.graph, external, shape, ep, threads
+            )
+        except JsException as error:
+            if ep == "webgpu":
+                raise
+            raise EngineError(f"ONNX Runtime could not open the model: {error}") from None
+        self.backend = Backend(
+            ep,
+            reason
+            if isolated or ep == "webgpu"
+            else f"{reason}; not cross-origin isolated, so 1 thread",
+            threads,
+        )
+        return self.backend
+
+    async def step(self, ids: Sequence[int]) -> tuple[list[float], list[int]]:
+        try:
+            result = await self.decoder.step(js.Int32Array.new(to_js(list(ids))))
+        except JsException as error:
+            if self.backend is None or self.backend.ep != "webgpu":
+                raise EngineError(f"ONNX Runtime failed while generating: {error}") from None
+            await self.decoder.release()
+            self.on_fallback(
+                await self._create("wasm", f"WebGPU failed mid-reply: {str(error)[:80]}")
+            )
+            result = await self.decoder.step(js.Int32Array.new(to_js([*self.fed, *ids])))
+        self.fed += ids
+        return list(result.values.to_py()), list(result.ids.to_py())
+
+    async def truncate(self, length: int) -> None:
+        await self.decoder.truncate(length)
+        del self.fed[length:]

@@ -1,0 +1,172 @@
+"""The decoding loop: prefill, step, sample, stop. Backend-agnostic over `StepSession`.
+
+The session keeps the KV cache; `Generator` remembers which token ids it holds, so a new
+prompt that extends the previous one (the next chat turn) only evaluates the new tokens.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from pyapp.detokenizer import IncrementalDecoder
+from pyapp.sampling import SamplingOptions, sample
+from pyapp.tokenizer import Tokenizer
+
+
+class StepSession(Protocol):
+    """One model with a KV cache; implemented over ORT Web in the page, natively in tests."""
+
+    async def step(self, ids: Sequence[int]) -> tuple[list[float], list[int]]:
+        """Append `ids` to the cache; return the top-k logits and ids for the next token."""
+        ...
+
+    async def truncate(self, length: int) -> None:
+        """Keep only the first `length` cached positions (0 empties the cache)."""
+        ...
+
+
+class StopReason(StrEnum):
+    EOS = "eos"
+    STOP_STRING = "stop_string"
+    MAX_TOKENS = "max_tokens"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class Stats:
+    prompt_tokens: int  # evaluated this turn (cache hits excluded)
+    cached_tokens: int
+    generated_tokens: int
+    ttft_s: float
+    decode_tok_s: float
+    reason: StopReason
+    context_used: int
+
+
+@dataclass(frozen=True)
+class StopConditions:
+    eos_ids: frozenset[int]
+    stop_strings: tuple[str, ...] = ()
+    max_tokens: int = 512
+
+
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
+
+
+class StopStringFilter:
+    """Withholds text that might be the start of a stop string, and cuts at a full one."""
+
+    def __init__(self, stops: tuple[str, ...]) -> None:
+        self.stops = stops
+        self.pending = ""
+
+    def push(self, text: str) -> tuple[str, bool]:
+        """(text safe to show now, whether a stop string was reached)."""
+        self.pending += text
+        for stop in self.stops:
+            at = self.pending.find(stop)
+            if at >= 0:
+                out, self.pending = self.pending[:at], ""
+                return out, True
+        hold = max(
+            (
+                n
+                for stop in self.stops
+                for n in range(1, len(stop))
+                if self.pending.endswith(stop[:n])
+            ),
+            default=0,
+        )
+        out = self.pending[: len(self.pending) - hold]
+        self.pending = self.pending[len(out) :]
+        return out, False
+
+    def flush(self) -> str:
+        out, self.pending = self.pending, ""
+        return out
+
+
+class Generator:
+    def __init__(self, session: StepSession, tokenizer: Tokenizer, context_length: int) -> None:
+        self.session = session
+        self.tokenizer = tokenizer
+        self.context_length = context_length
+        self.cached: list[int] = []
+        self.stats: Stats | None = None
+
+    async def _reuse(self, prompt: list[int]) -> int:
+        """Align the KV cache with `prompt`; returns how many prompt tokens it already holds."""
+        keep = min(common_prefix(self.cached, prompt), len(prompt) - 1)
+        if keep < len(self.cached):
+            await self.session.truncate(keep)
+            del self.cached[keep:]
+        return keep
+
+    async def run(
+        self,
+        prompt: list[int],
+        options: SamplingOptions,
+        stop: StopConditions,
+        cancelled: Callable[[], bool] = lambda: False,
+    ) -> AsyncIterator[str]:
+        """Yield reply text as it becomes safe to show; `self.stats` is set at the end."""
+        started = time.perf_counter()
+        cached = await self._reuse(prompt)
+        rng = random.Random(options.seed)
+        decoder = IncrementalDecoder(self.tokenizer)
+        stops = StopStringFilter(stop.stop_strings)
+        feed = prompt[cached:]
+        produced: list[int] = []
+        reason = StopReason.MAX_TOKENS
+        first_at = decode_from = started
+        try:
+            while len(produced) < stop.max_tokens:
+                if cancelled():
+                    reason = StopReason.CANCELLED
+                    break
+                if len(self.cached) + len(feed) >= self.context_length:
+                    break
+                values, ids = await self.session.step(feed)
+                self.cached += feed
+                token = sample(values, ids, options, rng, set(produced))
+                if not produced:
+                    first_at = decode_from = time.perf_counter()
+                if token in stop.eos_ids:
+                    reason = StopReason.EOS
+                    break
+                produced.append(token)
+                feed = [token]
+                text, hit = stops.push(decoder.push(token))
+                if text:
+                    yield text
+                if hit:
+                    reason = StopReason.STOP_STRING
+                    break
+            tail = decoder.flush()
+            text, _ = stops.push(tail) if tail else ("", False)
+            if reason != StopReason.STOP_STRING:
+                text += stops.flush()
+            if text:
+                yield text
+        finally:
+            elapsed = time.perf_counter() - decode_from
+            steps = max(len(produced) - 1, 0)
+            self.stats = Stats(
+                prompt_tokens=len(prompt) - cached,
+                cached_tokens=cached,
+                generated_tokens=len(produced),
+                ttft_s=first_at - started,
+                decode_tok_s=steps / elapsed if steps and elapsed > 0 else 0.0,
+                reason=reason,
+                context_used=len(self.cached),
+            )
