@@ -10,7 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from bench.server import ROOT, bench_server
-from hearth_build.chromium import CHROMIUM_ARGS, MISSING_BROWSER, find_chromium, is_local
+from hearth_build.chromium import (
+    CHROMIUM_ARGS,
+    MISSING_BROWSER,
+    WEBGPU_ARGS,
+    find_chromium,
+    is_local,
+)
 from hearth_build.model.genai import Shape
 
 
@@ -39,7 +45,7 @@ def chromium_page(models: dict[str, Path]) -> Iterator[Any]:
     requests: list[str] = []
     with bench_server(mounts) as url, sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=executable, headless=True, args=CHROMIUM_ARGS
+            executable_path=executable, headless=True, args=CHROMIUM_ARGS + WEBGPU_ARGS
         )
         context = browser.new_context()
         context.on("request", lambda request: requests.append(request.url))

@@ -19,7 +19,7 @@ class SamplingOptions:
     temperature: float = 0.7
     top_k: int = 40
     top_p: float = 0.9
-    repetition_penalty: float = 1.1
+    repetition_penalty: float = 1.0
     seed: int | None = None
 
     @property

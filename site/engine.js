@@ -30,6 +30,7 @@ export class Decoder {
     const session = await ort.InferenceSession.create(graph, {
       executionProviders: [ep],
       graphOptimizationLevel: "all",
+      logSeverityLevel: 3, // errors only: placement notes would land in the console as errors
       externalData,
       preferredOutputLocation: locations,
       // fold the weights' DequantizeLinear nodes into fp32 constants at load time

@@ -16,7 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from hearth_build.chromium import CHROMIUM_ARGS, MISSING_BROWSER, find_chromium, is_local
+from hearth_build.chromium import (
+    CHROMIUM_ARGS,
+    MISSING_BROWSER,
+    WEBGPU_ARGS,
+    find_chromium,
+    is_local,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -82,15 +88,31 @@ def server(dist: Path) -> Iterator[ServerProcess]:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
+def playwright() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(
-            executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS
-        )
+    with sync_playwright() as instance:
         yield instance
-        instance.close()
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: object) -> Iterator[object]:
+    """Chromium without a WebGPU adapter: the page runs the model on WASM."""
+    instance = playwright.chromium.launch(  # type: ignore[attr-defined]
+        executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS
+    )
+    yield instance
+    instance.close()
+
+
+@pytest.fixture(scope="session")
+def webgpu_browser(playwright: object) -> Iterator[object]:
+    """Chromium with SwiftShader's WebGPU adapter: the page takes its WebGPU path."""
+    instance = playwright.chromium.launch(  # type: ignore[attr-defined]
+        executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS + WEBGPU_ARGS
+    )
+    yield instance
+    instance.close()
 
 
 @dataclass
@@ -120,6 +142,16 @@ class PageSession:
 
 @pytest.fixture
 def chat(browser: object, server: ServerProcess) -> Iterator[PageSession]:
+    yield from open_session(browser, server)
+
+
+@pytest.fixture
+def webgpu_chat(webgpu_browser: object, server: ServerProcess) -> Iterator[PageSession]:
+    yield from open_session(webgpu_browser, server)
+
+
+def open_session(browser: object, server: ServerProcess) -> Iterator[PageSession]:
+    """A fresh context; on teardown, fail if any request (workers included) left loopback."""
     context = browser.new_context()  # type: ignore[attr-defined]
     page = context.new_page()
     session = PageSession(page=page, base_url=server.url)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from typing import Any
 
 from pyodide.http import pyfetch
@@ -94,7 +95,8 @@ class App:
 async def start() -> None:
     page = Page()
     try:
-        page.set_version(f"v{pyapp.__version__}")
+        python = ".".join(map(str, sys.version_info[:3]))
+        page.set_version(f"v{pyapp.__version__}", f"Hearth {pyapp.__version__}, Python {python}")
         page.set_status(State.LOADING, "Python is up; reading the app configuration…")
         config = await (await fetch("app-config.json")).json()
         manifest = await (await fetch("manifest.json")).json()

@@ -78,8 +78,9 @@ class Page:
     def hide_error(self) -> None:
         self._error.hidden = True
 
-    def set_version(self, text: str) -> None:
+    def set_version(self, text: str, title: str) -> None:
         self._version.textContent = text
+        self._version.title = title
 
     def set_busy(self, busy: bool) -> None:
         """While a reply streams: Stop on, Send and the pickers off."""

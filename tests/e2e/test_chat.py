@@ -1,0 +1,133 @@
+"""Chatting with the model in the page: streaming, multi-turn cache reuse, Stop, parity
+with native onnxruntime, and the WebGPU path."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from hearth_build.model.native import NativeModel
+from pyapp.templates import ChatTemplate, Message, Role
+from pyapp.tokenizer import Tokenizer
+from tests.conftest import PageSession
+
+ASSISTANT = "[data-testid=message][data-role=assistant]"
+SYSTEM = "You are a helpful assistant."
+
+WATCH = """() => {
+  window.__snapshots = [];
+  new MutationObserver(() => {
+    const all = document.querySelectorAll('[data-testid=message][data-role=assistant]');
+    const last = all[all.length - 1];
+    if (last && last.dataset.done !== 'true') window.__snapshots.push(last.textContent);
+  }).observe(document.getElementById('messages'),
+             { subtree: true, childList: true, characterData: true });
+}"""
+
+
+def ask(chat: PageSession, text: str, timeout_s: float = 120) -> object:
+    """Send `text` and wait for the reply to complete; returns the reply's locator."""
+    page = chat.page
+    before = page.locator(ASSISTANT).count()
+    page.fill("[data-testid=prompt]", text)
+    page.press("[data-testid=prompt]", "Enter")
+    reply = page.locator(ASSISTANT).nth(before)
+    page.locator(f'{ASSISTANT}[data-done="true"]').nth(before).wait_for(timeout=timeout_s * 1000)
+    return reply
+
+
+@pytest.fixture(scope="module")
+def model_folder(dist: Path) -> Path:
+    config = json.loads((dist / "app-config.json").read_text())
+    return dist / config["models"][0]["path"]
+
+
+def test_reply_streams_into_the_page(chat: PageSession) -> None:
+    chat.open("?temperature=0")
+    chat.wait_state("ready")
+    chat.page.evaluate(WATCH)
+    reply = ask(chat, "What is the capital of France?")
+    text = reply.inner_text()  # type: ignore[attr-defined]
+    assert "Paris" in text
+    assert reply.get_attribute("data-done") == "true"  # type: ignore[attr-defined]
+    partial = {s for s in chat.page.evaluate("window.__snapshots") if s}
+    assert len(partial) >= 5, partial
+    assert all(text.startswith(s) for s in partial)
+    status = chat.page.locator("[data-testid=status]")
+    assert status.get_attribute("data-state") == "ready"
+    assert "tok/s" in status.inner_text() and "WASM" in status.inner_text()
+
+
+def test_second_turn_reuses_the_cache(chat: PageSession, model_folder: Path) -> None:
+    chat.open("?temperature=0")
+    chat.wait_state("ready")
+    first = ask(chat, "What is the capital of France?")
+    assert "Paris" in first.inner_text()  # type: ignore[attr-defined]
+    second = ask(chat, "And of Germany?")
+    assert "Berlin" in second.inner_text()  # type: ignore[attr-defined]
+    tokenizer = Tokenizer.from_json(model_folder / "tokenizer.json")
+    own = len(
+        tokenizer.encode("<|im_start|>user\nAnd of Germany?<|im_end|>\n<|im_start|>assistant\n")
+    )
+    evaluated = int(second.get_attribute("data-prompt-tokens"))  # type: ignore[attr-defined]
+    first_evaluated = int(first.get_attribute("data-prompt-tokens"))  # type: ignore[attr-defined]
+    assert evaluated < own + 10, (evaluated, own)
+    assert first_evaluated > evaluated  # the first turn paid for the system prompt
+
+
+def test_stop_keeps_the_partial_reply(chat: PageSession) -> None:
+    chat.open("?temperature=0&max_tokens=600")
+    chat.wait_state("ready")
+    page = chat.page
+    page.fill("[data-testid=prompt]", "Write a very long story about a dragon who learns to bake.")
+    page.press("[data-testid=prompt]", "Enter")
+    reply = page.locator(ASSISTANT).first
+    page.wait_for_function(
+        "() => (document.querySelector('[data-testid=message][data-role=assistant]')"
+        "?.textContent || '').length > 40",
+        timeout=120_000,
+    )
+    page.click("[data-testid=stop]")
+    page.locator(f'{ASSISTANT}[data-done="true"]').first.wait_for(timeout=1000)
+    kept = reply.inner_text()
+    assert len(kept) > 40
+    assert reply.get_attribute("data-stopped") == "true"
+    page.wait_for_timeout(500)
+    assert reply.inner_text() == kept  # nothing more arrives after Stop
+    assert page.locator("[data-testid=status]").get_attribute("data-state") == "ready"
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is the capital of France?",
+        "Name three primary colors.",
+        "Write a haiku about the sea.",
+    ],
+)
+def test_greedy_output_equals_native_onnxruntime(
+    chat: PageSession, model_folder: Path, question: str
+) -> None:
+    """Page greedy decoding vs native onnxruntime (full logits, CPU) on the same files."""
+    tokenizer = Tokenizer.from_json(model_folder / "tokenizer.json")
+    template = ChatTemplate.from_source((model_folder / "chat_template.jinja").read_text())
+    prompt = template.render([Message(Role.SYSTEM, SYSTEM), Message(Role.USER, question)])
+    native = NativeModel(model_folder).greedy(tokenizer.encode(prompt), 16)
+    chat.open("?temperature=0&max_tokens=16")
+    chat.wait_state("ready")
+    reply = ask(chat, question)
+    page_text, native_text = reply.text_content(), tokenizer.decode(native)  # type: ignore[attr-defined]
+    assert page_text == native_text, (repr(page_text), repr(native_text), native)
+
+
+def test_webgpu_path_runs_the_model(webgpu_chat: PageSession) -> None:
+    """SwiftShader's adapter: proves the WebGPU session works (it is far too slow to time)."""
+    webgpu_chat.open("?temperature=0&max_tokens=2&system=Be%20brief.")
+    webgpu_chat.wait_state("ready", timeout_s=120)
+    status = webgpu_chat.page.locator("[data-testid=status]").inner_text()
+    assert "WebGPU" in status, status
+    reply = ask(webgpu_chat, "Capital of France?", timeout_s=240)
+    assert reply.inner_text().strip()  # type: ignore[attr-defined]
+    assert webgpu_chat.console_errors == []
