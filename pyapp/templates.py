@@ -47,11 +47,12 @@ class ChatTemplate:
                 "this model's chat template is not ChatML; Hearth renders ChatML templates "
                 "(SmolLM2, Qwen2.5) so far"
             )
-        match = _CHATML_DEFAULT_SYSTEM.search(source)
-        default = match.group(1).replace("\\n", "\n") if match else None
-        if default is not None and ("{{" in default or "+" in default):
-            default = None  # the system turn is the user's message, not a literal
-        return cls(default_system=default)
+        literals = (
+            m.group(1).replace("\\n", "\n")
+            for m in _CHATML_DEFAULT_SYSTEM.finditer(source)
+            if not any(mark in m.group(1) for mark in ("{{", "+", "'"))
+        )  # skip the branch that renders the user's own system message
+        return cls(default_system=next(literals, None))
 
     def render(self, messages: Sequence[Message], add_generation_prompt: bool = True) -> str:
         parts = []

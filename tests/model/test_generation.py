@@ -1,0 +1,115 @@
+"""pyapp's generation loop and chat session, driven in CPython over the real model."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from hearth_build.model.native import NativeModel
+from pyapp.chat import ChatSession, ModelInfo
+from pyapp.errors import PromptTooLong
+from pyapp.generate import Generator, StopConditions, StopReason
+from pyapp.sampling import SamplingOptions
+from pyapp.settings import Settings
+from pyapp.templates import ChatTemplate
+from pyapp.tokenizer import Tokenizer
+from tests.native_session import NativeStepSession
+
+
+@pytest.fixture(scope="module")
+def folder(dist: Path) -> Path:
+    config = json.loads((dist / "app-config.json").read_text())
+    return dist / config["models"][0]["path"]
+
+
+def make_chat(folder: Path, context: int = 8192) -> tuple[ChatSession, NativeStepSession]:
+    tokenizer = Tokenizer.from_json(folder / "tokenizer.json")
+    template = ChatTemplate.from_source((folder / "chat_template.jinja").read_text())
+    session = NativeStepSession(folder)
+    chat = ChatSession(
+        Generator(session, tokenizer, context),
+        tokenizer,
+        template,
+        ModelInfo("SmolLM2", frozenset({2}), context),
+    )
+    return chat, session
+
+
+async def collect(chat: ChatSession, text: str, settings: Settings, stop_after: int = 0) -> str:
+    chunks: list[str] = []
+    async for chunk in chat.reply(text, settings, lambda: 0 < stop_after <= len(chunks)):
+        chunks.append(chunk)
+    return "".join(chunks)
+
+
+def test_golden_greedy_reply(folder: Path) -> None:
+    chat, _ = make_chat(folder)
+    text = asyncio.run(collect(chat, "What is the capital of France?", Settings(temperature=0)))
+    assert text == "The capital of France is Paris."
+    assert chat.last_stats is not None and chat.last_stats.reason == StopReason.EOS
+
+
+def test_loop_matches_native_greedy_token_for_token(folder: Path) -> None:
+    tokenizer = Tokenizer.from_json(folder / "tokenizer.json")
+    prompt = tokenizer.encode(
+        "<|im_start|>user\nTell me about the sea.<|im_end|>\n<|im_start|>assistant\n"
+    )
+    expected = NativeModel(folder).greedy(prompt, 24)
+    generator = Generator(NativeStepSession(folder), tokenizer, 8192)
+
+    async def run() -> str:
+        return "".join(
+            [
+                c
+                async for c in generator.run(
+                    prompt,
+                    SamplingOptions(temperature=0),
+                    StopConditions(frozenset({2}), max_tokens=24),
+                )
+            ]
+        )
+
+    assert asyncio.run(run()) == tokenizer.decode(expected)
+
+
+def test_second_turn_evaluates_only_new_tokens(folder: Path) -> None:
+    chat, session = make_chat(folder)
+    greedy = Settings(temperature=0)
+    asyncio.run(collect(chat, "What is the capital of France?", greedy))
+    first = chat.last_stats
+    second_text = asyncio.run(collect(chat, "And of Germany?", greedy))
+    second = chat.last_stats
+    assert first is not None and second is not None
+    assert "Berlin" in second_text
+    assert second.cached_tokens >= first.prompt_tokens
+    assert second.prompt_tokens < 20
+
+
+def test_seeded_sampling_is_reproducible(folder: Path) -> None:
+    settings = Settings(temperature=0.9, seed=42, max_tokens=24)
+    a, _ = make_chat(folder)
+    b, _ = make_chat(folder)
+    first = asyncio.run(collect(a, "Tell me a story.", settings))
+    second = asyncio.run(collect(b, "Tell me a story.", settings))
+    assert first == second and first
+
+
+def test_cancel_keeps_partial_reply_in_history(folder: Path) -> None:
+    chat, _ = make_chat(folder)
+    text = asyncio.run(collect(chat, "Write a long poem.", Settings(temperature=0), stop_after=3))
+    assert chat.last_stats is not None and chat.last_stats.reason == StopReason.CANCELLED
+    assert chat.conversation.turns[-1].content == text and text
+
+
+def test_overflowing_history_is_trimmed_not_fatal(folder: Path) -> None:
+    chat, _ = make_chat(folder, context=200)
+    settings = Settings(temperature=0, max_tokens=16)
+    for question in ["Describe Paris in detail.", "Describe Rome in detail.", "And Berlin?"]:
+        asyncio.run(collect(chat, question, settings))
+    assert chat.last_stats is not None and chat.last_stats.context_used <= 200
+    with pytest.raises(PromptTooLong, match="Shorten it"):
+        asyncio.run(collect(chat, "word " * 400, settings))
+    assert chat.conversation.turns[-1].content != "word " * 400  # the oversized turn is not kept
