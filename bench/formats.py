@@ -39,7 +39,7 @@ PROMPT = (
 DESCRIPTIONS = {
     "fp32": "ORT GenAI builder `-p fp32` (the quality reference)",
     "int4-matmulnbits": "ORT GenAI builder `-p int4` (MatMulNBits, block 32, re-quantised)",
-    "int8-matmulinteger": "`quantize_dynamic` of the fp32 export (MatMulInteger, per-channel;"
+    "int8-matmulinteger": "`quantize_dynamic` of the fp32 export (MatMulInteger, per-tensor;"
     " lm_head/embedding left fp32)",
     "int8-folded": "per-column int8 weights + DequantizeLinear, folded to fp32 at load",
     "gguf-blocks-folded": "GGUF Q4_1/Q8_0 blocks + DequantizeLinear, folded to fp32 at load",
@@ -84,10 +84,11 @@ def candidates(cache: Path) -> dict[str, Path]:
             reference / "model.onnx",
             mmi / "model.onnx",
             weight_type=QuantType.QInt8,
-            per_channel=True,
+            # per_channel=True yields a model that agrees 0.0% with fp32 on this graph
+            per_channel=False,
             use_external_data_format=True,
             # the lm_head weight is also the (transposed) embedding table; quantising it
-            # here breaks the Gather that reads it (measured: 0.04% agreement)
+            # here breaks the Gather that reads it
             nodes_to_exclude=["/lm_head/MatMul"],
         )
         _copy_genai_files(reference, mmi)

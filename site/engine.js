@@ -9,6 +9,15 @@ function kvNames(layers) {
   return names;
 }
 
+// Resolve on the next task (a MessageChannel message: no setTimeout clamping).
+function nextTask() {
+  return new Promise((resolve) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => { channel.port1.close(); resolve(); };
+    channel.port2.postMessage(null);
+  });
+}
+
 export class Decoder {
   constructor(ort, session, shape, ep) {
     this.ort = ort;
@@ -93,7 +102,11 @@ export class Decoder {
     for (const name of this.pastNames) next[name] = out[name.replace("past_key_values", "present")];
     this.cache = next;
     this.length = total;
-    return { values: out.topk_values.data, ids: Int32Array.from(out.topk_indices.data, Number) };
+    const result = { values: out.topk_values.data, ids: Int32Array.from(out.topk_indices.data, Number) };
+    // ORT's run() settles through microtasks only; without a real task boundary the worker
+    // never gets to process queued events (such as the Stop click) while decoding.
+    await nextTask();
+    return result;
   }
 
   async release() {

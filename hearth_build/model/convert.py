@@ -39,7 +39,7 @@ GENAI_FILES = (
     "tokenizer_config.json",
     "chat_template.jinja",
 )
-CONVERTER_MODULES = ("convert.py", "blocks.py")
+CONVERTER_MODULES = ("convert.py", "blocks.py", "head.py")
 TOOLS = ("torch", "transformers", "gguf", "onnx", "onnx-ir", "onnxruntime-genai")
 
 
@@ -150,6 +150,7 @@ def run_builder(hf_dir: Path, out: Path, precision: str, ep: str, log: Path) -> 
 def convert(source: Path, kind: str, workdir: Path, out: Path) -> dict[str, int]:
     """Produce the page's folder in `out`; returns how many weights got each encoding."""
     from hearth_build.model.blocks import compress_model
+    from hearth_build.model.head import PAGE_GRAPH, page_graph_bytes
 
     hf_dir = source
     if kind == "gguf":
@@ -165,6 +166,7 @@ def convert(source: Path, kind: str, workdir: Path, out: Path) -> dict[str, int]
     for name in GENAI_FILES:
         if (fp32 / name).exists():
             shutil.copy2(fp32 / name, out / name)
+    (out / PAGE_GRAPH).write_bytes(page_graph_bytes(out / "model.onnx"))
     return dict(counts)
 
 

@@ -10,16 +10,19 @@ head shares `model.onnx.data` with `model.onnx`, which stays as it is for native
 from __future__ import annotations
 
 from pathlib import Path
-
-import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
+from typing import TYPE_CHECKING
 
 TOP_K = 64
 PAGE_GRAPH = "model.page.onnx"
 
+if TYPE_CHECKING:
+    import onnx
+
 
 def add_topk_head(model: onnx.ModelProto, k: int = TOP_K) -> onnx.ModelProto:
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
     graph = model.graph
     (logits,) = [o for o in graph.output if o.name == "logits"]
     graph.output.remove(logits)
@@ -48,6 +51,8 @@ def add_topk_head(model: onnx.ModelProto, k: int = TOP_K) -> onnx.ModelProto:
 
 def page_graph_bytes(model_onnx: Path) -> bytes:
     """The head-ed graph, still pointing at the model's external data file."""
+    import onnx
+
     model = onnx.load(str(model_onnx), load_external_data=False)
     data: bytes = add_topk_head(model).SerializeToString()
     return data

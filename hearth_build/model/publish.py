@@ -7,7 +7,7 @@ from pathlib import Path
 
 from hearth_build.files import sync_file, write_if_changed
 from hearth_build.model.genai import Shape
-from hearth_build.model.head import PAGE_GRAPH, page_graph_bytes
+from hearth_build.model.head import PAGE_GRAPH
 
 
 def slug(text: str) -> str:
@@ -20,17 +20,16 @@ def publish_model(
     """Copy the model's files into a versioned folder (`models/<name>-<key>/`, served as
     immutable), add the page's TopK-headed graph, and describe the model for the page."""
     dest = dist / "models" / f"{slug(name)}-{key[:8]}"
-    files = sorted(
-        p
-        for p in folder.iterdir()
-        if p.is_file() and not p.name.startswith(".") and p.name != PAGE_GRAPH
-    )
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
     written = []
     for src in files:
         sync_file(src, dest / src.name)
         written.append(dest / src.name)
-    write_if_changed(dest / PAGE_GRAPH, page_graph_bytes(folder / "model.onnx"))
-    written.append(dest / PAGE_GRAPH)
+    if not (folder / PAGE_GRAPH).exists():  # an ORT GenAI folder shipped as it is
+        from hearth_build.model.head import page_graph_bytes
+
+        write_if_changed(dest / PAGE_GRAPH, page_graph_bytes(folder / "model.onnx"))
+        written.append(dest / PAGE_GRAPH)
     entry: dict[str, object] = {
         "id": slug(name),
         "label": label,

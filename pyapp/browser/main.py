@@ -52,7 +52,8 @@ class App:
         self.cancel = True
 
     def ready_text(self) -> str:
-        parts = ["Ready", self.backend.describe() if self.backend else "", self.label]
+        engine = f"in-browser, {self.backend.describe()}" if self.backend else ""
+        parts = ["Ready", engine, self.label]
         stats = self.chat.last_stats
         if stats:
             parts.append(f"{stats.decode_tok_s:.1f} tok/s")
@@ -82,14 +83,16 @@ class App:
             self._finish(view)
 
     def _finish(self, view: MessageView) -> None:
+        """Status and controls first, the message's data-done last: whoever waits for the
+        reply to complete then sees the page ready for the next one."""
         stats = self.chat.last_stats
+        self.busy = False
+        self.page.set_status(State.READY, self.ready_text())
+        self.page.set_busy(False)
         view.finish(
             prompt_tokens=stats.prompt_tokens if stats else None,
             stopped=bool(stats and stats.reason == StopReason.CANCELLED),
         )
-        self.busy = False
-        self.page.set_busy(False)
-        self.page.set_status(State.READY, self.ready_text())
 
 
 async def start() -> None:

@@ -131,3 +131,19 @@ def test_webgpu_path_runs_the_model(webgpu_chat: PageSession) -> None:
     reply = ask(webgpu_chat, "Capital of France?", timeout_s=240)
     assert reply.inner_text().strip()  # type: ignore[attr-defined]
     assert webgpu_chat.console_errors == []
+
+
+def test_settings_persist_and_url_overrides(chat: PageSession) -> None:
+    chat.open("?temperature=0&max_tokens=8")
+    chat.wait_state("ready")
+    page = chat.page
+    page.click(".settings summary")
+    page.fill("#setting-system", "Answer in one word.")
+    ask(chat, "Capital of France?")
+    page.goto(chat.base_url)  # same context: localStorage survives, URL presets are gone
+    chat.wait_state("ready")
+    assert page.locator("#setting-system").input_value() == "Answer in one word."
+    assert page.locator("#setting-max_tokens").input_value() == "8"
+    page.goto(chat.base_url + "?max_tokens=32")
+    chat.wait_state("ready")
+    assert page.locator("#setting-max_tokens").input_value() == "32"

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
@@ -18,11 +21,19 @@ from pyapp.templates import ChatTemplate
 from pyapp.tokenizer import Tokenizer
 from tests.native_session import NativeStepSession
 
+T = TypeVar("T")
+
 
 @pytest.fixture(scope="module")
 def folder(dist: Path) -> Path:
     config = json.loads((dist / "app-config.json").read_text())
     return dist / config["models"][0]["path"]
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine on a private loop: the session's sync Playwright owns this thread's."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def make_chat(folder: Path, context: int = 8192) -> tuple[ChatSession, NativeStepSession]:
@@ -47,7 +58,7 @@ async def collect(chat: ChatSession, text: str, settings: Settings, stop_after: 
 
 def test_golden_greedy_reply(folder: Path) -> None:
     chat, _ = make_chat(folder)
-    text = asyncio.run(collect(chat, "What is the capital of France?", Settings(temperature=0)))
+    text = run(collect(chat, "What is the capital of France?", Settings(temperature=0)))
     assert text == "The capital of France is Paris."
     assert chat.last_stats is not None and chat.last_stats.reason == StopReason.EOS
 
@@ -60,27 +71,20 @@ def test_loop_matches_native_greedy_token_for_token(folder: Path) -> None:
     expected = NativeModel(folder).greedy(prompt, 24)
     generator = Generator(NativeStepSession(folder), tokenizer, 8192)
 
-    async def run() -> str:
-        return "".join(
-            [
-                c
-                async for c in generator.run(
-                    prompt,
-                    SamplingOptions(temperature=0),
-                    StopConditions(frozenset({2}), max_tokens=24),
-                )
-            ]
-        )
+    async def reply() -> str:
+        options = SamplingOptions(temperature=0)
+        stop = StopConditions(frozenset({2}), max_tokens=24)
+        return "".join([c async for c in generator.run(prompt, options, stop)])
 
-    assert asyncio.run(run()) == tokenizer.decode(expected)
+    assert run(reply()) == tokenizer.decode(expected)
 
 
 def test_second_turn_evaluates_only_new_tokens(folder: Path) -> None:
     chat, session = make_chat(folder)
     greedy = Settings(temperature=0)
-    asyncio.run(collect(chat, "What is the capital of France?", greedy))
+    run(collect(chat, "What is the capital of France?", greedy))
     first = chat.last_stats
-    second_text = asyncio.run(collect(chat, "And of Germany?", greedy))
+    second_text = run(collect(chat, "And of Germany?", greedy))
     second = chat.last_stats
     assert first is not None and second is not None
     assert "Berlin" in second_text
@@ -92,14 +96,14 @@ def test_seeded_sampling_is_reproducible(folder: Path) -> None:
     settings = Settings(temperature=0.9, seed=42, max_tokens=24)
     a, _ = make_chat(folder)
     b, _ = make_chat(folder)
-    first = asyncio.run(collect(a, "Tell me a story.", settings))
-    second = asyncio.run(collect(b, "Tell me a story.", settings))
+    first = run(collect(a, "Tell me a story.", settings))
+    second = run(collect(b, "Tell me a story.", settings))
     assert first == second and first
 
 
 def test_cancel_keeps_partial_reply_in_history(folder: Path) -> None:
     chat, _ = make_chat(folder)
-    text = asyncio.run(collect(chat, "Write a long poem.", Settings(temperature=0), stop_after=3))
+    text = run(collect(chat, "Write a long poem.", Settings(temperature=0), stop_after=3))
     assert chat.last_stats is not None and chat.last_stats.reason == StopReason.CANCELLED
     assert chat.conversation.turns[-1].content == text and text
 
@@ -108,8 +112,8 @@ def test_overflowing_history_is_trimmed_not_fatal(folder: Path) -> None:
     chat, _ = make_chat(folder, context=200)
     settings = Settings(temperature=0, max_tokens=16)
     for question in ["Describe Paris in detail.", "Describe Rome in detail.", "And Berlin?"]:
-        asyncio.run(collect(chat, question, settings))
+        run(collect(chat, question, settings))
     assert chat.last_stats is not None and chat.last_stats.context_used <= 200
     with pytest.raises(PromptTooLong, match="Shorten it"):
-        asyncio.run(collect(chat, "word " * 400, settings))
+        run(collect(chat, "word " * 400, settings))
     assert chat.conversation.turns[-1].content != "word " * 400  # the oversized turn is not kept
