@@ -8,7 +8,6 @@ for this machine only unless you explicitly choose another address.
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import socket
 import sys
 import threading
@@ -18,6 +17,7 @@ from pathlib import Path
 
 from hearth_build.freshness import needs_build
 from hearth_server.handler import make_handler
+from hearth_server.loopback import is_loopback
 from pyapp import __version__
 
 ROOT = Path(__file__).resolve().parent
@@ -29,15 +29,6 @@ class Server(ThreadingHTTPServer):
 
 class Server6(Server):
     address_family = socket.AF_INET6
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def ensure_built(dist: Path) -> bool:

@@ -6,10 +6,11 @@ Playwright cannot download its own browsers here, so we drive the distribution's
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import shutil
 from urllib.parse import urlsplit
+
+from hearth_server.loopback import is_loopback
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -56,10 +57,4 @@ def is_local(url: str) -> bool:
     parts = urlsplit(url)
     if parts.scheme in ("data", "blob", "about"):
         return True
-    host = parts.hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return is_loopback(parts.hostname or "")

@@ -45,27 +45,18 @@ class Settings:
         return replace(self, **changes), problems
 
 
-def _number(low: float, high: float) -> Callable[[str], float]:
-    def parse(raw: str) -> float:
+def _ranged(
+    convert: Callable[[str], float], low: float, high: float, kind: str
+) -> Callable[[str], Any]:
+    def parse(raw: str) -> Any:
+        shown = [f"{v:g}" if convert is float else str(int(v)) for v in (low, high)]
+        expected = f"expected a {kind} from {shown[0]} to {shown[1]}"
         try:
-            value = float(raw)
+            value = convert(raw)
         except ValueError:
-            raise ValueError(f"expected a number from {low:g} to {high:g}") from None
+            raise ValueError(expected) from None
         if not low <= value <= high:
-            raise ValueError(f"expected a number from {low:g} to {high:g}")
-        return value
-
-    return parse
-
-
-def _integer(low: int, high: int) -> Callable[[str], int]:
-    def parse(raw: str) -> int:
-        try:
-            value = int(raw)
-        except ValueError:
-            raise ValueError(f"expected a whole number from {low} to {high}") from None
-        if not low <= value <= high:
-            raise ValueError(f"expected a whole number from {low} to {high}")
+            raise ValueError(expected)
         return value
 
     return parse
@@ -86,9 +77,9 @@ def _text(raw: str) -> str:
 _PARSERS: dict[str, Callable[[str], Any]] = {
     "backend": _backend,
     "model": _text,
-    "temperature": _number(0.0, 2.0),
-    "top_p": _number(0.0, 1.0),
-    "max_tokens": _integer(1, 32768),
-    "seed": _integer(0, 2**32 - 1),
+    "temperature": _ranged(float, 0.0, 2.0, "number"),
+    "top_p": _ranged(float, 0.0, 1.0, "number"),
+    "max_tokens": _ranged(int, 1, 32768, "whole number"),
+    "seed": _ranged(int, 0, 2**32 - 1, "whole number"),
     "system": _text,
 }
