@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -142,15 +143,18 @@ class PageSession:
 
 @pytest.fixture
 def chat(browser: object, server: ServerProcess) -> Iterator[PageSession]:
-    yield from open_session(browser, server)
+    with page_session(browser, server) as session:
+        yield session
 
 
 @pytest.fixture
 def webgpu_chat(webgpu_browser: object, server: ServerProcess) -> Iterator[PageSession]:
-    yield from open_session(webgpu_browser, server)
+    with page_session(webgpu_browser, server) as session:
+        yield session
 
 
-def open_session(browser: object, server: ServerProcess) -> Iterator[PageSession]:
+@contextmanager
+def page_session(browser: object, server: ServerProcess) -> Iterator[PageSession]:
     """A fresh context; on teardown, fail if any request (workers included) left loopback."""
     context = browser.new_context()  # type: ignore[attr-defined]
     page = context.new_page()

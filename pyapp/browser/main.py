@@ -79,6 +79,8 @@ class App:
                 view.append(chunk)
         except HearthError as error:
             self.page.show_error(str(error))
+            if not view.text:
+                self.page.prompt.value = text  # nothing was answered: give the text back
         finally:
             self._finish(view)
 

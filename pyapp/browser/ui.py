@@ -127,7 +127,13 @@ class Page:
 
     def save_settings(self, settings: Settings) -> None:
         data = {name: getattr(settings, name) for name in EDITABLE}
-        window.localStorage.setItem(SETTINGS_KEY, json.dumps(data))
+        try:
+            window.localStorage.setItem(SETTINGS_KEY, json.dumps(data))
+        except Exception:  # noqa: BLE001 - QuotaExceededError or storage disabled
+            self.show_error(
+                "Settings could not be saved (browser storage is full or disabled); "
+                "they apply to this tab only."
+            )
 
     def show_settings(self, settings: Settings) -> None:
         for name, element in self._settings.items():
