@@ -59,17 +59,32 @@ def _dequantize(name: str, q_name: str, d16: np.ndarray, axis: int, block: int |
     return out
 
 
-def encode_q4_1(name: str, w: np.ndarray) -> Encoded | None:
+def _blocks(w: np.ndarray) -> np.ndarray | None:
+    """`w` ([K, N]) as [K/32, 32, N], or None when K is not a multiple of the block."""
     k, n = w.shape
-    if k % BLOCK:
+    return None if k % BLOCK else w.reshape(k // BLOCK, BLOCK, n)
+
+
+def _exact_codes(
+    blocks: np.ndarray, d16: np.ndarray, m16: np.ndarray | None, low: int, high: int
+) -> np.ndarray | None:
+    """Integer codes q with d*q (+ m) equal to `blocks` bit for bit, or None."""
+    d = d16.astype(np.float32)[:, None, :]
+    m = np.float32(0) if m16 is None else m16.astype(np.float32)[:, None, :]
+    q = np.clip(np.rint((blocks - m) / np.where(d == 0, 1, d)), low, high)
+    return q if np.array_equal(d * q + m, blocks) else None
+
+
+def encode_q4_1(name: str, w: np.ndarray) -> Encoded | None:
+    blocks = _blocks(w)
+    if blocks is None:
         return None
-    blocks = w.reshape(k // BLOCK, BLOCK, n)
+    k, n = w.shape
     low, high = blocks.min(axis=1), blocks.max(axis=1)
     m16 = low.astype(np.float16)
     d16 = ((high - low) / 15).astype(np.float16)
-    d, m = d16.astype(np.float32), m16.astype(np.float32)
-    q = np.clip(np.rint((blocks - m[:, None, :]) / np.where(d == 0, 1, d)[:, None, :]), 0, 15)
-    if not np.array_equal(d[:, None, :] * q + m[:, None, :], blocks):
+    q = _exact_codes(blocks, d16, m16, 0, 15)
+    if q is None:
         return None
     enc = _dequantize(f"{name}.scaled", f"{name}.q4", d16, axis=0, block=BLOCK)
     enc.kind = "Q4_1"
@@ -89,14 +104,13 @@ def encode_q4_1(name: str, w: np.ndarray) -> Encoded | None:
 
 
 def encode_q8_0(name: str, w: np.ndarray) -> Encoded | None:
-    k, n = w.shape
-    if k % BLOCK:
+    blocks = _blocks(w)
+    if blocks is None:
         return None
-    blocks = w.reshape(k // BLOCK, BLOCK, n)
+    k, n = w.shape
     d16 = (np.abs(blocks).max(axis=1) / 127).astype(np.float16)
-    d = d16.astype(np.float32)
-    q = np.clip(np.rint(blocks / np.where(d == 0, 1, d)[:, None, :]), -127, 127)
-    if not np.array_equal(d[:, None, :] * q, blocks):
+    q = _exact_codes(blocks, d16, None, -127, 127)
+    if q is None:
         return None
     enc = _dequantize(name, f"{name}.q8", d16, axis=0, block=BLOCK)
     enc.kind = "Q8_0"
