@@ -12,7 +12,7 @@ from pyapp.conversation import Conversation
 from pyapp.generate import Generator, Stats, StopConditions, StopReason
 from pyapp.sampling import SamplingOptions
 from pyapp.settings import Settings
-from pyapp.templates import ChatTemplate, Role
+from pyapp.templates import ChatTemplate, Message, Role
 from pyapp.tokenizer import Tokenizer
 
 
@@ -34,7 +34,7 @@ class ChatSession:
         self.conversation = Conversation()
         self.last_stats: Stats | None = None
 
-    def _count(self, messages: list) -> int:  # type: ignore[type-arg]
+    def _count(self, messages: list[Message]) -> int:
         return len(self.tokenizer.encode(self.template.render(messages)))
 
     async def reply(

@@ -127,6 +127,7 @@ class Generator:
         stops = StopStringFilter(stop.stop_strings)
         feed = prompt[cached:]
         produced: list[int] = []
+        seen: set[int] = set()  # for the repetition penalty, kept as we go (not per token)
         reason = StopReason.MAX_TOKENS
         first_at = decode_from = started
         try:
@@ -138,13 +139,14 @@ class Generator:
                     break
                 values, ids = await self.session.step(feed)
                 self.cached += feed
-                token = sample(values, ids, options, rng, set(produced))
+                token = sample(values, ids, options, rng, seen)
                 if not produced:
                     first_at = decode_from = time.perf_counter()
                 if token in stop.eos_ids:
                     reason = StopReason.EOS
                     break
                 produced.append(token)
+                seen.add(token)
                 feed = [token]
                 text, hit = stops.push(decoder.push(token))
                 if text:

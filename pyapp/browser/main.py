@@ -13,7 +13,7 @@ from pyapp.browser.ort import Backend, ModelFiles, OrtSession, import_module
 from pyapp.browser.ui import MessageView, Page
 from pyapp.chat import ChatSession, ModelInfo
 from pyapp.errors import HearthError
-from pyapp.generate import Generator, StopReason
+from pyapp.generate import Generator
 from pyapp.settings import Settings
 from pyapp.status import State
 from pyapp.templates import ChatTemplate
@@ -93,7 +93,7 @@ class App:
         self.page.set_busy(False)
         view.finish(
             prompt_tokens=stats.prompt_tokens if stats else None,
-            stopped=bool(stats and stats.reason == StopReason.CANCELLED),
+            stopped=self.chat.stopped,
         )
 
 

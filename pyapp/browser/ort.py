@@ -103,6 +103,7 @@ class OrtSession:
         self.shape = shape
         self.decoder: Any = None
         self.backend: Backend | None = None
+        # what the KV cache holds, so a mid-reply WebGPU failure can be replayed on WASM
         self.fed: list[int] = []
         self.on_fallback: Callable[[Backend], None] = lambda backend: None
 
