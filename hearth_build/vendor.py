@@ -7,11 +7,14 @@ which is what lets `serve.py` mark them immutable.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import tomllib
 import zipfile
 from dataclasses import dataclass
@@ -117,48 +120,121 @@ def copy_npm_assets(root: Path, dist: Path) -> list[Path]:
 
 
 @dataclass(frozen=True)
-class WheelPin:
+class PyPIPin:
+    """One PyPI file, pinned by version and sha256. `sdist` pins the source archive instead
+    of a wheel (for packages that publish no wheel Pyodide can load)."""
+
     name: str
     version: str
     sha256: str
     platform: str = "any"
+    sdist: bool = False
 
 
-def read_wheel_pins(pyproject: Path) -> list[WheelPin]:
+def read_wheel_pins(pyproject: Path) -> list[PyPIPin]:
     table = tomllib.loads(pyproject.read_text())["tool"]["hearth"]["page-wheels"]
-    return [WheelPin(name=name, **spec) for name, spec in table.items()]
+    return [PyPIPin(name=name, **spec) for name, spec in table.items()]
 
 
 def _normal(name: str) -> str:
     return re.sub(r"[-_.]+", "_", name).lower()
 
 
-def fetch_wheel(pin: WheelPin, cache: Path) -> Path:
-    """Download one pinned wheel from PyPI into the cache and verify its sha256."""
+def _pinned_in(cache: Path, pin: PyPIPin) -> list[Path]:
+    suffix = ".tar.gz" if pin.sdist else ".whl"
+    prefix = _normal(f"{pin.name}-{pin.version}-")
+    return [p for p in cache.glob(f"*{suffix}") if _normal(p.name).startswith(prefix)]
+
+
+def fetch_pinned(pin: PyPIPin, cache: Path) -> Path:
+    """Download one pinned file from PyPI into the cache and verify its sha256."""
     cache.mkdir(parents=True, exist_ok=True)
-    prefix = f"{_normal(pin.name)}-{pin.version}-"
-    for candidate in cache.glob("*.whl"):
-        if candidate.name.lower().startswith(prefix) and sha256_file(candidate) == pin.sha256:
+    for candidate in _pinned_in(cache, pin):
+        if sha256_file(candidate) == pin.sha256:
             return candidate
     detail(f"downloading {pin.name}=={pin.version} from PyPI")
     cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps"]
-    cmd += ["--only-binary=:all:", "--python-version", "3.14", "--platform", pin.platform]
+    if pin.sdist:
+        cmd += ["--no-binary=:all:"]
+    else:
+        cmd += ["--only-binary=:all:", "--python-version", "3.14", "--platform", pin.platform]
     cmd += ["--dest", str(cache), f"{pin.name}=={pin.version}"]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         last = proc.stderr.strip().splitlines()[-1:] or ["no output"]
         raise BuildError(f"pip could not download {pin.name}=={pin.version}: {last[0]}")
-    for candidate in cache.glob("*.whl"):
-        if candidate.name.lower().startswith(prefix):
-            got = sha256_file(candidate)
-            if got != pin.sha256:
-                candidate.unlink()
-                raise BuildError(
-                    f"{candidate.name} has sha256 {got}, but pyproject.toml pins {pin.sha256}: "
-                    "refusing a wheel that changed on the index."
-                )
-            return candidate
-    raise BuildError(f"pip reported success but no wheel for {pin.name} appeared in {cache}.")
+    for candidate in _pinned_in(cache, pin):
+        got = sha256_file(candidate)
+        if got != pin.sha256:
+            candidate.unlink()
+            raise BuildError(
+                f"{candidate.name} has sha256 {got}, but pyproject.toml pins {pin.sha256}: "
+                "refusing a file that changed on the index."
+            )
+        return candidate
+    raise BuildError(f"pip reported success but no file for {pin.name} appeared in {cache}.")
+
+
+_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+def pure_wheel(sdist: Path, pin: PyPIPin, cache: Path) -> Path:
+    """Repackage the pure-Python part of a pinned sdist as a `py3-none-any` wheel.
+
+    For packages whose compiled parts are optional speedups (MarkupSafe): PyPI has no
+    wheel Pyodide can load, and the Python fallback is what runs in the page. Only `.py`
+    files and `py.typed` are taken; the wheel is byte-reproducible (fixed timestamps).
+    """
+    name = _normal(pin.name)
+    target = cache / f"{name}-{pin.version}-py3-none-any.whl"
+    if target.exists():
+        return target
+    dist_info = f"{name}-{pin.version}.dist-info"
+    files: dict[str, bytes] = {}
+    with tarfile.open(sdist) as archive:
+        for member in archive.getmembers():
+            parts = member.name.split("/")
+            if parts[1:2] == ["PKG-INFO"] and len(parts) == 2:
+                files[f"{dist_info}/METADATA"] = _read(archive, member)
+            inner = parts[2:] if parts[1:2] == ["src"] else parts[1:]
+            if (
+                member.isfile()
+                and len(inner) >= 2
+                and _normal(inner[0]) == name
+                and (inner[-1].endswith(".py") or inner[-1] == "py.typed")
+            ):
+                files["/".join(inner)] = _read(archive, member)
+    if f"{dist_info}/METADATA" not in files or not any(n.endswith(".py") for n in files):
+        raise BuildError(f"{sdist.name} does not look like a pure-Python package source.")
+    files[f"{dist_info}/WHEEL"] = (
+        b"Wheel-Version: 1.0\nGenerator: hearth build.py\nRoot-Is-Purelib: true\n"
+        b"Tag: py3-none-any\n"
+    )
+    record = [f"{path},sha256={_record_hash(data)},{len(data)}" for path, data in files.items()]
+    files[f"{dist_info}/RECORD"] = ("\n".join([*record, f"{dist_info}/RECORD,,"]) + "\n").encode()
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".part")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as out:
+        for path in sorted(files):
+            out.writestr(zipfile.ZipInfo(path, _EPOCH), files[path])
+    tmp.replace(target)
+    return target
+
+
+def _read(archive: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+    handle = archive.extractfile(member)
+    assert handle is not None
+    return handle.read()
+
+
+def _record_hash(data: bytes) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+def page_wheel(pin: PyPIPin, cache: Path) -> Path:
+    """The wheel the page loads for a pin: the PyPI wheel, or one built from the sdist."""
+    fetched = fetch_pinned(pin, cache)
+    return pure_wheel(fetched, pin, cache) if pin.sdist else fetched
 
 
 def _wheel_metadata(wheel: Path) -> tuple[list[str], list[str]]:
@@ -176,7 +252,7 @@ def _wheel_metadata(wheel: Path) -> tuple[list[str], list[str]]:
     return tops, requires
 
 
-def pyodide_lock(upstream: dict[str, object], wheels: dict[WheelPin, Path]) -> dict[str, object]:
+def pyodide_lock(upstream: dict[str, object], wheels: dict[PyPIPin, Path]) -> dict[str, object]:
     """A lock that lists exactly the vendored wheels, with their real sha256 values.
 
     Pyodide's own lock names its rebuilt wheels; PyPI's files differ, and `loadPackage`
@@ -194,7 +270,7 @@ def pyodide_lock(upstream: dict[str, object], wheels: dict[WheelPin, Path]) -> d
             name=pin.name,
             version=pin.version,
             file_name=wheel.name,
-            sha256=pin.sha256,
+            sha256=sha256_file(wheel),
             install_dir="site",
             package_type="package",
             imports=base.get("imports") or tops,
@@ -210,7 +286,7 @@ def vendor_wheels(root: Path, dist: Path, cache: Path) -> tuple[list[Path], dict
     """Fetch the pinned wheels, place them beside Pyodide and write the matching lock."""
     pyodide_asset = next(a for a in NPM_ASSETS if a.package == "pyodide")
     dest_root = dist / vendor_dir(root, pyodide_asset)
-    wheels = {pin: fetch_wheel(pin, cache) for pin in read_wheel_pins(root / "pyproject.toml")}
+    wheels = {pin: page_wheel(pin, cache) for pin in read_wheel_pins(root / "pyproject.toml")}
     written = []
     for wheel in wheels.values():
         dest = dest_root / wheel.name

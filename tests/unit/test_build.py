@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import subprocess
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 
 import pytest
 
 from hearth_build.console import BuildError
-from hearth_build.files import prune
+from hearth_build.files import prune, sha256_file
 from hearth_build.freshness import mark_built, needs_build
 from hearth_build.pack import pack_pyapp, render
-from hearth_build.vendor import WheelPin, pyodide_lock
+from hearth_build.vendor import PyPIPin, pure_wheel, pyodide_lock
 from tests.conftest import ROOT
 
 
@@ -141,12 +143,12 @@ def test_lock_rebuilt_from_shipped_files(tmp_path: Path) -> None:
         tmp_path / "alpha-1.0-py3-none-any.whl", "alpha", ["beta>=1", "gamma; extra == 'x'"]
     )
     beta = _wheel(tmp_path / "beta-1.0-py3-none-any.whl", "beta", ["notshipped"])
-    pins = {WheelPin("alpha", "1.0", "a" * 64): alpha, WheelPin("beta", "1.0", "b" * 64): beta}
+    pins = {PyPIPin("alpha", "1.0", "a" * 64): alpha, PyPIPin("beta", "1.0", "b" * 64): beta}
     lock = pyodide_lock(upstream, pins)
     packages = lock["packages"]
     assert isinstance(packages, dict)
     assert set(packages) == {"alpha", "beta"}
-    assert packages["alpha"]["sha256"] == "a" * 64
+    assert packages["alpha"]["sha256"] == sha256_file(alpha)  # what is shipped, not the pin
     assert packages["alpha"]["file_name"] == alpha.name
     assert packages["alpha"]["depends"] == ["beta"]
     assert packages["beta"]["depends"] == []
@@ -175,3 +177,46 @@ def test_prune_removes_what_the_build_no_longer_makes(tmp_path: Path) -> None:
         path.write_text("x")
     assert prune(tmp_path, [keep]) == [drop]
     assert keep.exists() and not drop.parent.exists()
+
+
+def test_pure_wheel_from_an_sdist_keeps_only_python(tmp_path: Path) -> None:
+    sdist = tmp_path / "speedy-1.2.tar.gz"
+    members = {
+        "speedy-1.2/PKG-INFO": b"Metadata-Version: 2.1\nName: speedy\nVersion: 1.2\n",
+        "speedy-1.2/setup.py": b"raise SystemExit",
+        "speedy-1.2/src/speedy/__init__.py": b"from speedy._native import VALUE\n",
+        "speedy-1.2/src/speedy/_native.py": b"VALUE = 42\n",
+        "speedy-1.2/src/speedy/_speedups.c": b"int x;",
+        "speedy-1.2/src/speedy/py.typed": b"",
+        "speedy-1.2/tests/test_speedy.py": b"",
+    }
+    with tarfile.open(sdist, "w:gz") as archive:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    pin = PyPIPin("speedy", "1.2", "unused", sdist=True)
+    first = pure_wheel(sdist, pin, tmp_path / "a")
+    again = pure_wheel(sdist, pin, tmp_path / "b")
+    assert first.name == "speedy-1.2-py3-none-any.whl"
+    assert first.read_bytes() == again.read_bytes()  # reproducible
+    with zipfile.ZipFile(first) as wheel:
+        names = set(wheel.namelist())
+        record = wheel.read("speedy-1.2.dist-info/RECORD").decode()
+        wheel.extractall(tmp_path / "site")
+    assert names == {
+        "speedy/__init__.py",
+        "speedy/_native.py",
+        "speedy/py.typed",
+        "speedy-1.2.dist-info/METADATA",
+        "speedy-1.2.dist-info/WHEEL",
+        "speedy-1.2.dist-info/RECORD",
+    }
+    assert "speedy/_native.py,sha256=" in record
+    proc = subprocess.run(
+        [sys.executable, "-c", "import speedy; print(speedy.VALUE)"],
+        cwd=tmp_path / "site",
+        capture_output=True,
+        text=True,
+    )
+    assert proc.stdout.strip() == "42", proc.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import tomllib
 
 from tests.conftest import ROOT
 
@@ -41,3 +42,17 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
 
 def test_readme_run_command_serves() -> None:
     assert readme_command("Run Hearth").endswith("serve.py --open")
+
+
+def test_page_and_cpython_share_the_versions_tests_run() -> None:
+    """jinja2 (templates) and openai (the Foundry client) are tested in CPython; the page
+    must load the very same versions."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    pins = [
+        *project["project"]["dependencies"],
+        *project["project"]["optional-dependencies"]["test"],
+    ]
+    cpython = dict(pin.split("==") for pin in pins)
+    page = project["tool"]["hearth"]["page-wheels"]
+    for name in ("jinja2", "openai"):
+        assert page[name]["version"] == cpython[name], name
