@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """Serve Hearth from `dist/` on this machine, building it first when missing or stale.
 
-Binds to 127.0.0.1 by default: the page, its model and (later) the Foundry proxy are
-for this machine only unless you explicitly choose another address.
+Binds to 127.0.0.1 by default: the page, its model and the Foundry proxy are for this
+machine only unless you explicitly choose another address. The Foundry Local (or any
+OpenAI-compatible) upstream is fixed here, at startup: `--foundry-url`, `BASE_URL` or
+`FOUNDRY_LOCAL_URL`, else auto-detected (`foundry service status`, then well-known ports).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import sys
 import threading
@@ -18,6 +21,7 @@ from pathlib import Path
 from hearth_build.freshness import needs_build
 from hearth_server.handler import make_handler
 from hearth_server.loopback import is_loopback
+from hearth_server.upstream import START_HINT, Upstream, UpstreamConfigError, resolve_upstream
 from pyapp import __version__
 
 ROOT = Path(__file__).resolve().parent
@@ -42,6 +46,13 @@ def ensure_built(dist: Path) -> bool:
     return build.main(["--dist", str(dist)]) == 0
 
 
+def describe_upstream(upstream: Upstream | None) -> str:
+    if upstream is None:
+        return f"Foundry Local: not found; {START_HINT}. The in-browser model works without it."
+    key = ", with API_KEY" if upstream.api_key else ""
+    return f"Foundry backend: {upstream.base} (from {upstream.source}{key}), proxied at /foundry/v1"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
@@ -50,7 +61,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dist", type=Path, default=ROOT / "dist", help="folder to serve")
     parser.add_argument("--no-build", action="store_true", help="serve dist/ as it is")
     parser.add_argument("--quiet", action="store_true", help="do not log requests")
+    parser.add_argument(
+        "--foundry-url",
+        default=None,
+        help="Foundry Local or other OpenAI-compatible base URL (default: $BASE_URL, "
+        "$FOUNDRY_LOCAL_URL, else auto-detect)",
+    )
     args = parser.parse_args(argv)
+    try:
+        upstream = resolve_upstream(args.foundry_url, os.environ)
+    except UpstreamConfigError as error:
+        print(f"serve.py: error: {error}", file=sys.stderr)
+        return 2
 
     dist = args.dist.resolve()
     if not args.no_build and not ensure_built(dist):
@@ -70,7 +92,9 @@ def main(argv: list[str] | None = None) -> int:
         )
     try:
         server_class = Server6 if ":" in args.host else Server
-        server = server_class((args.host, args.port), make_handler(dist, __version__, args.quiet))
+        server = server_class(
+            (args.host, args.port), make_handler(dist, __version__, args.quiet, upstream)
+        )
     except OSError as error:
         print(
             f"serve.py: error: cannot listen on {args.host}:{args.port} ({error.strerror}); "
@@ -82,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/"
     print(f"Serving Hearth {__version__} at {url} (Ctrl-C to stop)", flush=True)
+    print(describe_upstream(upstream), flush=True)
     if args.open:
         threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
     try:

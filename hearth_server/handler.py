@@ -1,4 +1,5 @@
-"""The HTTP handler: static files from `dist/` with the headers the page needs, and /healthz.
+"""The HTTP handler: static files from `dist/` with the headers the page needs, /healthz,
+and the same-origin proxy to the Foundry Local / OpenAI-compatible upstream.
 
 Every response is cross-origin isolated (COOP + COEP), which is what makes
 `SharedArrayBuffer` available: ONNX Runtime Web's WASM threads and PyScript's
@@ -7,6 +8,7 @@ synchronous worker-to-DOM calls both depend on it.
 
 from __future__ import annotations
 
+import http.client
 import json
 import sys
 from email.utils import formatdate
@@ -16,6 +18,8 @@ from pathlib import Path
 from typing import BinaryIO, ClassVar
 from urllib.parse import unquote, urlsplit
 
+from hearth_server import proxy
+from hearth_server.proxy import ProxyError
 from hearth_server.static import (
     RangeNotSatisfiable,
     cache_control,
@@ -23,6 +27,7 @@ from hearth_server.static import (
     parse_range,
     resolve,
 )
+from hearth_server.upstream import Upstream
 
 ISOLATION_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
@@ -41,12 +46,89 @@ class HearthHandler(BaseHTTPRequestHandler):
     root: ClassVar[Path]
     version: ClassVar[str]
     quiet: ClassVar[bool] = False
+    upstream: ClassVar[Upstream | None] = None
 
     def do_GET(self) -> None:
-        if self.path.split("?", 1)[0] == "/healthz":
+        route = self.path.split("?", 1)[0]
+        if route == "/healthz":
             self._send_json(HTTPStatus.OK, {"status": "ok", "version": self.version})
-            return
-        self._send_file(head=False)
+        elif route.startswith(("/foundry/", "/api/foundry/")):
+            self._foundry(route)
+        else:
+            self._send_file(head=False)
+
+    def do_POST(self) -> None:
+        route = self.path.split("?", 1)[0]
+        if route.startswith(("/foundry/", "/api/foundry/")):
+            self._foundry(route)
+        else:
+            self._send_json(HTTPStatus.METHOD_NOT_ALLOWED, {"error": "method not allowed"})
+
+    def _foundry(self, route: str) -> None:
+        """The proxy routes; every failure is an OpenAI-style JSON error."""
+        try:
+            if not self.path.startswith("/"):  # absolute-form targets: never a forward proxy
+                raise ProxyError(HTTPStatus.BAD_REQUEST, "Only origin-form request targets.")
+            body = self._read_body()
+            if route == "/api/foundry/status" and self.command == "GET":
+                self._send_json(HTTPStatus.OK, proxy.status(self.upstream))
+                return
+            if self.upstream is None:
+                raise proxy.not_configured()
+            if route == "/api/foundry/models" and self.command == "GET":
+                self._send_json(HTTPStatus.OK, proxy.list_models(self.upstream))
+            elif route == "/api/foundry/load" and self.command == "POST":
+                model = json.loads(body or b"{}").get("model")
+                if not isinstance(model, str) or not model:
+                    raise ProxyError(HTTPStatus.BAD_REQUEST, 'Send {"model": "<id>"}.')
+                self._send_json(HTTPStatus.OK, proxy.load_model(self.upstream, model))
+            elif route.startswith("/foundry/v1/"):
+                self._forward(self.upstream, route.removeprefix("/foundry/v1/"), body)
+            else:
+                raise ProxyError(HTTPStatus.NOT_FOUND, f"No proxy route {route}.")
+        except ProxyError as error:
+            self._send_json(HTTPStatus(error.status), error.body())
+        except ValueError:
+            self._send_json(HTTPStatus.BAD_REQUEST, ProxyError(400, "Invalid JSON body.").body())
+
+    def _read_body(self) -> bytes | None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > proxy.MAX_BODY:
+            raise ProxyError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "Request body too large.")
+        return self.rfile.read(length) if length else None
+
+    def _forward(self, upstream: Upstream, rest: str, body: bytes | None) -> None:
+        """Stream the upstream's answer through as it arrives; a client that goes away
+        (Stop) closes the upstream connection on the way out of `open_exchange`."""
+        query = self.path.split("?", 1)[1] if "?" in self.path else ""
+        path = proxy.upstream_path(upstream, rest, query)
+        incoming = {name: value for name, value in self.headers.items()}
+        headers = proxy.request_headers(upstream, incoming)
+        with proxy.open_exchange(upstream, self.command, path, body, headers) as exchange:
+            response = exchange.response
+            if response.status >= 400:
+                raise proxy.error_from_response(upstream, response.status, response.read())
+            self._length = 0
+            self.send_response(response.status)
+            for name, value in ISOLATION_HEADERS.items():
+                self.send_header(name, value)
+            # One clean set: the v2 service repeats Connection, Cache-Control, Content-Type.
+            self.send_header("Content-Type", response.msg.get("Content-Type", "text/plain"))
+            self.send_header("Cache-Control", "no-store")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            try:
+                while chunk := response.read1(65536):
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                    self.wfile.flush()
+                    self._length += len(chunk)
+                self.wfile.write(b"0\r\n\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True  # the page stopped reading (Stop, reload)
+            except (OSError, http.client.HTTPException):
+                # The upstream broke off mid-stream: end the connection without the final
+                # chunk, so the page sees an interrupted reply rather than a complete one.
+                self.close_connection = True
 
     def do_HEAD(self) -> None:
         self._send_file(head=True)
@@ -139,10 +221,12 @@ def _human(size: int) -> str:
     return f"{value:.1f}GB"
 
 
-def make_handler(root: Path, version: str, quiet: bool) -> type[HearthHandler]:
-    """A handler class bound to one `dist/` folder."""
+def make_handler(
+    root: Path, version: str, quiet: bool, upstream: Upstream | None = None
+) -> type[HearthHandler]:
+    """A handler class bound to one `dist/` folder and one upstream (or none)."""
     return type(
         "BoundHearthHandler",
         (HearthHandler,),
-        {"root": root, "version": version, "quiet": quiet},
+        {"root": root, "version": version, "quiet": quiet, "upstream": upstream},
     )

@@ -25,13 +25,19 @@ class ModelInfo:
 
 class ChatSession:
     def __init__(
-        self, generator: Generator, tokenizer: Tokenizer, template: ChatTemplate, model: ModelInfo
+        self,
+        generator: Generator,
+        tokenizer: Tokenizer,
+        template: ChatTemplate,
+        model: ModelInfo,
+        conversation: Conversation | None = None,
     ) -> None:
         self.generator = generator
         self.tokenizer = tokenizer
         self.template = template
         self.model = model
-        self.conversation = Conversation()
+        # Shared with the remote chat when there is one, so switching keeps the thread.
+        self.conversation = conversation or Conversation()
         self.last_stats: Stats | None = None
 
     def _count(self, messages: list[Message]) -> int:

@@ -22,3 +22,12 @@ class ModelLoadError(HearthError):
 
 class EngineError(HearthError):
     """ONNX Runtime failed while generating."""
+
+
+class RemoteError(HearthError):
+    """A Foundry Local / OpenAI-compatible server could not be used. `unreachable` when it
+    is not answering at all, which is when the page offers the in-browser model instead."""
+
+    def __init__(self, message: str, unreachable: bool = False) -> None:
+        super().__init__(message)
+        self.unreachable = unreachable

@@ -35,6 +35,7 @@ class StopReason(StrEnum):
     STOP_STRING = "stop_string"
     MAX_TOKENS = "max_tokens"
     CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"  # a remote stream broke off
 
 
 @dataclass(frozen=True)

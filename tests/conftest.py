@@ -6,14 +6,17 @@ left loopback: Hearth's promise is that nothing leaves the machine.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
@@ -26,6 +29,13 @@ from hearth_build.chromium import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine on a private loop: the session's sync Playwright owns this thread's."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def chromium_path() -> str:
@@ -178,5 +188,30 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark tests by folder, so `-m unit` and `-m e2e` select them."""
     for item in items:
         folder = Path(str(item.fspath)).parent.name
-        if folder in ("unit", "model", "e2e"):
+        if folder in ("unit", "model", "e2e", "foundry"):
             item.add_marker(getattr(pytest.mark, folder))
+
+
+ASSISTANT = "[data-testid=message][data-role=assistant]"
+SYSTEM = "You are a helpful assistant."
+
+WATCH = """() => {
+  window.__snapshots = [];
+  new MutationObserver(() => {
+    const all = document.querySelectorAll('[data-testid=message][data-role=assistant]');
+    const last = all[all.length - 1];
+    if (last && last.dataset.done !== 'true') window.__snapshots.push(last.textContent);
+  }).observe(document.getElementById('messages'),
+             { subtree: true, childList: true, characterData: true });
+}"""
+
+
+def ask(chat: PageSession, text: str, timeout_s: float = 120) -> object:
+    """Send `text` and wait for the reply to complete; returns the reply's locator."""
+    page = chat.page
+    before = page.locator(ASSISTANT).count()
+    page.fill("[data-testid=prompt]", text)
+    page.press("[data-testid=prompt]", "Enter")
+    reply = page.locator(ASSISTANT).nth(before)
+    page.locator(f'{ASSISTANT}[data-done="true"]').nth(before).wait_for(timeout=timeout_s * 1000)
+    return reply

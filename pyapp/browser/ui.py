@@ -12,10 +12,11 @@ from urllib.parse import urlencode, urljoin
 from pyodide.ffi import create_proxy
 from pyscript import document, window
 
-from pyapp.settings import Settings
+from pyapp.settings import Backend, Settings
 from pyapp.status import State
 
 SETTINGS_KEY = "hearth.settings"
+BACKEND_KEY = "hearth.backend"
 EDITABLE = ("system", "temperature", "top_p", "max_tokens")
 
 
@@ -28,12 +29,19 @@ class MessageView:
         self.text += chunk
         self.element.textContent = self.text
 
-    def finish(self, prompt_tokens: int | None = None, stopped: bool = False) -> None:
+    def finish(
+        self, prompt_tokens: int | None = None, stopped: bool = False, interrupted: bool = False
+    ) -> None:
         if prompt_tokens is not None:
             self.element.dataset.promptTokens = str(prompt_tokens)
         if stopped:
             self.element.dataset.stopped = "true"
+        if interrupted:
+            self.element.dataset.interrupted = "true"
         self.element.dataset.done = "true"
+
+    def remove(self) -> None:
+        self.element.remove()
 
 
 class Page:
@@ -42,6 +50,8 @@ class Page:
         self._status = get("status")
         self._error = get("error")
         self._error_text = get("error-text")
+        self._error_action = get("error-action")
+        self._on_error_action: Callable[[], None] | None = None
         self._version = get("version")
         self._messages = get("messages")
         self.prompt = get("prompt")
@@ -51,6 +61,7 @@ class Page:
         self.model = get("model")
         self._settings = {name: get(f"setting-{name}") for name in EDITABLE}
         self._proxies: list[Any] = []
+        self.on(self._error_action, "click", lambda event: self._run_error_action())
 
     @staticmethod
     def url(relative: str) -> str:
@@ -71,9 +82,18 @@ class Page:
         self._status.textContent = text
         self._status.dataset.state = state.value
 
-    def show_error(self, text: str) -> None:
+    def show_error(self, text: str, action: tuple[str, Callable[[], None]] | None = None) -> None:
+        """The banner, optionally with one button that offers the way out."""
         self._error_text.textContent = text
+        self._error_action.hidden = action is None
+        if action is not None:
+            self._error_action.textContent, self._on_error_action = action
         self._error.hidden = False
+
+    def _run_error_action(self) -> None:
+        self.hide_error()
+        if self._on_error_action is not None:
+            self._on_error_action()
 
     def hide_error(self) -> None:
         self._error.hidden = True
@@ -123,7 +143,16 @@ class Page:
         except ValueError:
             saved = {}  # a corrupted entry must not stop the app
         settings, _ = Settings().with_query(_encode(saved))
+        backend = window.localStorage.getItem(BACKEND_KEY)
+        if backend:
+            settings, _ = settings.with_query(urlencode({"backend": str(backend)}))
         return settings
+
+    def save_backend(self, backend: Backend) -> None:
+        try:
+            window.localStorage.setItem(BACKEND_KEY, backend.value)
+        except Exception:  # noqa: BLE001 - storage full or disabled: the choice is per tab
+            pass
 
     def save_settings(self, settings: Settings) -> None:
         data = {name: getattr(settings, name) for name in EDITABLE}

@@ -11,31 +11,7 @@ import pytest
 from hearth_build.model.native import NativeModel
 from pyapp.templates import ChatTemplate, Message, Role
 from pyapp.tokenizer import Tokenizer
-from tests.conftest import PageSession
-
-ASSISTANT = "[data-testid=message][data-role=assistant]"
-SYSTEM = "You are a helpful assistant."
-
-WATCH = """() => {
-  window.__snapshots = [];
-  new MutationObserver(() => {
-    const all = document.querySelectorAll('[data-testid=message][data-role=assistant]');
-    const last = all[all.length - 1];
-    if (last && last.dataset.done !== 'true') window.__snapshots.push(last.textContent);
-  }).observe(document.getElementById('messages'),
-             { subtree: true, childList: true, characterData: true });
-}"""
-
-
-def ask(chat: PageSession, text: str, timeout_s: float = 120) -> object:
-    """Send `text` and wait for the reply to complete; returns the reply's locator."""
-    page = chat.page
-    before = page.locator(ASSISTANT).count()
-    page.fill("[data-testid=prompt]", text)
-    page.press("[data-testid=prompt]", "Enter")
-    reply = page.locator(ASSISTANT).nth(before)
-    page.locator(f'{ASSISTANT}[data-done="true"]').nth(before).wait_for(timeout=timeout_s * 1000)
-    return reply
+from tests.conftest import ASSISTANT, SYSTEM, WATCH, PageSession, ask
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +88,7 @@ def test_greedy_output_equals_native_onnxruntime(
 ) -> None:
     """Page greedy decoding vs native onnxruntime (full logits, CPU) on the same files."""
     tokenizer = Tokenizer.from_json(model_folder / "tokenizer.json")
-    template = ChatTemplate.from_source((model_folder / "chat_template.jinja").read_text())
+    template = ChatTemplate.from_folder(model_folder)
     prompt = template.render([Message(Role.SYSTEM, SYSTEM), Message(Role.USER, question)])
     native = NativeModel(model_folder).greedy(tokenizer.encode(prompt), 16)
     chat.open("?temperature=0&max_tokens=16")

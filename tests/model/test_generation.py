@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Coroutine
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
 
 import pytest
 
@@ -19,9 +15,8 @@ from pyapp.sampling import SamplingOptions
 from pyapp.settings import Settings
 from pyapp.templates import ChatTemplate
 from pyapp.tokenizer import Tokenizer
+from tests.conftest import run_async as run
 from tests.native_session import NativeStepSession
-
-T = TypeVar("T")
 
 
 @pytest.fixture(scope="module")
@@ -30,15 +25,9 @@ def folder(dist: Path) -> Path:
     return dist / config["models"][0]["path"]
 
 
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine on a private loop: the session's sync Playwright owns this thread's."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coro).result()
-
-
 def make_chat(folder: Path, context: int = 8192) -> tuple[ChatSession, NativeStepSession]:
     tokenizer = Tokenizer.from_json(folder / "tokenizer.json")
-    template = ChatTemplate.from_source((folder / "chat_template.jinja").read_text())
+    template = ChatTemplate.from_folder(folder)
     session = NativeStepSession(folder)
     chat = ChatSession(
         Generator(session, tokenizer, context),

@@ -1,0 +1,96 @@
+"""The page's Foundry backend end to end: real Chromium, real serve.py proxy, real Foundry
+Local, and the official openai client running in Pyodide over the fetch transport."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pyapp.conversation import Conversation
+from pyapp.remote import RemoteChat
+from pyapp.settings import Settings
+from pyapp.templates import Role
+from tests.conftest import (
+    SYSTEM,
+    WATCH,
+    PageSession,
+    ServerProcess,
+    ask,
+    page_session,
+    run_async,
+    start_server,
+    stop_server,
+)
+from tests.foundry.conftest import MODEL_ID, Foundry, model_dir, start_foundry
+from tests.foundry.test_foundry import QUESTION, direct
+
+FOUNDRY_QUERY = "?backend=foundry&temperature=0"
+
+
+@pytest.fixture
+def foundry_chat(browser: object, foundry_server: ServerProcess) -> Iterator[PageSession]:
+    with page_session(browser, foundry_server) as session:
+        yield session
+
+
+def test_foundry_reply_streams_and_equals_the_direct_client(
+    foundry_chat: PageSession, foundry: Foundry
+) -> None:
+    foundry_chat.open(FOUNDRY_QUERY)
+    foundry_chat.wait_state("ready", timeout_s=90)
+    page = foundry_chat.page
+    status = page.locator("[data-testid=status]").inner_text()
+    assert "Foundry Local" in status and MODEL_ID in status
+    assert MODEL_ID in page.locator("[data-testid=model] option").all_inner_texts()
+    assert page.locator("[data-testid=backend]").input_value() == "foundry"
+    page.evaluate(WATCH)
+    reply = ask(foundry_chat, QUESTION)
+    text = reply.inner_text()  # type: ignore[attr-defined]
+    assert "Paris" in text
+    partial = {s for s in page.evaluate("window.__snapshots") if s}
+    assert len(partial) >= 5, partial  # streamed, not delivered at the end
+    conversation = Conversation(system=SYSTEM)
+    conversation.add(Role.USER, QUESTION)
+    request = RemoteChat(None, MODEL_ID, conversation).request(Settings(temperature=0))
+    assert text == run_async(direct(foundry, request))
+    assert not foundry_chat.console_errors, foundry_chat.console_errors
+
+
+def test_upstream_down_keeps_the_chat_and_offers_the_browser_model(
+    browser: object, foundry_python: Path, dist: Path, tmp_path: Path
+) -> None:
+    own = start_foundry(foundry_python, model_dir(dist), tmp_path / "foundry")
+    server = start_server("--foundry-url", own.base)
+    try:
+        with page_session(browser, server) as session:
+            page = session.page
+            session.open(FOUNDRY_QUERY)
+            session.wait_state("ready", timeout_s=90)
+            first = ask(session, QUESTION).inner_text()  # type: ignore[attr-defined]
+            assert "Paris" in first
+            own.stop()
+            page.fill("[data-testid=prompt]", "And of Germany?")
+            page.press("[data-testid=prompt]", "Enter")
+            banner = page.locator("[data-testid=error]")
+            banner.wait_for(state="visible", timeout=30_000)
+            assert "not reachable" in banner.inner_text()
+            assert "foundry service start" in banner.inner_text()
+            session.wait_state("ready")
+            messages = page.locator("[data-testid=message]")
+            assert messages.all_inner_texts() == [QUESTION, first]  # nothing lost
+            assert page.input_value("[data-testid=prompt]") == "And of Germany?"
+            page.click("[data-testid=error-action]")
+            page.wait_for_function(
+                "document.querySelector('[data-testid=status]').textContent.includes('in-browser')",
+                timeout=60_000,
+            )
+            session.wait_state("ready")
+            assert page.locator("[data-testid=backend]").input_value() == "browser"
+            reply = ask(session, "And of Germany?").inner_text()  # type: ignore[attr-defined]
+            assert reply.strip()
+            assert messages.count() == 4
+    finally:
+        stop_server(server)
+        own.stop()

@@ -1,0 +1,298 @@
+"""serve.py's Foundry proxy and upstream selection, against a scripted local upstream.
+
+The real Foundry Local is exercised in tests/foundry; here a tiny HTTP server plays an
+upstream whose timing and failures the test controls (holding a stream open, sending
+garbage, closing mid-stream), which the real runtime cannot be made to do on demand.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from hearth_server.handler import make_handler
+from hearth_server.proxy import load_candidates
+from hearth_server.upstream import (
+    Upstream,
+    UpstreamConfigError,
+    cli_url,
+    configured,
+    detect,
+    normalize_base,
+)
+
+
+class Script:
+    """What the scripted upstream does; the test flips `release` to finish a stream."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.seen: list[tuple[str, str, dict[str, str]]] = []
+        self.closed = threading.Event()
+
+
+def scripted_upstream(script: Script) -> type[BaseHTTPRequestHandler]:
+    class Upstream(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            self.do_POST()
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            self.rfile.read(length)
+            script.seen.append((self.command, self.path, dict(self.headers.items())))
+            path = self.path.removeprefix("/prefix")
+            if path == "/v1/chat/completions":
+                self._stream()
+            elif path == "/v1/models":
+                self._json(200, {"data": [{"id": "m-generic-cpu:1"}, {"id": "other:2"}]})
+            elif path == "/models/loaded":
+                self._json(200, ["m-generic-cpu:1"])
+            elif path == "/models/load/m":
+                self._json(200, {"status": "loaded"})
+            elif path == "/v1/openai-error":
+                self._json(429, {"error": {"message": "slow down", "type": "rate_limit"}})
+            elif path == "/v1/broken":
+                self._raw(500, b"server=oatpp/1.3.0\ncode=500\nmessage=Kaboom inside\n")
+            elif path == "/v1/cut":
+                self._cut()
+            else:
+                self._raw(404, b"message=No mapping\n")
+
+        def _json(self, status: int, body: object) -> None:
+            self._raw(status, json.dumps(body).encode(), "application/json")
+
+        def _raw(self, status: int, data: bytes, kind: str = "text/plain") -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _stream(self) -> None:
+            self.send_response(200)
+            for _ in range(2):  # the v2 service repeats these headers
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Connection", "keep-alive")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self._chunk(b'data: {"first": true}\n\n')
+            try:
+                while not script.release.wait(0.05):
+                    self._chunk(b": keep-alive\n\n")
+                self._chunk(b"data: [DONE]\n\n")
+                self.wfile.write(b"0\r\n\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                script.closed.set()
+
+        def _cut(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self._chunk(b'data: {"partial": true}\n\n')
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+        def _chunk(self, data: bytes) -> None:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            self.wfile.flush()
+
+    return Upstream
+
+
+def serve(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPServer, int]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, int(server.server_address[1])
+
+
+@pytest.fixture
+def script() -> Script:
+    return Script()
+
+
+@pytest.fixture
+def hearth(script: Script, tmp_path: Path) -> Iterator[int]:
+    """serve.py's handler in-process, proxying to the scripted upstream under /prefix."""
+    upstream_server, upstream_port = serve(scripted_upstream(script))
+    target = Upstream(f"http://127.0.0.1:{upstream_port}/prefix", "test", api_key="sk-test")
+    server, port = serve(make_handler(tmp_path, "test", quiet=True, upstream=target))
+    yield port
+    script.release.set()
+    server.shutdown()
+    upstream_server.shutdown()
+
+
+def request(port: int, method: str, path: str, body: object = None) -> tuple[int, dict, bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    data = json.dumps(body).encode() if body is not None else None
+    headers = {"Content-Type": "application/json", "Authorization": "Bearer page-placeholder"}
+    connection.request(method, path, body=data, headers=headers)
+    response = connection.getresponse()
+    payload = response.read()
+    connection.close()
+    return response.status, dict(response.getheaders()), payload
+
+
+def test_first_chunk_arrives_before_the_upstream_finishes(hearth: int, script: Script) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", hearth, timeout=10)
+    connection.request("POST", "/foundry/v1/chat/completions", body=b"{}")
+    response = connection.getresponse()
+    assert response.status == 200
+    assert response.getheader("Content-Type") == "text/event-stream"  # one clean value
+    first = response.read1(4096)
+    assert b'"first": true' in first
+    assert not script.release.is_set()  # the upstream is still mid-stream
+    script.release.set()
+    rest = response.read()
+    assert rest.endswith(b"data: [DONE]\n\n")
+    connection.close()
+    method, path, headers = script.seen[0]
+    assert (method, path) == ("POST", "/prefix/v1/chat/completions")  # the prefix is kept
+    assert headers["Authorization"] == "Bearer sk-test"  # API_KEY, not the page's value
+
+
+def test_a_client_that_goes_away_closes_the_upstream(hearth: int, script: Script) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", hearth, timeout=10)
+    connection.request("POST", "/foundry/v1/chat/completions", body=b"{}")
+    response = connection.getresponse()
+    response.read1(4096)
+    connection.sock.shutdown(socket.SHUT_RDWR)  # what aborting fetch() does (Stop)
+    connection.close()
+    assert script.closed.wait(5), "the upstream connection stayed open after the client left"
+
+
+def test_only_the_fixed_upstream_is_reachable(hearth: int, script: Script) -> None:
+    for path in ("/foundry/v1/../../etc/passwd", "/foundry/v1/a/../../models/load/x"):
+        connection = http.client.HTTPConnection("127.0.0.1", hearth, timeout=10)
+        connection.putrequest("GET", path, skip_accept_encoding=True)
+        connection.endheaders()
+        status = connection.getresponse().status
+        connection.close()
+        assert status in (400, 404), path
+    connection = http.client.HTTPConnection("127.0.0.1", hearth, timeout=10)
+    connection.putrequest("GET", "http://example.com/foundry/v1/models", skip_host=True)
+    connection.putheader("Host", "example.com")
+    connection.endheaders()
+    assert connection.getresponse().status in (400, 404)  # never a forward proxy
+    connection.close()
+    assert all(path.startswith("/prefix/v1/") or path == "/prefix" for _, path, _ in script.seen)
+
+
+def test_upstream_errors_are_openai_style_with_the_upstreams_words(hearth: int) -> None:
+    status, _, body = request(hearth, "GET", "/foundry/v1/openai-error")
+    assert status == 429
+    assert json.loads(body)["error"]["message"].endswith("answered HTTP 429: slow down")
+    status, _, body = request(hearth, "GET", "/foundry/v1/broken")
+    assert status == 500
+    assert "Kaboom inside" in json.loads(body)["error"]["message"]
+
+
+def test_a_stream_cut_mid_way_is_not_passed_on_as_complete(hearth: int) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", hearth, timeout=10)
+    connection.request("GET", "/foundry/v1/cut")
+    response = connection.getresponse()
+    assert b"partial" in response.read1(4096)
+    with pytest.raises(http.client.IncompleteRead):
+        response.read()
+    connection.close()
+
+
+def test_upstream_down_is_a_502_that_says_how_to_start_it(tmp_path: Path) -> None:
+    with socket.socket() as spare:
+        spare.bind(("127.0.0.1", 0))
+        dead = spare.getsockname()[1]
+    target = Upstream(f"http://127.0.0.1:{dead}", "test")
+    server, port = serve(make_handler(tmp_path, "test", quiet=True, upstream=target))
+    try:
+        status, _, body = request(port, "POST", "/foundry/v1/chat/completions", {})
+        assert status == 502
+        message = json.loads(body)["error"]["message"]
+        assert "not reachable" in message and "foundry service start" in message
+        status, _, body = request(port, "GET", "/api/foundry/status")
+        assert json.loads(body)["reachable"] is False
+    finally:
+        server.shutdown()
+
+
+def test_no_upstream_configured_is_a_503_with_the_fix(tmp_path: Path) -> None:
+    server, port = serve(make_handler(tmp_path, "test", quiet=True, upstream=None))
+    try:
+        status, _, body = request(port, "GET", "/foundry/v1/models")
+        assert status == 503
+        assert "BASE_URL" in json.loads(body)["error"]["message"]
+        status, _, body = request(port, "GET", "/api/foundry/status")
+        assert (status, json.loads(body)["configured"]) == (200, False)
+    finally:
+        server.shutdown()
+
+
+def test_models_and_loading_use_the_management_routes(hearth: int) -> None:
+    status, _, body = request(hearth, "GET", "/api/foundry/models")
+    assert status == 200
+    listing = json.loads(body)
+    assert listing["models"] == [
+        {"id": "m-generic-cpu:1", "loaded": True},
+        {"id": "other:2", "loaded": False},
+    ]
+    status, _, body = request(hearth, "POST", "/api/foundry/load", {"model": "m-generic-cpu:1"})
+    assert (status, json.loads(body)["name"]) == (200, "m")
+    status, _, body = request(hearth, "POST", "/api/foundry/load", {"model": "other:2"})
+    assert status == 404 and "could not load other:2" in json.loads(body)["error"]["message"]
+    status, _, _ = request(hearth, "POST", "/api/foundry/load", {"nothing": 1})
+    assert status == 400
+
+
+def test_load_candidates_walk_from_the_id_to_the_alias() -> None:
+    assert load_candidates("phi-4-mini-instruct-generic-cpu:1") == [
+        "phi-4-mini-instruct-generic-cpu:1",
+        "phi-4-mini-instruct-generic-cpu",
+        "phi-4-mini-instruct-generic",
+        "phi-4-mini-instruct",
+        "phi-4-mini",
+        "phi-4",
+        "phi",
+    ]
+
+
+def test_configuration_order_and_normalisation() -> None:
+    env = {"BASE_URL": "http://10.0.0.5:8000/v1/", "FOUNDRY_LOCAL_URL": "http://x:1", "MODEL": "m"}
+    chosen = configured(None, env)
+    assert chosen == Upstream("http://10.0.0.5:8000", "BASE_URL", None, "m")
+    assert configured("http://127.0.0.1:9/catalogs/local", env).base.endswith("/catalogs/local")
+    assert configured(None, {"FOUNDRY_LOCAL_URL": "http://x:1"}).source == "FOUNDRY_LOCAL_URL"
+    assert configured(None, {}) is None
+    with pytest.raises(UpstreamConfigError, match="BASE_URL.*not an http"):
+        configured(None, {"BASE_URL": "localhost:5272"})
+    assert normalize_base("https://my.azure.example/openai/v1", "x") == (
+        "https://my.azure.example/openai"
+    )
+
+
+def test_detection_prefers_the_cli_then_probes_ports() -> None:
+    status_text = "🟢 Model management service is running on http://127.0.0.1:5273/openai/status"
+    assert cli_url(lambda cmd: status_text) == "http://127.0.0.1:5273"
+    assert detect({}, run=lambda cmd: status_text).source == "foundry CLI"
+    probed: list[str] = []
+
+    def probe(base: str) -> bool:
+        probed.append(base)
+        return base.endswith(":5273")
+
+    found = detect({"API_KEY": "k"}, run=lambda cmd: None, probe=probe)
+    assert found == Upstream("http://127.0.0.1:5273", "probe of port 5273", "k", None)
+    assert probed == ["http://127.0.0.1:5272", "http://127.0.0.1:5273"]
+    assert detect({}, run=lambda cmd: None, probe=lambda base: False) is None
