@@ -13,6 +13,7 @@ from pyapp.remote import RemoteChat
 from pyapp.settings import Settings
 from pyapp.templates import Role
 from tests.conftest import (
+    ASSISTANT,
     SYSTEM,
     WATCH,
     PageSession,
@@ -56,6 +57,25 @@ def test_foundry_reply_streams_and_equals_the_direct_client(
     request = RemoteChat(None, MODEL_ID, conversation).request(Settings(temperature=0))
     assert text == run_async(direct(foundry, request))
     assert not foundry_chat.console_errors, foundry_chat.console_errors
+
+
+def test_stop_cancels_the_foundry_stream(foundry_chat: PageSession) -> None:
+    foundry_chat.open("?backend=foundry&temperature=0&max_tokens=2000")
+    foundry_chat.wait_state("ready", timeout_s=90)
+    page = foundry_chat.page
+    page.fill("[data-testid=prompt]", "Write a very long story about a dragon.")
+    page.press("[data-testid=prompt]", "Enter")
+    reply = page.locator(ASSISTANT).first
+    page.wait_for_function(
+        f"document.querySelector('{ASSISTANT}')?.textContent.length > 20", timeout=60_000
+    )
+    page.click("[data-testid=stop]")
+    page.locator(f'{ASSISTANT}[data-done="true"]').first.wait_for(timeout=1000)
+    assert reply.get_attribute("data-stopped") == "true"
+    partial = reply.inner_text()
+    page.wait_for_timeout(500)
+    assert reply.inner_text() == partial  # nothing arrives after Stop
+    foundry_chat.wait_state("ready")
 
 
 def test_upstream_down_keeps_the_chat_and_offers_the_browser_model(

@@ -7,6 +7,7 @@ garbage, closing mid-stream), which the real runtime cannot be made to do on dem
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
 import socket
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import openai
 import pytest
 
 from hearth_server.handler import make_handler
@@ -26,6 +28,17 @@ from hearth_server.upstream import (
     configured,
     detect,
     normalize_base,
+)
+from pyapp.conversation import Conversation
+from pyapp.generate import StopReason
+from pyapp.remote import RemoteChat
+from pyapp.settings import Settings
+from pyapp.templates import Message, Role
+
+CHAT_CHUNK = (
+    b'data: {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "cut", '
+    b'"choices": [{"index": 0, "delta": {"role": "assistant", "content": "The capital"}, '
+    b'"finish_reason": null}]}\n\n'
 )
 
 
@@ -50,10 +63,12 @@ def scripted_upstream(script: Script) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
-            self.rfile.read(length)
+            body = json.loads(self.rfile.read(length) or b"{}")
             script.seen.append((self.command, self.path, dict(self.headers.items())))
             path = self.path.removeprefix("/prefix")
-            if path == "/v1/chat/completions":
+            if path == "/v1/chat/completions" and body.get("model") == "cut":
+                self._cut(CHAT_CHUNK)
+            elif path == "/v1/chat/completions":
                 self._stream()
             elif path == "/v1/models":
                 self._json(200, {"data": [{"id": "m-generic-cpu:1"}, {"id": "other:2"}]})
@@ -66,7 +81,7 @@ def scripted_upstream(script: Script) -> type[BaseHTTPRequestHandler]:
             elif path == "/v1/broken":
                 self._raw(500, b"server=oatpp/1.3.0\ncode=500\nmessage=Kaboom inside\n")
             elif path == "/v1/cut":
-                self._cut()
+                self._cut(b'data: {"partial": true}\n\n')
             else:
                 self._raw(404, b"message=No mapping\n")
 
@@ -96,12 +111,12 @@ def scripted_upstream(script: Script) -> type[BaseHTTPRequestHandler]:
             except (BrokenPipeError, ConnectionResetError):
                 script.closed.set()
 
-        def _cut(self) -> None:
+        def _cut(self, first: bytes) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
-            self._chunk(b'data: {"partial": true}\n\n')
+            self._chunk(first)
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
 
@@ -296,3 +311,23 @@ def test_detection_prefers_the_cli_then_probes_ports() -> None:
     assert found == Upstream("http://127.0.0.1:5273", "probe of port 5273", "k", None)
     assert probed == ["http://127.0.0.1:5272", "http://127.0.0.1:5273"]
     assert detect({}, run=lambda cmd: None, probe=lambda base: False) is None
+
+
+def test_a_reply_cut_mid_stream_keeps_its_partial_text(hearth: int) -> None:
+    """The openai client over the proxy, as the page uses it: the partial reply stays in
+    the conversation and the reply is marked interrupted, with a reason to show."""
+
+    async def ask() -> RemoteChat:
+        client = openai.AsyncOpenAI(base_url=f"http://127.0.0.1:{hearth}/foundry/v1", api_key="x")
+        chat = RemoteChat(client, "cut", Conversation())
+        pieces = [
+            piece async for piece in chat.reply("Capital of France?", Settings(), lambda: False)
+        ]
+        assert pieces == ["The capital"]
+        await client.close()
+        return chat
+
+    chat = asyncio.run(ask())
+    assert chat.last_stats is not None and chat.last_stats.reason == StopReason.INTERRUPTED
+    assert chat.interrupted and "broke" in chat.interrupted
+    assert chat.conversation.turns[-1] == Message(Role.ASSISTANT, "The capital")
