@@ -68,13 +68,7 @@ def candidates(cache: Path) -> dict[str, Path]:
     reference = key_dir / "reference"
     work = key_dir / "bench"
     found = {"fp32": reference, WINNER: page}
-    int4 = work / "int4-matmulnbits"
-    if not (int4 / "model.onnx").exists():
-        hf = work / "hf"
-        if not (hf / "config.json").exists():
-            dequantize_gguf(gguf, hf)
-        run_builder(hf, int4, "int4", "cpu", work / "int4.log")
-    found["int4-matmulnbits"] = int4
+    found["int4-matmulnbits"] = int4_folder(gguf, work)
     mmi = work / "int8-matmulinteger"
     if not (mmi / "model.onnx").exists():
         from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -99,6 +93,17 @@ def candidates(cache: Path) -> dict[str, Path]:
         _copy_genai_files(reference, folded)
     found["int8-folded"] = folded
     return found
+
+
+def int4_folder(gguf: Path, work: Path) -> Path:
+    """The builder's int4 (MatMulNBits) export, built once into `work`."""
+    int4 = work / "int4-matmulnbits"
+    if not (int4 / "model.onnx").exists():
+        hf = work / "hf"
+        if not (hf / "config.json").exists():
+            dequantize_gguf(gguf, hf)
+        run_builder(hf, int4, "int4", "cpu", work / "int4.log")
+    return int4
 
 
 def _copy_genai_files(src: Path, dest: Path) -> None:

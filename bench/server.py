@@ -12,14 +12,16 @@ from urllib.parse import urlsplit
 
 from hearth_server.handler import make_handler
 from hearth_server.static import resolve
+from hearth_server.upstream import Upstream
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @contextmanager
-def bench_server(mounts: dict[str, Path]) -> Iterator[str]:
-    """Serve `mounts` (URL prefix -> folder, "" for the root) on a free loopback port."""
-    base = make_handler(ROOT / "bench" / "site", "bench", quiet=True)
+def bench_server(mounts: dict[str, Path], upstream: Upstream | None = None) -> Iterator[str]:
+    """Serve `mounts` (URL prefix -> folder, "" for the root) on a free loopback port, with
+    serve.py's Foundry proxy when an upstream is given."""
+    base = make_handler(ROOT / "bench" / "site", "bench", quiet=True, upstream=upstream)
     ordered = sorted(mounts.items(), key=lambda item: -len(item[0]))
 
     class Mounted(base):  # type: ignore[valid-type,misc]

@@ -1,7 +1,8 @@
 """User settings, and presetting them from the page's URL query.
 
 `?backend=foundry&temperature=0&max_tokens=64&seed=1&system=...` lets a link (or a test)
-open the chat in a known configuration. Bad values are reported, never fatal.
+open the chat in a known configuration; `?threads=N` pins the WASM thread count (default:
+the machine's cores, at most 4). Bad values are reported, never fatal.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class Settings:
     max_tokens: int = 512
     seed: int | None = None
     system: str = "You are a helpful assistant."
+    threads: int | None = None
 
     def with_query(self, query: str) -> tuple[Settings, list[str]]:
         """Apply URL parameters; returns the new settings and one message per ignored value."""
@@ -82,4 +84,5 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "max_tokens": _ranged(int, 1, 32768, "whole number"),
     "seed": _ranged(int, 0, 2**32 - 1, "whole number"),
     "system": _text,
+    "threads": _ranged(int, 1, 64, "whole number"),
 }

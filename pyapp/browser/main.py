@@ -66,6 +66,15 @@ class App:
             page.backend, "change", lambda event: self._spawn(self.use(Backend(page.backend.value)))
         )
         page.on(page.model, "change", lambda event: self._spawn(self.pick(str(page.model.value))))
+        page.on(page.new_chat, "click", lambda event: self.new_chat())
+
+    def new_chat(self) -> None:
+        """Forget the thread (the KV cache follows on the next prompt's common prefix)."""
+        if self.busy:
+            return
+        self.conversation.turns.clear()
+        self.page.clear_messages()
+        self.page.prompt.focus()
 
     def _spawn(self, job: Any) -> None:
         if self.busy:
@@ -137,7 +146,13 @@ class App:
         wanted = self.settings.model if self.settings.backend == Backend.BROWSER else None
         entry = next((m for m in models if m["id"] == wanted), models[0])
         self.local, self.engine = await load_local(
-            self.page, self.config, self.manifest, entry, self.conversation, self._fallback
+            self.page,
+            self.config,
+            self.manifest,
+            entry,
+            self.conversation,
+            self._fallback,
+            self.settings.threads,
         )
 
     def _fallback(self, engine: Engine) -> None:
@@ -238,6 +253,7 @@ class App:
         self.page.set_busy(False)
         if view is not None:
             view.finish(
+                stats,
                 prompt_tokens=stats.prompt_tokens if stats and chat is self.local else None,
                 stopped=chat.stopped,
                 interrupted=bool(stats and stats.reason == StopReason.INTERRUPTED),
@@ -274,6 +290,7 @@ async def load_local(
     entry: dict[str, Any],
     conversation: Conversation,
     on_fallback: Any,
+    threads: int | None,
 ) -> tuple[ChatSession, Engine]:
     """Download (with progress), verify and open the in-page model."""
     label = entry["label"]
@@ -293,7 +310,7 @@ async def load_local(
     page.set_status(State.LOADING, f"Opening {label} in ONNX Runtime…")
     urls = {ep: Page.url(url) for ep, url in config["ort"].items()}
     shape = entry["shape"]
-    session = OrtSession(engine, urls, files, shape)
+    session = OrtSession(engine, urls, files, shape, threads)
     chat = ChatSession(
         Generator(session, tokenizer, shape["context_length"]),
         tokenizer,

@@ -96,8 +96,16 @@ class ModelFiles:
 class OrtSession:
     """`StepSession` over engine.js's Decoder, with a transparent WebGPU -> WASM fallback."""
 
-    def __init__(self, engine: Any, urls: dict[str, str], files: ModelFiles, shape: dict[str, Any]):
+    def __init__(
+        self,
+        engine: Any,
+        urls: dict[str, str],
+        files: ModelFiles,
+        shape: dict[str, Any],
+        threads: int | None = None,
+    ):
         self.engine = engine
+        self.threads = threads  # None: one per core, at most 4
         self.urls = urls
         self.files = files
         self.shape = shape
@@ -120,7 +128,8 @@ class OrtSession:
     async def _create(self, ep: str, reason: str) -> Backend:
         ort = await import_module(self.urls[ep])
         isolated = bool(js.crossOriginIsolated)
-        threads = min(int(js.navigator.hardwareConcurrency or 1), 4) if isolated else 1
+        cores = min(int(js.navigator.hardwareConcurrency or 1), 4)
+        threads = (self.threads or cores) if isolated else 1
         external = to_js([js_object({"path": n, "data": d}) for n, d in self.files.data.items()])
         shape = js_object(
             {

@@ -12,6 +12,7 @@ from urllib.parse import urlencode, urljoin
 from pyodide.ffi import create_proxy
 from pyscript import document, window
 
+from pyapp.generate import Stats
 from pyapp.settings import Backend, Settings
 from pyapp.status import State
 
@@ -30,8 +31,18 @@ class MessageView:
         self.element.textContent = self.text
 
     def finish(
-        self, prompt_tokens: int | None = None, stopped: bool = False, interrupted: bool = False
+        self,
+        stats: Stats | None = None,
+        prompt_tokens: int | None = None,
+        stopped: bool = False,
+        interrupted: bool = False,
     ) -> None:
+        """Mark the reply done, with its figures as data attributes (the benchmark reads
+        them): time to first token, decode rate and tokens generated."""
+        if stats is not None:
+            self.element.dataset.ttftMs = f"{stats.ttft_s * 1000:.1f}"
+            self.element.dataset.decodeTokS = f"{stats.decode_tok_s:.2f}"
+            self.element.dataset.generated = str(stats.generated_tokens)
         if prompt_tokens is not None:
             self.element.dataset.promptTokens = str(prompt_tokens)
         if stopped:
@@ -59,6 +70,7 @@ class Page:
         self.stop = get("stop")
         self.backend = get("backend")
         self.model = get("model")
+        self.new_chat = get("new-chat")
         self._settings = {name: get(f"setting-{name}") for name in EDITABLE}
         self._proxies: list[Any] = []
         self.on(self._error_action, "click", lambda event: self._run_error_action())
@@ -109,6 +121,7 @@ class Page:
         self.stop.disabled = not busy
         self.backend.disabled = busy
         self.model.disabled = busy
+        self.new_chat.disabled = busy
 
     def set_models(self, models: list[tuple[str, str]], selected: str) -> None:
         self.model.innerHTML = ""
@@ -128,6 +141,9 @@ class Page:
         self._messages.appendChild(element)
         element.scrollIntoView(False)
         return MessageView(element)
+
+    def clear_messages(self) -> None:
+        self._messages.replaceChildren()
 
     def take_prompt(self) -> str:
         text = str(self.prompt.value)

@@ -4,6 +4,7 @@ with native onnxruntime, and the WebGPU path."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -123,3 +124,29 @@ def test_settings_persist_and_url_overrides(chat: PageSession) -> None:
     page.goto(chat.base_url + "?max_tokens=32")
     chat.wait_state("ready")
     assert page.locator("#setting-max_tokens").input_value() == "32"
+
+
+def context_used(status: object) -> int:
+    match = re.search(r"context (\d+)/", status.inner_text())  # type: ignore[attr-defined]
+    assert match, status.inner_text()  # type: ignore[attr-defined]
+    return int(match.group(1))
+
+
+def test_new_chat_and_reply_figures(chat: PageSession) -> None:
+    chat.open("?temperature=0&threads=1&max_tokens=24")
+    chat.wait_state("ready")
+    status = chat.page.locator("[data-testid=status]")
+    assert "WASM, 1 thread " in status.inner_text()
+    first = ask(chat, "What is the capital of France?")
+    used = context_used(status)
+    assert float(first.get_attribute("data-ttft-ms")) > 0  # type: ignore[attr-defined,arg-type]
+    assert float(first.get_attribute("data-decode-tok-s")) > 0  # type: ignore[attr-defined,arg-type]
+    assert 0 < int(first.get_attribute("data-generated")) <= 24  # type: ignore[attr-defined,arg-type]
+    chat.page.click("[data-testid=new-chat]")  # handled by Python in the worker
+    chat.page.wait_for_function(
+        "document.querySelectorAll('[data-testid=message]').length === 0", timeout=10_000
+    )
+    again = ask(chat, "What is the capital of France?")
+    assert again.inner_text() == first.inner_text()  # type: ignore[attr-defined]
+    # the thread was dropped: the same question fills the context exactly as before
+    assert context_used(status) == used

@@ -14,7 +14,7 @@ from pyapp.generate import StopReason
 from pyapp.remote import RemoteChat
 from pyapp.settings import Settings
 from tests.conftest import ServerProcess, run_async
-from tests.foundry.conftest import MODEL_ID, Foundry
+from tests.foundry.local import MODEL_ID, Foundry
 
 QUESTION = "What is the capital of France?"
 GREEDY = Settings(temperature=0, max_tokens=48)

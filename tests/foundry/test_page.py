@@ -24,7 +24,7 @@ from tests.conftest import (
     start_server,
     stop_server,
 )
-from tests.foundry.conftest import MODEL_ID, Foundry, model_dir, start_foundry
+from tests.foundry.local import MODEL_ID, Foundry, model_dir, start_foundry
 from tests.foundry.test_foundry import QUESTION, direct
 
 FOUNDRY_QUERY = "?backend=foundry&temperature=0"

@@ -7,7 +7,6 @@ garbage, closing mid-stream), which the real runtime cannot be made to do on dem
 
 from __future__ import annotations
 
-import asyncio
 import http.client
 import json
 import socket
@@ -34,6 +33,7 @@ from pyapp.generate import StopReason
 from pyapp.remote import RemoteChat
 from pyapp.settings import Settings
 from pyapp.templates import Message, Role
+from tests.conftest import run_async
 
 CHAT_CHUNK = (
     b'data: {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "cut", '
@@ -327,7 +327,7 @@ def test_a_reply_cut_mid_stream_keeps_its_partial_text(hearth: int) -> None:
         await client.close()
         return chat
 
-    chat = asyncio.run(ask())
+    chat = run_async(ask())
     assert chat.last_stats is not None and chat.last_stats.reason == StopReason.INTERRUPTED
     assert chat.interrupted and "broke" in chat.interrupted
     assert chat.conversation.turns[-1] == Message(Role.ASSISTANT, "The capital")

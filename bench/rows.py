@@ -1,0 +1,288 @@
+"""The benchmark's rows: which engine, in which setting, and how each is set up."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from bench.engines import GenaiInt4, HearthPage, IdsEngine, NativeOrt, OpenAIStream, PeerPage
+from bench.formats import int4_folder
+from bench.harness import DECODE_TOKENS, METRICS, STORY, Prompts, Row, chromium, measure
+from bench.ort_loop import chromium_page, run_loop
+from bench.server import ROOT, bench_server
+from build import default_cache
+from hearth_build.vendor import npm_install
+from hearth_server.upstream import Upstream
+
+PEERS = ROOT / "bench" / "peers"
+ROW_KEYS = (
+    "native",
+    "genai",
+    "foundry",
+    "foundry-proxy",
+    "hearth",
+    "hearth-webgpu",
+    "jsloop",
+    "transformers",
+    "wllama",
+)
+HEARTH = "Hearth (Python in the page, ORT Web)"
+NOT_A_PRODUCT = "the bare loop has no tokenizer or chat: decode only"
+
+
+def threads_n() -> int:
+    """What the page picks by default: one thread per core, at most 4."""
+    return min(os.cpu_count() or 1, 4)
+
+
+def transformers_js_folder(reference: Path, hf: Path, dest: Path) -> Path:
+    """The fp32 reference export in transformers.js's layout (`onnx/model.onnx` + external
+    data named `model.onnx_data`, the cache's head size spelled out): the same weights the
+    page folds to at load."""
+    import onnx
+
+    model_dir = dest / "smollm2"
+    graph = model_dir / "onnx" / "model.onnx"
+    if graph.exists():
+        return model_dir
+    graph.parent.mkdir(parents=True, exist_ok=True)
+    for name in ("config.json", "generation_config.json"):
+        (model_dir / name).write_bytes((hf / name).read_bytes())
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        (model_dir / name).write_bytes((reference / name).read_bytes())
+    proto = onnx.load(str(reference / "model.onnx"), load_external_data=False)
+    head_size = json.loads((hf / "config.json").read_text())["head_dim"]
+    for value in proto.graph.input:  # transformers.js sizes the empty cache from these
+        if value.name.startswith("past_key_values."):
+            value.type.tensor_type.shape.dim[3].dim_value = head_size  # was 'kv_cache_dim'
+    for tensor in proto.graph.initializer:
+        for entry in tensor.external_data:
+            if entry.key == "location":
+                entry.value = "model.onnx_data"
+    data = graph.parent / "model.onnx_data"
+    if not data.exists():
+        os.link(reference / "model.onnx.data", data)  # same bytes, no copy
+    onnx.save(proto, str(graph))
+    return model_dir
+
+
+def webgpu_adapter(browser: Any, url: str) -> str | None:
+    """The adapter's description, or None when Chromium offers none."""
+    page = browser.new_page()
+    page.goto(url + "bench/peers.html")
+    info = page.evaluate(
+        """async () => { const a = navigator.gpu && await navigator.gpu.requestAdapter();
+           return a ? `${a.info.vendor} ${a.info.architecture} ${a.info.description}` : null; }"""
+    )
+    page.close()
+    return str(info) if info else None
+
+
+def collect(
+    args: argparse.Namespace,
+    prompts: Prompts,
+    page_folder: Path,
+    reference: Path,
+    gguf: Path,
+    requests: list[str],
+    skip: set[str],
+) -> list[Row]:
+    wanted = set(args.only) if args.only else None
+    rows: list[Row] = []
+    cache = default_cache()
+    work = page_folder.parent / "bench"
+    n = threads_n()
+
+    def run(name: str, setting: str, engine: Any, missing: dict[str, str] | None = None) -> Row:
+        row = Row(name, setting, missing=dict(missing or {}))
+        print(f"{name} [{setting}]", flush=True)
+        measure(engine, prompts, args.runs, row, skip)
+        rows.append(row)
+        return row
+
+    def selected(key: str) -> bool:
+        return wanted is None or key in wanted
+
+    # Native references first: they need no browser.
+    if selected("native"):
+        rates = {}
+        for threads in (1, 2):
+            engine = NativeOrt(page_folder, threads, prompts.tokenizer, prompts.template)
+            engine.reply(Prompts.chat(STORY), 16)
+            rates[threads] = statistics.median(
+                engine.reply(Prompts.chat(STORY), DECODE_TOKENS).decode_tok_s for _ in range(3)
+            )
+        best = max(rates, key=lambda t: rates[t])
+        others = ", ".join(f"{t} thread(s) {r:.1f} tok/s" for t, r in sorted(rates.items()))
+        run(
+            "onnxruntime (native CPU, same model file)",
+            f"intra_op_num_threads={best}, the faster here ({others})",
+            NativeOrt(page_folder, best, prompts.tokenizer, prompts.template),
+        )
+    if selected("genai"):
+        int4 = int4_folder(gguf, work)
+        run(
+            "onnxruntime-genai (native CPU, int4 export)",
+            "builder -p int4 -e cpu, default threads",
+            GenaiInt4(int4, prompts.tokenizer, prompts.template),
+        )
+    if selected("foundry") or selected("foundry-proxy"):
+        rows += foundry_rows(args, prompts, page_folder, gguf, cache, requests, skip, selected)
+
+    npm_install(PEERS)
+    int4_folder(gguf, work)  # also leaves the dequantised HF folder transformers.js needs
+    tjs = transformers_js_folder(reference, work / "hf", work / "transformers-js")
+    mounts = {
+        "": ROOT / "dist",
+        "bench/": ROOT / "bench" / "site",
+        "peers/": PEERS / "node_modules",
+        "tjs-models/": tjs.parent,
+        "gguf/": gguf.parent,
+    }
+    with bench_server(mounts) as url:
+        if selected("hearth"):
+            with chromium(webgpu=False) as browser:
+                for threads in sorted({1, n}):
+                    query = f"?temperature=0&threads={threads}"
+                    engine = HearthPage(browser, url, query, requests)
+                    engine.ready(cold=True)
+                    setting = f"WASM, {threads} thread{'s' * (threads > 1)}"
+                    assert setting in engine.status(), engine.status()
+                    run(HEARTH, setting, engine)
+        if selected("hearth-webgpu"):
+            with chromium(webgpu=True) as browser:
+                adapter = webgpu_adapter(browser, url)
+                if adapter is None or "swiftshader" in adapter.lower():
+                    why = (
+                        f"no GPU here: Chromium offers only SwiftShader's software adapter "
+                        f"({adapter}); the WebGPU path is tested for correctness, not timed"
+                    )
+                    rows.append(Row(HEARTH, "WebGPU", {}, all_missing(why)))
+                else:
+                    engine = HearthPage(browser, url, "?temperature=0", requests)
+                    run(HEARTH, f"WebGPU ({adapter})", engine)
+        if selected("jsloop"):
+            rows.append(js_loop_row(args, prompts, page_folder, n))
+        if selected("transformers"):
+            with chromium(webgpu=False) as browser:
+                engine = PeerPage(
+                    browser,
+                    url + "bench/",
+                    "transformers",
+                    {"threads": n, "modelId": "smollm2"},
+                    IdsEngine(prompts.tokenizer, prompts.template),
+                    requests,
+                )
+                engine.ready(cold=True)
+                run(
+                    "transformers.js 4.3.1 (ORT Web)",
+                    f"WASM, {n} threads, the fp32 export (the weights the page runs)",
+                    engine,
+                )
+        if selected("wllama"):
+            with chromium(webgpu=False) as browser:
+                engine = PeerPage(
+                    browser,
+                    url + "bench/",
+                    "wllama",
+                    {"threads": n, "ggufUrl": f"{url}gguf/{gguf.name}"},
+                    IdsEngine(prompts.tokenizer, prompts.template),
+                    requests,
+                )
+                engine.ready(cold=True)
+                run("wllama 3.13.0 (llama.cpp WASM)", f"WASM, {n} threads, the Q4_1 GGUF", engine)
+    return rows
+
+
+def all_missing(why: str) -> dict[str, str]:
+    return dict.fromkeys(METRICS, why)
+
+
+def js_loop_row(args: argparse.Namespace, prompts: Prompts, folder: Path, n: int) -> Row:
+    """The same ORT Web session and model under a minimal JS greedy loop: what the Python
+    loop costs is the gap between this row's decode rate and Hearth's."""
+    row = Row(
+        "ORT Web under a minimal JS loop (same model file)",
+        f"WASM, {n} threads",
+        {},
+        all_missing(NOT_A_PRODUCT),
+    )
+    ids = prompts.tokenizer.encode(prompts.template.render(Prompts.chat(STORY)))
+    with chromium_page({"page": folder}) as page:
+        run_loop(page, "page", folder, ids, DECODE_TOKENS + 1, n)  # warm-up
+        rates = [
+            run_loop(page, "page", folder, ids, DECODE_TOKENS + 1, n).decode_tok_s
+            for _ in range(args.runs)
+        ]
+    row.values["decode_tok_s"] = rates
+    del row.missing["decode_tok_s"]
+    print(f"  JS loop decode: {statistics.median(rates):.1f}", flush=True)
+    return row
+
+
+def foundry_rows(
+    args: argparse.Namespace,
+    prompts: Prompts,
+    page_folder: Path,
+    gguf: Path,
+    cache: Path,
+    requests: list[str],
+    skip: set[str],
+    selected: Any,
+) -> list[Row]:
+    """Foundry Local from the pinned SDK, called with the openai client directly and through
+    Hearth's proxy (serve.py's handler in-process)."""
+    from tests.foundry.local import MODEL_ID, foundry_python, start_foundry
+
+    python = foundry_python(cache)
+    data = cache / "bench-foundry"
+    # What Foundry Local serves in practice: the ORT GenAI int4 export. (Given the page's
+    # folder, ORT GenAI would dequantise its DequantizeLinear weights at every token.)
+    model = int4_folder(gguf, page_folder.parent / "bench")
+    running = [start_foundry(python, model, data)]
+
+    def restart(cold: bool) -> float:
+        """Cold: a new runtime process until it serves; warm: unload and load the model."""
+        if cold:
+            running[0].stop()
+            started = time.perf_counter()
+            running[0] = start_foundry(python, model, data)
+            return time.perf_counter() - started
+        base = running[0].base
+        urllib.request.urlopen(f"{base}/models/unload/{running[0].alias}", timeout=60).read()
+        started = time.perf_counter()
+        urllib.request.urlopen(f"{base}/models/load/{running[0].alias}", timeout=600).read()
+        return time.perf_counter() - started
+
+    rows: list[Row] = []
+    try:
+        if selected("foundry"):
+            row = Row(
+                "Foundry Local 2.2.1 REST, openai client",
+                "SDK runtime (ORT GenAI), the builder's int4 export",
+            )
+            print(f"{row.name} [{row.setting}]", flush=True)
+            direct = OpenAIStream(lambda: running[0].base + "/v1", MODEL_ID, start=restart)
+            measure(direct, prompts, args.runs, row, skip)
+            rows.append(row)
+        if selected("foundry-proxy"):
+            upstream = Upstream(running[0].base, "bench")
+            with bench_server({"": ROOT / "dist"}, upstream=upstream) as url:
+                row = Row("Foundry Local through Hearth's proxy", "serve.py handler, openai client")
+                print(f"{row.name} [{row.setting}]", flush=True)
+                row.missing.update(
+                    ready_cold_s="same runtime as the row above",
+                    ready_warm_s="same runtime as the row above",
+                )
+                proxied = OpenAIStream(lambda: url + "foundry/v1", MODEL_ID)
+                measure(proxied, prompts, args.runs, row, skip)
+                rows.append(row)
+    finally:
+        running[0].stop()
+    return rows
