@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import statistics
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +88,7 @@ def chart(result: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     rows = [r for r in result["rows"] if r["values"].get("decode_tok_s")]
-    labels = [f"{r['name']}\n[{r['setting'][:40]}]" for r in rows]
+    labels = [f"{r['name']}\n[{textwrap.shorten(r['setting'], 44, placeholder='…')}]" for r in rows]
     values = [median(r["values"]["decode_tok_s"]) for r in rows]
     lows = [v - min(r["values"]["decode_tok_s"]) for v, r in zip(values, rows, strict=True)]
     highs = [max(r["values"]["decode_tok_s"]) - v for v, r in zip(values, rows, strict=True)]
