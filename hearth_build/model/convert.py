@@ -39,7 +39,7 @@ GENAI_FILES = (
     "tokenizer_config.json",
     "chat_template.jinja",
 )
-CONVERTER_MODULES = ("convert.py", "blocks.py", "head.py")
+CONVERTER_MODULES = ("convert.py", "blocks.py", "head.py", "attention.py")
 TOOLS = ("torch", "transformers", "gguf", "onnx", "onnx-ir", "onnxruntime-genai")
 
 

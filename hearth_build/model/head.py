@@ -1,4 +1,5 @@
-"""`model.page.onnx`: the page's copy of the graph, ending in a TopK over the last position.
+"""`model.page.onnx`: the page's copy of the graph, ending in a TopK over the last position,
+with prompts evaluated by plain attention (see `attention.py`).
 
 ONNX Runtime Web would otherwise hand the page the full logits every step (49,152 floats a
 token, and sequence x 49,152 after a prefill). With this head only the `TOP_K` best
@@ -20,6 +21,12 @@ if TYPE_CHECKING:
 
 
 def add_topk_head(model: onnx.ModelProto, k: int = TOP_K) -> onnx.ModelProto:
+    """Replace the `logits` output by the TopK of the last position's logits.
+
+    When `logits` comes straight from the LM head's MatMul (the builder's graphs), the last
+    position is picked *before* that MatMul: a prompt of n tokens then multiplies one hidden
+    state by the 49,152-column head instead of n of them (about a fifth of a prompt's work
+    for SmolLM2-135M)."""
     import numpy as np
     from onnx import TensorProto, helper, numpy_helper
 
@@ -32,9 +39,20 @@ def add_topk_head(model: onnx.ModelProto, k: int = TOP_K) -> onnx.ModelProto:
             numpy_helper.from_array(np.array([k], np.int64), "hearth.k"),
         ]
     )
+    (producer,) = [n for n in graph.node if "logits" in n.output]
+    if producer.op_type == "MatMul":
+        hidden, weight = producer.input
+        graph.node.remove(producer)
+        last = [
+            helper.make_node("Gather", [hidden, "hearth.last"], ["hearth.last_hidden"], axis=1),
+            helper.make_node("MatMul", ["hearth.last_hidden", weight], ["hearth.last_logits"]),
+        ]
+    else:
+        pick = helper.make_node("Gather", ["logits", "hearth.last"], ["hearth.last_logits"], axis=1)
+        last = [pick]
     graph.node.extend(
         [
-            helper.make_node("Gather", ["logits", "hearth.last"], ["hearth.last_logits"], axis=1),
+            *last,
             helper.make_node(
                 "TopK", ["hearth.last_logits", "hearth.k"], ["topk_values", "topk_indices"], axis=-1
             ),
@@ -53,6 +71,8 @@ def page_graph_bytes(model_onnx: Path) -> bytes:
     """The head-ed graph, still pointing at the model's external data file."""
     import onnx
 
+    from hearth_build.model.attention import split_prompt_attention
+
     model = onnx.load(str(model_onnx), load_external_data=False)
-    data: bytes = add_topk_head(model).SerializeToString()
+    data: bytes = split_prompt_attention(add_topk_head(model)).SerializeToString()
     return data
