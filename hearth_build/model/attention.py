@@ -9,11 +9,10 @@ fused kernel wins (it is one dispatch instead of a few dozen).
 So the page's graph holds the transformer twice behind one `If` on "more than one new
 token": the prompt branch computes attention with plain ops, the decode branch is the
 original graph. Weights stay in the main graph, shared by both branches, so nothing is
-stored twice; one `If` per run costs far less than one per layer (measured: 30 per-layer
-`If`s cost ~5% of decode speed). Both branches write the same present key/value cache
-(BNSH, rotated keys), so a reply can be prefilled by one and continued by the other. Only
-the page's copy of the graph is rewritten; `model.onnx` stays as ORT GenAI and Foundry
-Local expect it.
+stored twice, and decoding pays for one `If` per token rather than one per layer. Both
+branches write the same present key/value cache (BNSH, rotated keys), so a reply can be
+prefilled by one and continued by the other. Only the page's copy of the graph is
+rewritten; `model.onnx` stays as ORT GenAI and Foundry Local expect it.
 
 The plain branch assumes what the page always sends: batch 1 and an attention mask of
 ones (no padding), so the mask is causal with the cached tokens in front.
@@ -23,15 +22,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import onnx
+from onnx import helper, numpy_helper
 
 GQA = "GroupQueryAttention"
 PREFIX = "hearth.attn"
 
 
 def _attributes(node: onnx.NodeProto) -> dict[str, Any]:
-    from onnx import helper
-
     return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
@@ -50,12 +49,10 @@ def _supported(node: onnx.NodeProto) -> bool:
 
 
 def _node(op: str, inputs: list[str], output: str, **attrs: Any) -> onnx.NodeProto:
-    from onnx import helper
-
     return helper.make_node(op, inputs, [output], name=output, **attrs)
 
 
-def _prompt_values(past_key: str) -> list[onnx.NodeProto]:
+def _prompt_values(past_key: str, cos_cache: str, sin_cache: str) -> list[onnx.NodeProto]:
     """What every layer's plain attention shares, computed once in the prompt branch: the
     new tokens' positions, their rotary cos/sin and the causal mask."""
     p = f"{PREFIX}."
@@ -76,8 +73,8 @@ def _prompt_values(past_key: str) -> list[onnx.NodeProto]:
         n("Greater", [p + "k_row", p + "q_col"], "future"),
         n("Where", [p + "future", p + "minus_inf", p + "zero_f"], "mask"),
         # rotary, half-split as GQA's rotary_interleaved=0: x*[cos,cos] + swap(x)*[-sin,sin]
-        n("Gather", ["cos_cache", p + "q_pos"], "cos_half"),
-        n("Gather", ["sin_cache", p + "q_pos"], "sin_half"),
+        n("Gather", [cos_cache, p + "q_pos"], "cos_half"),
+        n("Gather", [sin_cache, p + "q_pos"], "sin_half"),
         n("Concat", [p + "cos_half", p + "cos_half"], "cos", axis=-1),
         n("Neg", [p + "sin_half"], "sin_neg"),
         n("Concat", [p + "sin_neg", p + "sin_half"], "sin", axis=-1),
@@ -95,9 +92,6 @@ def _condition() -> list[onnx.NodeProto]:
 
 
 def _constants(head_size: int, heads: int, kv_heads: int, scale: float) -> list[onnx.TensorProto]:
-    import numpy as np
-    from onnx import numpy_helper
-
     half = head_size // 2
     swap = np.zeros((head_size, head_size), np.float32)  # x @ swap == concat(x2, x1)
     swap[np.arange(half) + half, np.arange(half)] = 1
@@ -143,8 +137,6 @@ def _plain_attention(
             n("Add", [s + name + ".cos", s + name + ".sin"], name),
         ]
 
-    from onnx import helper
-
     return [
         helper.make_node("Split", [qkv, p + "split"], [s + "q", s + "k", s + "v"], axis=2),
         n("Reshape", [s + "q", p + "q_shape"], "q4"),
@@ -176,8 +168,6 @@ def split_prompt_attention(model: onnx.ModelProto) -> onnx.ModelProto:
     """Put the transformer behind If(more than one new token: plain attention, else: the
     original GroupQueryAttention). A graph without the builder's GQA variant (or with
     layers that differ) is returned unchanged."""
-    from onnx import helper
-
     graph = model.graph
     layers = [n for n in graph.node if n.op_type == GQA]
     if not layers or not all(_supported(n) for n in layers):
@@ -186,7 +176,8 @@ def split_prompt_attention(model: onnx.ModelProto) -> onnx.ModelProto:
     if any(_attributes(n) != first for n in layers):
         return model
     heads, kv_heads = int(first["num_heads"]), int(first["kv_num_heads"])
-    (cos,) = [i for i in graph.initializer if i.name == layers[0].input[7]]
+    past_key, cos_cache, sin_cache = (layers[0].input[i] for i in (3, 7, 8))
+    (cos,) = [i for i in graph.initializer if i.name == cos_cache]
     head_size = 2 * int(cos.dims[-1])  # cos_cache is [max positions, head_size / 2]
     scale = float(first.get("scale", 0.0)) or head_size**-0.5
 
@@ -225,7 +216,7 @@ def split_prompt_attention(model: onnx.ModelProto) -> onnx.ModelProto:
             outputs.append(value)
         return helper.make_graph(nodes, f"{PREFIX}.{name}", [], outputs)
 
-    prompt = _prompt_values(layers[0].input[3])
+    prompt = _prompt_values(past_key, cos_cache, sin_cache)
     for node in runtime:
         if node.op_type != GQA:
             prompt.append(copy(node, "prompt"))

@@ -48,8 +48,9 @@ def add_topk_head(model: onnx.ModelProto, k: int = TOP_K) -> onnx.ModelProto:
             helper.make_node("MatMul", ["hearth.last_hidden", weight], ["hearth.last_logits"]),
         ]
     else:
-        pick = helper.make_node("Gather", ["logits", "hearth.last"], ["hearth.last_logits"], axis=1)
-        last = [pick]
+        last = [
+            helper.make_node("Gather", ["logits", "hearth.last"], ["hearth.last_logits"], axis=1)
+        ]
     graph.node.extend(
         [
             *last,

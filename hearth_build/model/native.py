@@ -1,7 +1,8 @@
 """Native (CPU) onnxruntime over an ORT GenAI model folder: the reference the page is held to.
 
-Used by the quality gate, the smoke test and the benchmark. One thread per session: on a
-2-core machine ORT's default spinning thread pool is measured ~2.4x slower for decoding.
+Used by the quality gate, the smoke test, the page-graph tests and the benchmark. One
+thread unless asked: the tests compare outputs, and the benchmark picks the faster thread
+count itself (on the 2-core CI box that was 2: about 55 vs 36 tok/s).
 """
 
 from __future__ import annotations
@@ -16,14 +17,14 @@ from hearth_build.model.genai import Shape
 
 
 class NativeModel:
-    def __init__(self, folder: Path, threads: int = 1) -> None:
+    def __init__(self, folder: Path, threads: int = 1, graph: str = "model.onnx") -> None:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         # fold the int8 format's DequantizeLinear weights into fp32 constants, as the page does
         options.add_session_config_entry("session.disable_quant_qdq", "1")
         self.session = ort.InferenceSession(
-            str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"]
+            str(folder / graph), options, providers=["CPUExecutionProvider"]
         )
         self.shape = Shape.read(folder)
 
@@ -35,10 +36,10 @@ class NativeModel:
             for kind in ("key", "value")
         }
 
-    def forward(
+    def run(
         self, ids: list[int], cache: dict[str, np.ndarray], past: int
-    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """Logits for `ids` appended after `past` cached tokens, and the new cache."""
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Every output for `ids` appended after `past` cached tokens, and the new cache."""
         feeds = {
             "input_ids": np.array([ids], np.int64),
             "attention_mask": np.ones((1, past + len(ids)), np.int64),
@@ -52,6 +53,13 @@ class NativeModel:
             for name, value in result.items()
             if name.startswith("present")
         }
+        return result, new_cache
+
+    def forward(
+        self, ids: list[int], cache: dict[str, np.ndarray], past: int
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Logits for `ids` appended after `past` cached tokens, and the new cache."""
+        result, new_cache = self.run(ids, cache, past)
         return result["logits"][0], new_cache
 
     def greedy(self, prompt: list[int], max_new: int) -> list[int]:

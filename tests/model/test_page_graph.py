@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 
 from hearth_build.model.attention import GQA, split_prompt_attention
 from hearth_build.model.head import PAGE_GRAPH, TOP_K
@@ -17,38 +16,12 @@ from tests.conftest import ROOT
 from tests.model.test_model import page_model
 
 
-def page_session(folder: Path) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    options.add_session_config_entry("session.disable_quant_qdq", "1")
-    return ort.InferenceSession(
-        str(folder / PAGE_GRAPH), options, providers=["CPUExecutionProvider"]
-    )
-
-
-def run_page(
-    session: ort.InferenceSession, ids: list[int], cache: dict[str, np.ndarray], past: int
-) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-    feeds = {
-        "input_ids": np.array([ids], np.int64),
-        "attention_mask": np.ones((1, past + len(ids)), np.int64),
-        **cache,
-    }
-    names = [o.name for o in session.get_outputs()]
-    out = dict(zip(names, session.run(None, feeds), strict=True))
-    new_cache = {
-        name.replace("present", "past_key_values"): value
-        for name, value in out.items()
-        if name.startswith("present")
-    }
-    return out["topk_values"][0], out["topk_indices"][0], new_cache
-
-
 def test_page_graph_agrees_with_model_onnx_for_prompt_follow_up_and_decode(dist: Path) -> None:
     _, folder = page_model(dist)
     tokenizer = Tokenizer.from_json((folder / "tokenizer.json").read_text())
     text = (ROOT / "LICENSE").read_text()
     prompt, follow_up = tokenizer.encode(text)[:300], tokenizer.encode(" And then?")
-    reference, page = NativeModel(folder), page_session(folder)
+    reference, page = NativeModel(folder), NativeModel(folder, graph=PAGE_GRAPH)
 
     # 300-token prompt (plain attention), a follow-up over the cache (plain attention with
     # past), then single tokens (GroupQueryAttention) continuing the plain branch's cache
@@ -56,7 +29,8 @@ def test_page_graph_agrees_with_model_onnx_for_prompt_follow_up_and_decode(dist:
     ids, past = prompt, 0
     for step in range(10):
         logits, ref_cache = reference.forward(ids, ref_cache, past)
-        values, indices, page_cache = run_page(page, ids, page_cache, past)
+        out, page_cache = page.run(ids, page_cache, past)
+        values, indices = out["topk_values"][0], out["topk_indices"][0]
         assert indices[0] == np.argmax(logits[-1]), f"step {step}: top-1 differs"
         np.testing.assert_allclose(values, logits[-1][indices], atol=2e-3)
         assert np.all(np.diff(values) <= 0) and values[-1] >= np.sort(logits[-1])[-TOP_K] - 2e-3
