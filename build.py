@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Build `dist/`: a self-contained static site that runs Hearth offline.
 
-Recipe: check tools -> npm ci (pinned) -> vendor Pyodide, PyScript and ONNX Runtime Web ->
+Recipe: check tools -> npm ci (pinned) -> vendor Pyodide, ONNX Runtime Web and DOMPurify ->
 vendor PyPI wheels with a matching pyodide-lock.json -> convert the model (cached) ->
 pack pyapp and the site -> manifest.
 Each step skips work whose output is current, so a rebuild with no changes takes seconds.
@@ -34,6 +34,7 @@ from hearth_build.vendor import (
     vendor_wheels,
 )
 from pyapp import __version__
+from pyapp.config import AppConfig, ExecutionProvider, ModelEntry
 
 ROOT = Path(__file__).resolve().parent
 
@@ -56,7 +57,7 @@ def build(
     npm_install(root)
     dist.mkdir(parents=True, exist_ok=True)
 
-    step("Vendoring Pyodide, PyScript and ONNX Runtime Web")
+    step("Vendoring Pyodide, ONNX Runtime Web and DOMPurify")
     produced = copy_npm_assets(root, dist)
     dirs = {asset.short: vendor_dir(root, asset) for asset in NPM_ASSETS}
 
@@ -73,7 +74,6 @@ def build(
     pyapp_zip = dist / "pyapp.zip"
     write_if_changed(pyapp_zip, pack_pyapp(root))
     produced.append(pyapp_zip)
-    produced.append(write_json(dist / "pyscript.json", pyscript_config(dirs)))
     produced.append(write_json(dist / "app-config.json", app_config(dirs, [model_entry])))
 
     step("Writing manifest")
@@ -90,17 +90,9 @@ def build(
     return manifest
 
 
-def pyscript_config(dirs: dict[str, str]) -> dict[str, object]:
-    """PyScript config: the vendored interpreter (never a CDN) and pyapp unpacked into cwd."""
-    return {
-        "interpreter": f"./{dirs['pyodide']}/pyodide.mjs",
-        "files": {"./pyapp.zip": "./*"},
-    }
-
-
 def prepare_page_model(
     root: Path, dist: Path, cache: Path, model: Path | None, rebuild: bool
-) -> tuple[list[Path], dict[str, object]]:
+) -> tuple[list[Path], ModelEntry]:
     """Convert (or reuse from the cache) the model and place it in dist/models/."""
     spec = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["hearth"]["model"]
     if model is None:
@@ -117,16 +109,18 @@ def prepare_page_model(
     return publish_model(folder, dist, name, label, str(info["key"]))
 
 
-def app_config(dirs: dict[str, str], models: list[dict[str, object]]) -> dict[str, object]:
-    """What the Python side needs to find at run time, relative to the page."""
-    return {
-        "version": __version__,
-        "ort": {
-            "wasm": f"./{dirs['ort']}/ort.wasm.min.mjs",
-            "webgpu": f"./{dirs['ort']}/ort.webgpu.min.mjs",
+def app_config(dirs: dict[str, str], models: list[ModelEntry]) -> dict[str, object]:
+    """What the page needs to find at run time, relative to the page (pyapp/config.py)."""
+    config = AppConfig(
+        version=__version__,
+        vendor={"pyodide": f"./{dirs['pyodide']}/", "dompurify": f"./{dirs['dompurify']}/"},
+        ort={
+            ExecutionProvider.WASM: f"./{dirs['ort']}/ort.wasm.min.mjs",
+            ExecutionProvider.WEBGPU: f"./{dirs['ort']}/ort.webgpu.min.mjs",
         },
-        "models": models,
-    }
+        models=tuple(models),
+    )
+    return config.to_json()
 
 
 def main(argv: list[str] | None = None) -> int:

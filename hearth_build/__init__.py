@@ -1,4 +1,4 @@
-"""Build-time code for `build.py`: vendoring, packing and (later) model conversion.
+"""Build-time code for `build.py`: vendoring, model conversion, packing and the manifest.
 
 Nothing here ships into the page.
 """

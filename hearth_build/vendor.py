@@ -36,13 +36,14 @@ class NpmAsset:
 
 # Only what the page loads. ORT ships 140 MB of builds; we take the plain SIMD+threads
 # WASM build and the WebGPU build (the JSEP/JSPI/WebGL variants and source maps stay out).
+# DOMPurify sanitises rendered Markdown on the main thread before it reaches the DOM.
 NPM_ASSETS = (
     NpmAsset(
         "pyodide",
         "pyodide",
         ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip"),
     ),
-    NpmAsset("@pyscript/core", "pyscript", ("dist/*.js", "dist/*.css")),
+    NpmAsset("dompurify", "dompurify", ("dist/purify.es.mjs",)),
     NpmAsset(
         "onnxruntime-web",
         "ort",

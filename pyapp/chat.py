@@ -1,82 +1,226 @@
-"""A chat: history, prompt construction within the context budget, and one reply at a time.
+"""`ChatSession`: one open chat and the backend answering it.
 
-UI-agnostic: the browser layer renders what `reply()` yields and reads `last_stats`.
+It is the only code that adds turns, rolls them back, fits the context and switches
+backends. Each action yields UI-agnostic events (`Started`, `Chunk`, `Finished`,
+`Failed`); the browser layer renders them and a `ChatStore` keeps the chat, so the same
+session runs in the page and under CPython tests with a scripted backend.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
-from pyapp.conversation import Conversation
-from pyapp.generate import Generator, Stats, StopConditions, StopReason
-from pyapp.sampling import SamplingOptions
-from pyapp.settings import Settings
-from pyapp.templates import ChatTemplate, Message, Role
-from pyapp.tokenizer import Tokenizer
+from pyapp.backends import Backend, ReplyOptions
+from pyapp.chats import Chat, ChatMessage, MessageState, title_from
+from pyapp.errors import HearthError
+from pyapp.stats import ReplyStats, StopReason
+from pyapp.templates import Role
+
+SAVE_EVERY_S = 1.0  # a streaming reply is saved at least this often (a reload keeps it)
+
+
+class ChatStore(Protocol):
+    async def save(self, chat: Chat) -> None:
+        """Keep `chat` (its latest state replaces the previous one)."""
+        ...
 
 
 @dataclass(frozen=True)
-class ModelInfo:
-    name: str
-    eos_ids: frozenset[int]
-    context_length: int
+class Started:
+    """A reply began: `user` is the new question (None for Regenerate), `reply` the empty
+    assistant message that the following chunks fill."""
+
+    user: ChatMessage | None
+    reply: ChatMessage
+
+
+@dataclass(frozen=True)
+class Chunk:
+    reply: ChatMessage
+    text: str  # the new text only; `reply.text` holds all of it
+
+
+@dataclass(frozen=True)
+class Finished:
+    """The reply ended: done, stopped, or interrupted with `notice` saying why."""
+
+    reply: ChatMessage
+    notice: str | None = None
+
+
+@dataclass(frozen=True)
+class Failed:
+    """Nothing was answered: the turn was rolled back (`removed` message ids) and `prompt` is
+    the text to give back to the user."""
+
+    error: HearthError
+    prompt: str
+    removed: tuple[str, ...]
+
+
+ChatEvent = Started | Chunk | Finished | Failed
+
+
+def unexpected(error: Exception) -> HearthError:
+    """A failure no backend explained (a bug): still one sentence, never a broken chat."""
+    return HearthError(
+        f"The reply failed unexpectedly ({type(error).__name__}: {error}). "
+        "Send again; if it keeps happening, reload the page."
+    )
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What the user asked for: the system prompt and sampling options of this reply."""
+
+    system: str
+    options: ReplyOptions
 
 
 class ChatSession:
     def __init__(
         self,
-        generator: Generator,
-        tokenizer: Tokenizer,
-        template: ChatTemplate,
-        model: ModelInfo,
-        conversation: Conversation | None = None,
+        backend: Backend,
+        chat: Chat | None = None,
+        store: ChatStore | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.generator = generator
-        self.tokenizer = tokenizer
-        self.template = template
-        self.model = model
-        # Shared with the remote chat when there is one, so switching keeps the thread.
-        self.conversation = conversation or Conversation()
-        self.last_stats: Stats | None = None
+        self.backend = backend
+        self.chat = chat or Chat()
+        self.store = store
+        self.clock = clock
+        self.busy = False
+        self._stop = False
 
-    def _count(self, messages: list[Message]) -> int:
-        return len(self.tokenizer.encode(self.template.render(messages)))
+    def use(self, backend: Backend) -> None:
+        """Answer with `backend` from now on; the chat (the thread) stays."""
+        self._idle("switch backends")
+        self.backend = backend
 
-    async def reply(
-        self, text: str, settings: Settings, cancelled: Callable[[], bool]
-    ) -> AsyncIterator[str]:
-        """Stream the assistant's reply to `text`; the partial reply is kept if stopped."""
-        self.conversation.system = settings.system
-        self.conversation.add(Role.USER, text)
-        budget = self.model.context_length - settings.max_tokens
-        try:
-            messages = self.conversation.fit(self._count, budget)
-        except Exception:
-            self.conversation.turns.pop()
-            raise
-        prompt = self.tokenizer.encode(self.template.render(messages))
-        options = SamplingOptions(
-            temperature=settings.temperature, top_p=settings.top_p, seed=settings.seed
-        )
-        stop = StopConditions(
-            eos_ids=self.model.eos_ids | self._stop_ids(),
-            stop_strings=self.template.stop_strings,
-            max_tokens=settings.max_tokens,
-        )
-        reply: list[str] = []
-        try:
-            async for chunk in self.generator.run(prompt, options, stop, cancelled):
-                reply.append(chunk)
-                yield chunk
-        finally:
-            self.conversation.add(Role.ASSISTANT, "".join(reply))
-            self.last_stats = self.generator.stats
+    def open(self, chat: Chat) -> None:
+        """Continue `chat` instead. The in-page model's cache follows by itself: the next
+        prompt reuses whatever common prefix it shares with what the cache holds."""
+        self._idle("switch chats")
+        self.chat = chat
 
-    def _stop_ids(self) -> frozenset[int]:
-        ids = (self.tokenizer.token_id(s) for s in self.template.stop_strings)
-        return frozenset(i for i in ids if i is not None)
+    def stop(self) -> None:
+        """Ask the reply being written to end; what it wrote is kept."""
+        if self.busy:
+            self._stop = True
 
     @property
-    def stopped(self) -> bool:
-        return self.last_stats is not None and self.last_stats.reason == StopReason.CANCELLED
+    def last_stats(self) -> ReplyStats | None:
+        return self.backend.last_stats
+
+    async def send(self, text: str, turn: Turn) -> AsyncIterator[ChatEvent]:
+        """Ask `text`; on failure before any reply text, nothing of the turn is kept."""
+        async for event in self._reply(turn, ChatMessage(Role.USER, text)):
+            yield event
+
+    async def regenerate(self, turn: Turn) -> AsyncIterator[ChatEvent]:
+        """Replace the last reply with a new one to the same question."""
+        messages = self.chat.messages
+        if not messages or messages[-1].role != Role.ASSISTANT:
+            return
+        previous = messages.pop()
+        async for event in self._reply(turn, None, restore=previous):
+            yield event
+
+    async def edit(self, message_id: str, text: str, turn: Turn) -> AsyncIterator[ChatEvent]:
+        """Change one of the user's messages and ask again; what followed it is replaced."""
+        at = self.chat.find(message_id)
+        if at < 0 or self.chat.messages[at].role != Role.USER:
+            return
+        dropped = self.chat.messages[at:]
+        del self.chat.messages[at:]
+        edited = ChatMessage(Role.USER, text, id=message_id)
+        async for event in self._reply(turn, edited, restore=dropped):
+            yield event
+
+    def _idle(self, action: str) -> None:
+        if self.busy:
+            raise RuntimeError(f"cannot {action} while a reply is being written")
+
+    async def _reply(
+        self,
+        turn: Turn,
+        user: ChatMessage | None,
+        restore: ChatMessage | list[ChatMessage] | None = None,
+    ) -> AsyncIterator[ChatEvent]:
+        self._idle("start a reply")
+        self.busy, self._stop = True, False
+        try:
+            async for event in self._write(turn, user, restore):
+                yield event
+        finally:
+            self.busy = False
+
+    async def _write(
+        self,
+        turn: Turn,
+        user: ChatMessage | None,
+        restore: ChatMessage | list[ChatMessage] | None,
+    ) -> AsyncIterator[ChatEvent]:
+        chat, backend = self.chat, self.backend
+        asked = user.text if user else ""
+        try:
+            prompt = chat.prompt(turn.system) + ([user.as_prompt()] if user else [])
+            if backend.context is not None:
+                prompt = backend.context.fit(prompt, turn.options.max_tokens)
+        except HearthError as error:
+            self._put_back(restore)
+            yield Failed(error, asked, ())
+            return
+        reply = ChatMessage(
+            Role.ASSISTANT,
+            "",
+            state=MessageState.STREAMING,
+            backend=backend.kind.value,
+            model=backend.model,
+        )
+        added = [m for m in (user, reply) if m is not None]
+        chat.messages += added
+        if user is not None and not chat.title:
+            chat.title = title_from(user.text)
+        await self._save()
+        yield Started(user, reply)
+        saved_at = self.clock()
+        notice: str | None = None
+        try:
+            async for text in backend.reply(prompt, turn.options, lambda: self._stop):
+                reply.text += text
+                yield Chunk(reply, text)
+                if self.clock() - saved_at >= SAVE_EVERY_S:
+                    await self._save()
+                    saved_at = self.clock()
+        except Exception as error:  # noqa: BLE001 - a failed reply never corrupts the chat
+            failure = error if isinstance(error, HearthError) else unexpected(error)
+            if not reply.text:
+                del chat.messages[-len(added) :]
+                self._put_back(restore)
+                await self._save()
+                yield Failed(failure, asked, tuple(m.id for m in added))
+                return
+            reply.state, notice = MessageState.INTERRUPTED, str(failure)
+        else:
+            stats = backend.last_stats
+            stopped = stats is not None and stats.reason == StopReason.CANCELLED
+            reply.state = MessageState.STOPPED if stopped else MessageState.DONE
+        reply.stats = backend.last_stats
+        chat.updated = time.time()
+        await self._save()
+        yield Finished(reply, notice)
+
+    def _put_back(self, restore: ChatMessage | list[ChatMessage] | None) -> None:
+        """Undo what regenerate/edit removed before a reply that produced nothing."""
+        if isinstance(restore, ChatMessage):
+            self.chat.messages.append(restore)
+        elif restore:
+            self.chat.messages.extend(restore)
+
+    async def _save(self) -> None:
+        if self.store is not None:
+            await self.store.save(self.chat)

@@ -8,10 +8,13 @@ class HearthError(Exception):
 
 
 class PromptTooLong(HearthError):
-    def __init__(self, used: int, budget: int) -> None:
+    """`used` is exact up to the counter's cap; beyond it the message says "more than"."""
+
+    def __init__(self, used: int, budget: int, capped: bool = False) -> None:
         self.used, self.budget = used, budget
+        needs = f"more than {used}" if capped else f"{used}"
         super().__init__(
-            f"Your message needs {used} tokens but only {budget} fit in the model's context "
+            f"Your message needs {needs} tokens but only {budget} fit in the model's context "
             "after room for the reply. Shorten it, lower max tokens, or start a new chat."
         )
 
@@ -31,3 +34,7 @@ class RemoteError(HearthError):
     def __init__(self, message: str, unreachable: bool = False) -> None:
         super().__init__(message)
         self.unreachable = unreachable
+
+
+class StorageError(HearthError):
+    """The browser refused to keep something (storage full, disabled or unavailable)."""

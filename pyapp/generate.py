@@ -10,11 +10,11 @@ import random
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Protocol
 
 from pyapp.detokenizer import IncrementalDecoder
 from pyapp.sampling import SamplingOptions, sample
+from pyapp.stats import ReplyStats, StopReason
 from pyapp.tokenizer import Tokenizer
 
 
@@ -28,25 +28,6 @@ class StepSession(Protocol):
     async def truncate(self, length: int) -> None:
         """Keep only the first `length` cached positions (0 empties the cache)."""
         ...
-
-
-class StopReason(StrEnum):
-    EOS = "eos"
-    STOP_STRING = "stop_string"
-    MAX_TOKENS = "max_tokens"
-    CANCELLED = "cancelled"
-    INTERRUPTED = "interrupted"  # a remote stream broke off
-
-
-@dataclass(frozen=True)
-class Stats:
-    prompt_tokens: int  # evaluated this turn (cache hits excluded)
-    cached_tokens: int
-    generated_tokens: int
-    ttft_s: float
-    decode_tok_s: float
-    reason: StopReason
-    context_used: int
 
 
 @dataclass(frozen=True)
@@ -103,7 +84,7 @@ class Generator:
         self.tokenizer = tokenizer
         self.context_length = context_length
         self.cached: list[int] = []
-        self.stats: Stats | None = None
+        self.stats: ReplyStats | None = None
 
     async def _reuse(self, prompt: list[int]) -> int:
         """Align the KV cache with `prompt`; returns how many prompt tokens it already holds."""
@@ -164,7 +145,7 @@ class Generator:
         finally:
             elapsed = time.perf_counter() - decode_from
             steps = max(len(produced) - 1, 0)
-            self.stats = Stats(
+            self.stats = ReplyStats(
                 prompt_tokens=len(prompt) - cached,
                 cached_tokens=cached,
                 generated_tokens=len(produced),

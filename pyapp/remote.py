@@ -1,26 +1,25 @@
-"""A chat against an OpenAI-compatible server (Foundry Local, vLLM, Azure) through the
+"""A backend over an OpenAI-compatible server (Foundry Local, vLLM, Azure) through the
 official `openai` client, in the page and in CPython alike.
 
-It shares the `Conversation` with the in-browser chat, so switching backends keeps the
-thread. Failures become `RemoteError`s whose text says what to do; a reply that breaks
-off mid-stream keeps its partial text and is reported as interrupted.
+Failures become `RemoteError`s whose text says what to do. A stream that breaks off, or
+that the server ends without saying why, raises after the text that did arrive, so the
+chat keeps the partial reply and marks it interrupted.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import httpx
 import openai
 
-from pyapp.conversation import Conversation
+from pyapp.backends import BackendKind, ReplyOptions
 from pyapp.errors import RemoteError
-from pyapp.generate import Stats, StopReason
-from pyapp.settings import Settings
-from pyapp.templates import Role
+from pyapp.stats import ReplyStats, StopReason
+from pyapp.templates import Message
 
 CANCEL_POLL_S = 0.05  # how often Stop is checked while waiting for the next chunk
 _FINISH = {"stop": StopReason.EOS, "length": StopReason.MAX_TOKENS}
@@ -38,86 +37,96 @@ def explain(error: Exception) -> RemoteError:
             f"The connection to serve.py broke ({error}). Is serve.py still running?",
             unreachable=True,
         )
-    return RemoteError(f"The server's answer could not be read: {error}")
+    return RemoteError(
+        f"The server sent something that is not a valid reply ({type(error).__name__}: {error})."
+        " Try again, or pick another model."
+    )
 
 
-class RemoteChat:
-    """The remote counterpart of `ChatSession`: same `reply()`, `last_stats`, `stopped`."""
+def request(model: str, messages: Sequence[Message], options: ReplyOptions) -> dict[str, Any]:
+    """The chat-completions request for `messages`."""
+    body: dict[str, Any] = {
+        "model": model,
+        "messages": [{"role": m.role.value, "content": m.content} for m in messages],
+        "temperature": options.temperature,  # always sent: Foundry samples without it
+        "top_p": options.top_p,
+        "max_tokens": options.max_tokens,
+        "stream": True,
+    }
+    if options.seed is not None:
+        body["seed"] = options.seed
+    return body
 
-    def __init__(self, client: Any, model: str, conversation: Conversation) -> None:
+
+class RemoteBackend:
+    kind = BackendKind.FOUNDRY
+    context = None  # the server keeps its own context and refuses what does not fit
+
+    def __init__(self, client: Any, model: str) -> None:
         self.client = client
-        self.model = model
-        self.conversation = conversation
-        self.last_stats: Stats | None = None
-        self.interrupted: str | None = None  # why the last reply broke off, if it did
-
-    def _messages(self) -> list[dict[str, str]]:
-        return [{"role": m.role.value, "content": m.content} for m in self.conversation.messages()]
-
-    def request(self, settings: Settings) -> dict[str, Any]:
-        """The chat-completions request for the conversation so far."""
-        request: dict[str, Any] = {
-            "model": self.model,
-            "messages": self._messages(),
-            "temperature": settings.temperature,  # always sent: Foundry samples without it
-            "top_p": settings.top_p,
-            "max_tokens": settings.max_tokens,
-            "stream": True,
-        }
-        if settings.seed is not None:
-            request["seed"] = settings.seed
-        return request
+        self.model_id = self.model = model
+        self.last_stats: ReplyStats | None = None
 
     async def reply(
-        self, text: str, settings: Settings, cancelled: Callable[[], bool]
+        self, messages: Sequence[Message], options: ReplyOptions, cancelled: Callable[[], bool]
     ) -> AsyncIterator[str]:
-        """Stream the reply to `text`; partial text is kept when stopped or cut off."""
-        self.conversation.system = settings.system
-        self.conversation.add(Role.USER, text)
-        self.interrupted, self.last_stats = None, None
         started = time.perf_counter()
-        try:
-            stream = await self.client.chat.completions.create(**self.request(settings))
-        except (openai.APIError, httpx.HTTPError) as error:
-            self.conversation.turns.pop()  # nothing was answered: the question is not history
-            raise explain(error) from error
-        reply: list[str] = []
-        chunks, first_at, reason = 0, 0.0, StopReason.CANCELLED
+        first_at = last_at = 0.0
         finish: str | None = None
+        completion_tokens: int | None = None
+        reason = StopReason.CANCELLED
+        self.last_stats = None
+        try:
+            stream = await self.client.chat.completions.create(
+                **request(self.model, messages, options)
+            )
+        except Exception as error:  # noqa: BLE001 - every failure gets one message (explain)
+            raise explain(error) from error
         try:
             async for chunk in _until_cancelled(stream, cancelled):
+                usage = getattr(chunk, "usage", None)
+                if usage is not None and usage.completion_tokens is not None:
+                    completion_tokens = int(usage.completion_tokens)
                 for choice in chunk.choices:
                     finish = choice.finish_reason or finish
                     piece = choice.delta.content if choice.delta else None
                     if piece:
-                        if not reply:
-                            first_at = time.perf_counter()
-                        chunks += 1
-                        reply.append(piece)
+                        last_at = time.perf_counter()
+                        first_at = first_at or last_at
                         yield piece
             if not cancelled():
-                reason = _FINISH.get(finish or "", StopReason.INTERRUPTED)
                 if finish is None:
-                    self.interrupted = "the server ended the stream before the reply was complete"
-        except (openai.APIError, httpx.HTTPError) as error:
-            reason, self.interrupted = StopReason.INTERRUPTED, str(explain(error))
+                    reason = StopReason.INTERRUPTED
+                    raise RemoteError(
+                        "the server ended the stream before the reply was complete. "
+                        "Send again to retry."
+                    )
+                reason = _FINISH.get(finish, StopReason.EOS)
+        except RemoteError:
+            reason = StopReason.INTERRUPTED
+            raise
+        except Exception as error:  # noqa: BLE001 - a cut stream or a malformed chunk
+            reason = StopReason.INTERRUPTED
+            raise explain(error) from error
         finally:
             await stream.close()
-            self.conversation.add(Role.ASSISTANT, "".join(reply))
-            decode = time.perf_counter() - first_at if first_at else 0.0
-            self.last_stats = Stats(
-                prompt_tokens=0,
-                cached_tokens=0,
-                generated_tokens=chunks,
-                ttft_s=(first_at or time.perf_counter()) - started,
-                decode_tok_s=(chunks - 1) / decode if chunks > 1 and decode > 0 else 0.0,
-                reason=reason,
-                context_used=0,
-            )
+            self.last_stats = _stats(started, first_at, last_at, completion_tokens, reason)
 
-    @property
-    def stopped(self) -> bool:
-        return self.last_stats is not None and self.last_stats.reason == StopReason.CANCELLED
+
+def _stats(
+    started: float, first_at: float, last_at: float, tokens: int | None, reason: StopReason
+) -> ReplyStats:
+    """Only what is known: a token rate needs the server's own token count (`usage`);
+    counting streamed chunks would not be tokens."""
+    rate = None
+    if tokens is not None and tokens > 1 and last_at > first_at:
+        rate = (tokens - 1) / (last_at - first_at)
+    return ReplyStats(
+        ttft_s=(first_at or time.perf_counter()) - started,
+        reason=reason,
+        generated_tokens=tokens,
+        decode_tok_s=rate,
+    )
 
 
 async def _until_cancelled(stream: Any, cancelled: Callable[[], bool]) -> AsyncIterator[Any]:

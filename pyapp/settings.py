@@ -1,17 +1,21 @@
-"""User settings, and presetting them from the page's URL query.
+"""User settings: what is saved in the browser, and what a link presets for one visit.
 
-`?backend=foundry&temperature=0&max_tokens=64&seed=1&system=...` lets a link (or a test)
-open the chat in a known configuration; `?threads=N` pins the WASM thread count (default:
-the machine's cores, at most 4). Bad values are reported, never fatal.
+`?backend=foundry&temperature=0&max_tokens=64&seed=1&system=...` opens the chat in a known
+configuration (for a link or a test); `?threads=N` pins the WASM thread count (default:
+the machine's cores, at most 4). URL presets apply to that page load only and are never
+saved: a link cannot change someone's settings for good. Bad values, saved or in the URL,
+are reported and ignored, never fatal.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 from urllib.parse import parse_qsl
+
+MAX_TOKENS_LIMIT = 32768  # also the settings panel's max (site/index.html)
 
 
 class Backend(StrEnum):
@@ -32,19 +36,91 @@ class Settings:
     system: str = "You are a helpful assistant."
     threads: int | None = None
 
-    def with_query(self, query: str) -> tuple[Settings, list[str]]:
-        """Apply URL parameters; returns the new settings and one message per ignored value."""
-        changes: dict[str, Any] = {}
-        problems: list[str] = []
-        for key, raw in parse_qsl(query.lstrip("?"), keep_blank_values=True):
-            parser = _PARSERS.get(key)
-            if parser is None:
-                continue
-            try:
-                changes[key] = parser(raw)
-            except ValueError as error:
-                problems.append(f"Ignored URL parameter {key}={raw!r}: {error}.")
+    def parse(self, values: dict[str, str]) -> tuple[Settings, list[str]]:
+        """Apply raw values by name; returns the new settings and one message per ignored
+        value (unknown names are skipped silently: URLs carry unrelated parameters)."""
+        changes, problems = _parse(values, "")
         return replace(self, **changes), problems
+
+    def with_query(self, query: str) -> tuple[Settings, list[str]]:
+        changes, problems = _parse(_query(query), "URL parameter ")
+        return replace(self, **changes), problems
+
+
+# Saved between visits (the settings panel and the header's pickers).
+SAVED = ("backend", "model", "system", "temperature", "top_p", "max_tokens")
+
+
+@dataclass
+class Preferences:
+    """The saved settings plus this visit's URL presets (`overrides`), which are never
+    saved; editing a field in the panel saves it and ends its preset."""
+
+    saved: Settings = field(default_factory=Settings)
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, stored: object, query: str) -> tuple[Preferences, list[str]]:
+        """From whatever storage held (any JSON value: a damaged entry must not stop the
+        app) and the page's URL query."""
+        problems: list[str] = []
+        saved = Settings()
+        if isinstance(stored, dict):
+            values = {k: _as_text(v) for k, v in stored.items() if k in SAVED}
+            changes, problems = _parse(
+                {k: v for k, v in values.items() if v is not None}, "saved setting "
+            )
+            saved = replace(saved, **changes)
+        elif stored is not None:
+            problems.append("Saved settings were unreadable and were reset to the defaults.")
+        overrides, bad = _parse(_query(query), "URL parameter ")
+        return cls(saved, overrides), problems + bad
+
+    @property
+    def effective(self) -> Settings:
+        return replace(self.saved, **self.overrides)
+
+    def edit(self, name: str, raw: str) -> str | None:
+        """The user changed `name` in the page: save it; returns a problem to show, if any."""
+        if name not in SAVED:
+            return f"{name} is not a setting."
+        updated, problems = self.saved.parse({name: raw})
+        if problems:
+            return problems[0]
+        self.saved = updated
+        self.overrides.pop(name, None)
+        return None
+
+    def stored(self) -> dict[str, Any]:
+        """What to save: only the saved settings, never a URL preset."""
+        return {name: getattr(self.saved, name) for name in SAVED}
+
+
+def _query(query: str) -> dict[str, str]:
+    return dict(parse_qsl(query.lstrip("?"), keep_blank_values=True))
+
+
+def _parse(values: dict[str, str], what: str) -> tuple[dict[str, Any], list[str]]:
+    """Parsed values by name, and one "Ignored ..." message per bad one."""
+    changes: dict[str, Any] = {}
+    problems: list[str] = []
+    for key, raw in values.items():
+        parser = _PARSERS.get(key)
+        if parser is None:
+            continue
+        try:
+            changes[key] = parser(raw)
+        except ValueError as error:
+            problems.append(f"Ignored {what}{key}={raw!r}: {error}.")
+    return changes, problems
+
+
+def _as_text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return None
+    return str(value)
 
 
 def _ranged(
@@ -76,12 +152,16 @@ def _text(raw: str) -> str:
     return raw
 
 
+def _model(raw: str) -> str | None:
+    return raw or None
+
+
 _PARSERS: dict[str, Callable[[str], Any]] = {
     "backend": _backend,
-    "model": _text,
+    "model": _model,
     "temperature": _ranged(float, 0.0, 2.0, "number"),
     "top_p": _ranged(float, 0.0, 1.0, "number"),
-    "max_tokens": _ranged(int, 1, 32768, "whole number"),
+    "max_tokens": _ranged(int, 1, MAX_TOKENS_LIMIT, "whole number"),
     "seed": _ranged(int, 0, 2**32 - 1, "whole number"),
     "system": _text,
     "threads": _ranged(int, 1, 64, "whole number"),

@@ -1,9 +1,16 @@
-"""The app's coarse state, mirrored by the status line's `data-state` attribute.
+"""What the status line says, and the coarse state it shows as `data-state`.
 
-Tests and the UI contract rely on exactly these four values.
+Tests and the UI contract rely on exactly the four states. The texts are built here, from
+plain values, so every wording is tested in CPython.
 """
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import StrEnum
+
+from pyapp.stats import ReplyStats
 
 
 class State(StrEnum):
@@ -11,3 +18,40 @@ class State(StrEnum):
     READY = "ready"
     GENERATING = "generating"
     ERROR = "error"
+
+
+@dataclass(frozen=True)
+class ModelOption:
+    id: str
+    label: str
+    loaded: bool = True
+
+
+def picker_options(models: Sequence[ModelOption]) -> list[tuple[str, str]]:
+    """(value, label) pairs for the Model picker; a model the server has not loaded yet
+    says so, since choosing it takes a while."""
+    return [(m.id, m.label if m.loaded else f"{m.label} (not loaded)") for m in models]
+
+
+def ready_text(
+    where: str, model: str, stats: ReplyStats | None, context_length: int | None = None
+) -> str:
+    """`Ready · <where> · <model>` and the last reply's figures, only those that are known."""
+    parts = ["Ready", where, model]
+    if stats is not None:
+        if stats.decode_tok_s is not None:
+            parts.append(f"{stats.decode_tok_s:.1f} tok/s")
+        parts.append(f"TTFT {stats.ttft_s * 1000:.0f} ms")
+        if stats.context_used is not None and context_length:
+            parts.append(f"context {stats.context_used}/{context_length}")
+    return " · ".join(p for p in parts if p)
+
+
+def loading_text(model: str, elapsed_s: float | None = None) -> str:
+    """A Foundry model being loaded; the seconds show that something is happening."""
+    seconds = f" {elapsed_s:.0f} s" if elapsed_s is not None else ""
+    return f"Loading {model} in Foundry Local…{seconds}"
+
+
+def download_text(label: str, fraction: float) -> str:
+    return f"Downloading {label}: {int(fraction * 100)}%"

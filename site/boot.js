@@ -1,37 +1,18 @@
-// Main-thread boot feedback while Python starts in its worker.
-// Python owns the status line once it runs; until then this mirrors PyScript's
-// progress events, and turns a failed boot into the visible error banner.
-const status = document.getElementById("status");
-const banner = document.getElementById("error");
+// The page's entry point: start the worker that runs Python, and connect it to the renderer.
+// Until Python answers, the status line shows the worker's boot progress; a failed boot
+// becomes the visible error banner.
+import { Renderer } from "./ui.js";
 
-function showBootError(message) {
-  status.dataset.state = "error";
-  status.textContent = "Python failed to start";
-  document.getElementById("error-text").textContent =
-    `${message} — reload the page; if it persists, rebuild with "python build.py".`;
-  banner.hidden = false;
-}
+const worker = new Worker("./worker.js", { type: "module" });
+const ui = new Renderer(document, (event) => worker.postMessage(event));
 
-addEventListener("py:progress", ({ detail }) => {
-  if (status.dataset.state === "loading") status.textContent = `${detail}…`;
-});
-addEventListener("error", (event) => {
-  if (status.dataset.state === "loading") showBootError(event.message || String(event.error));
-});
-addEventListener("unhandledrejection", (event) => {
-  if (status.dataset.state === "loading") showBootError(String(event.reason));
-});
+worker.onmessage = ({ data }) => ui.apply(data);
+worker.onerror = (event) => {
+  event.preventDefault();
+  ui.bootFailed(event.message || "the worker could not start");
+};
+worker.postMessage({ type: "hello", query: location.search });
+
 if (!crossOriginIsolated) {
   console.warn("Hearth: page is not cross-origin isolated; WASM threads are off. Serve it with serve.py.");
 }
-// The form never navigates: Send (button or Enter) is handled by Python in the worker.
-const composer = document.getElementById("composer");
-const prompt = document.getElementById("prompt");
-composer.addEventListener("submit", (event) => event.preventDefault());
-prompt.addEventListener("keydown", (event) => {
-  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
-    event.preventDefault();
-    prompt.dispatchEvent(new CustomEvent("hearth-send"));
-  }
-});
-document.getElementById("error-close").addEventListener("click", () => { banner.hidden = true; });

@@ -11,7 +11,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -182,13 +182,15 @@ def page_session(browser: object, server: ServerProcess) -> Iterator[PageSession
     leaked = [url for url in session.requests if not is_local(url)]
     assert not leaked, f"requests left loopback: {leaked}"
     assert session.requests, "the page made no requests at all; the recorder is broken"
+    violations = [e for e in session.console_errors if "Content Security Policy" in e]
+    assert not violations, f"CSP violations: {violations}"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark tests by folder, so `-m unit` and `-m e2e` select them."""
     for item in items:
         folder = Path(str(item.fspath)).parent.name
-        if folder in ("unit", "model", "e2e", "foundry"):
+        if folder in ("unit", "build", "model", "e2e", "foundry"):
             item.add_marker(getattr(pytest.mark, folder))
 
 
@@ -204,6 +206,22 @@ WATCH = """() => {
   }).observe(document.getElementById('messages'),
              { subtree: true, childList: true, characterData: true });
 }"""
+
+
+FREEZE = """(index) => {
+  const reply = document.querySelectorAll('[data-testid=message][data-role=assistant]')[index];
+  window.__changes = 0;
+  new MutationObserver((records) => { window.__changes += records.length; })
+    .observe(reply, { subtree: true, childList: true, characterData: true, attributes: true });
+}"""
+
+
+def assert_untouched_after(chat: PageSession, index: int, action: Callable[[], object]) -> None:
+    """The `index`-th reply does not change while `action` (say, a whole second reply) runs:
+    a check that waits for something real to happen instead of sleeping."""
+    chat.page.evaluate(FREEZE, index)  # type: ignore[attr-defined]
+    action()
+    assert chat.page.evaluate("window.__changes") == 0  # type: ignore[attr-defined]
 
 
 def ask(chat: PageSession, text: str, timeout_s: float = 120) -> object:

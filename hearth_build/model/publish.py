@@ -9,6 +9,7 @@ from hearth_build.console import BuildError, detail
 from hearth_build.files import sync_file, write_if_changed
 from hearth_build.model.genai import Shape
 from hearth_build.model.head import PAGE_GRAPH
+from pyapp.config import ChatSpec, ModelEntry, ModelShape
 from pyapp.templates import ChatTemplate, TemplateError, chat_spec
 
 
@@ -18,7 +19,7 @@ def slug(text: str) -> str:
 
 def publish_model(
     folder: Path, dist: Path, name: str, label: str, key: str
-) -> tuple[list[Path], dict[str, object]]:
+) -> tuple[list[Path], ModelEntry]:
     """Copy the model's files into a versioned folder (`models/<name>-<key>/`, served as
     immutable), add the page's TopK-headed graph, and describe the model for the page."""
     dest = dist / "models" / f"{slug(name)}-{key[:8]}"
@@ -32,21 +33,21 @@ def publish_model(
 
         write_if_changed(dest / PAGE_GRAPH, page_graph_bytes(folder / "model.onnx"))
         written.append(dest / PAGE_GRAPH)
-    entry: dict[str, object] = {
-        "id": slug(name),
-        "label": label,
-        "path": dest.relative_to(dist).as_posix() + "/",
-        "graph": PAGE_GRAPH,
-        "data": [p.name for p in files if p.name.startswith("model.onnx.")],
-        "files": sorted(p.name for p in written),
-        "bytes": sum(p.stat().st_size for p in written),
-        "shape": Shape.read(folder).as_json(),
-        "chat": checked_chat_spec(folder),
-    }
+    entry = ModelEntry(
+        id=slug(name),
+        label=label,
+        path=dest.relative_to(dist).as_posix() + "/",
+        graph=PAGE_GRAPH,
+        data=tuple(p.name for p in files if p.name.startswith("model.onnx.")),
+        files=tuple(sorted(p.name for p in written)),
+        bytes=sum(p.stat().st_size for p in written),
+        shape=ModelShape.from_json(Shape.read(folder).as_json()),
+        chat=checked_chat_spec(folder),
+    )
     return written, entry
 
 
-def checked_chat_spec(folder: Path) -> dict[str, object]:
+def checked_chat_spec(folder: Path) -> ChatSpec:
     """The model's chat template, compiled and probed now so a broken one fails the build
     rather than the page."""
     try:
@@ -57,4 +58,4 @@ def checked_chat_spec(folder: Path) -> dict[str, object]:
     detail(
         f"chat template: {len(spec['template'])} chars, turns end with {', '.join(stops) or '?'}"
     )
-    return spec
+    return ChatSpec.from_json(spec)

@@ -12,31 +12,25 @@ from dataclasses import dataclass
 from typing import Any
 
 import js
-from pyodide.code import run_js
 from pyodide.ffi import JsException, to_js
 
+from pyapp.browser.host import import_module, to_js_object
+from pyapp.config import ExecutionProvider, ModelEntry, ModelShape
 from pyapp.errors import EngineError, ModelLoadError
-
-_import = run_js("(url) => import(url)")
-
-
-async def import_module(url: str) -> Any:
-    return await _import(url)
-
-
-def js_object(data: dict[str, Any]) -> Any:
-    return to_js(data, dict_converter=js.Object.fromEntries)
 
 
 @dataclass(frozen=True)
-class Backend:
-    ep: str  # "webgpu" | "wasm"
+class Engine:
+    """Where the model runs in this page, and why there."""
+
+    ep: ExecutionProvider
     reason: str
     threads: int
 
     def describe(self) -> str:
-        threads = f", {self.threads} thread{'s' * (self.threads > 1)}" if self.ep == "wasm" else ""
-        return f"{'WebGPU' if self.ep == 'webgpu' else 'WASM'}{threads} ({self.reason})"
+        if self.ep == ExecutionProvider.WEBGPU:
+            return f"WebGPU ({self.reason})"
+        return f"WASM, {self.threads} thread{'s' * (self.threads > 1)} ({self.reason})"
 
 
 class ModelFiles:
@@ -51,12 +45,12 @@ class ModelFiles:
         cls,
         engine: Any,
         base: str,
-        entry: dict[str, Any],
+        entry: ModelEntry,
         manifest: dict[str, Any],
         progress: Callable[[float], None],
     ) -> ModelFiles:
-        names = [entry["graph"], *entry["data"]]
-        files = {n: manifest["files"][entry["path"] + n] for n in names}
+        names = [entry.graph, *entry.data]
+        files = {n: manifest["files"][entry.path + n] for n in names}
         total = sum(f["size"] for f in files.values())
         done = 0
 
@@ -70,9 +64,7 @@ class ModelFiles:
         try:
             for name, expected in files.items():
                 try:
-                    result = await engine.download(
-                        base + entry["path"] + name, expected["size"], hook
-                    )
+                    result = await engine.download(base + entry.path + name, expected["size"], hook)
                 except JsException as error:
                     raise ModelLoadError(
                         f"Could not download {name} ({error}). Check that serve.py is running."
@@ -90,7 +82,7 @@ class ModelFiles:
                 blobs[name] = result.bytes
         finally:
             hook.destroy()
-        return cls(blobs[entry["graph"]], {n: blobs[n] for n in entry["data"]})
+        return cls(blobs[entry.graph], {n: blobs[n] for n in entry.data})
 
 
 class OrtSession:
@@ -99,71 +91,70 @@ class OrtSession:
     def __init__(
         self,
         engine: Any,
-        urls: dict[str, str],
+        urls: dict[ExecutionProvider, str],
         files: ModelFiles,
-        shape: dict[str, Any],
+        shape: ModelShape,
         threads: int | None = None,
     ):
-        self.engine = engine
+        self.js = engine
         self.threads = threads  # None: one per core, at most 4
         self.urls = urls
         self.files = files
         self.shape = shape
         self.decoder: Any = None
-        self.backend: Backend | None = None
+        self.engine: Engine | None = None
         # what the KV cache holds, so a mid-reply WebGPU failure can be replayed on WASM
         self.fed: list[int] = []
-        self.on_fallback: Callable[[Backend], None] = lambda backend: None
+        self.on_fallback: Callable[[Engine], None] = lambda engine: None
 
-    async def open(self) -> Backend:
+    async def open(self) -> Engine:
         gpu = getattr(js.navigator, "gpu", None)
         adapter = await gpu.requestAdapter() if gpu else None
+        wasm = ExecutionProvider.WASM
         if adapter:
             try:
-                return await self._create("webgpu", "WebGPU adapter found")
+                return await self._create(ExecutionProvider.WEBGPU, "WebGPU adapter found")
             except JsException as error:
-                return await self._create("wasm", f"WebGPU failed: {str(error)[:80]}")
-        return await self._create("wasm", "no WebGPU adapter in this browser")
+                return await self._create(wasm, f"WebGPU failed: {str(error)[:80]}")
+        return await self._create(wasm, "no WebGPU adapter in this browser")
 
-    async def _create(self, ep: str, reason: str) -> Backend:
+    async def _create(self, ep: ExecutionProvider, reason: str) -> Engine:
         ort = await import_module(self.urls[ep])
         isolated = bool(js.crossOriginIsolated)
         cores = min(int(js.navigator.hardwareConcurrency or 1), 4)
         threads = (self.threads or cores) if isolated else 1
-        external = to_js([js_object({"path": n, "data": d}) for n, d in self.files.data.items()])
-        shape = js_object(
+        external = to_js([to_js_object({"path": n, "data": d}) for n, d in self.files.data.items()])
+        shape = to_js_object(
             {
-                "layers": self.shape["layers"],
-                "kvHeads": self.shape["kv_heads"],
-                "headSize": self.shape["head_size"],
+                "layers": self.shape.layers,
+                "kvHeads": self.shape.kv_heads,
+                "headSize": self.shape.head_size,
             }
         )
         try:
-            self.decoder = await self.engine.Decoder.create(
-                ort, self.files.graph, external, shape, ep, threads
+            self.decoder = await self.js.Decoder.create(
+                ort, self.files.graph, external, shape, ep.value, threads
             )
         except JsException as error:
-            if ep == "webgpu":
+            if ep == ExecutionProvider.WEBGPU:
                 raise
             raise EngineError(f"ONNX Runtime could not open the model: {error}") from None
-        self.backend = Backend(
-            ep,
-            reason
-            if isolated or ep == "webgpu"
-            else f"{reason}; not cross-origin isolated, so 1 thread",
-            threads,
-        )
-        return self.backend
+        if not isolated and ep == ExecutionProvider.WASM:
+            reason = f"{reason}; not cross-origin isolated, so 1 thread"
+        self.engine = Engine(ep, reason, threads)
+        return self.engine
 
     async def step(self, ids: Sequence[int]) -> tuple[list[float], list[int]]:
         try:
             result = await self.decoder.step(js.Int32Array.new(to_js(list(ids))))
         except JsException as error:
-            if self.backend is None or self.backend.ep != "webgpu":
+            if self.engine is None or self.engine.ep != ExecutionProvider.WEBGPU:
                 raise EngineError(f"ONNX Runtime failed while generating: {error}") from None
             await self.decoder.release()
             self.on_fallback(
-                await self._create("wasm", f"WebGPU failed mid-reply: {str(error)[:80]}")
+                await self._create(
+                    ExecutionProvider.WASM, f"WebGPU failed mid-reply: {str(error)[:80]}"
+                )
             )
             result = await self.decoder.step(js.Int32Array.new(to_js([*self.fed, *ids])))
         self.fed += ids

@@ -12,7 +12,7 @@ import pytest
 from hearth_build.model.native import NativeModel
 from pyapp.templates import ChatTemplate, Message, Role
 from pyapp.tokenizer import Tokenizer
-from tests.conftest import ASSISTANT, SYSTEM, WATCH, PageSession, ask
+from tests.conftest import ASSISTANT, SYSTEM, WATCH, PageSession, ask, assert_untouched_after
 
 
 @pytest.fixture(scope="module")
@@ -66,14 +66,16 @@ def test_stop_keeps_the_partial_reply(chat: PageSession) -> None:
         "?.textContent || '').length > 40",
         timeout=120_000,
     )
-    page.click("[data-testid=stop]")
+    page.keyboard.press("Escape")  # the same as clicking Stop
     page.locator(f'{ASSISTANT}[data-done="true"]').first.wait_for(timeout=1000)
     kept = reply.inner_text()
+    generated = reply.get_attribute("data-generated")
     assert len(kept) > 40
     assert reply.get_attribute("data-stopped") == "true"
-    page.wait_for_timeout(500)
-    assert reply.inner_text() == kept  # nothing more arrives after Stop
     assert page.locator("[data-testid=status]").get_attribute("data-state") == "ready"
+    # nothing more arrives after Stop, however long the model takes for the next reply
+    assert_untouched_after(chat, 0, lambda: ask(chat, "Say OK."))
+    assert reply.inner_text() == kept and reply.get_attribute("data-generated") == generated
 
 
 @pytest.mark.parametrize(
@@ -110,17 +112,19 @@ def test_webgpu_path_runs_the_model(webgpu_chat: PageSession) -> None:
     assert webgpu_chat.console_errors == []
 
 
-def test_settings_persist_and_url_overrides(chat: PageSession) -> None:
-    chat.open("?temperature=0&max_tokens=8")
+def test_settings_persist_but_url_presets_do_not(chat: PageSession) -> None:
+    chat.open("?temperature=0&max_tokens=8&system=Talk%20like%20a%20pirate.")
     chat.wait_state("ready")
     page = chat.page
+    assert page.locator("#setting-system").input_value() == "Talk like a pirate."
     page.click(".settings summary")
-    page.fill("#setting-system", "Answer in one word.")
+    page.fill("#setting-top_p", "0.5")  # the user's own change: saved
     ask(chat, "Capital of France?")
-    page.goto(chat.base_url)  # same context: localStorage survives, URL presets are gone
+    page.goto(chat.base_url)  # same context: storage survives, the link's presets are gone
     chat.wait_state("ready")
-    assert page.locator("#setting-system").input_value() == "Answer in one word."
-    assert page.locator("#setting-max_tokens").input_value() == "8"
+    assert page.locator("#setting-top_p").input_value() == "0.5"
+    assert page.locator("#setting-system").input_value() == SYSTEM
+    assert page.locator("#setting-max_tokens").input_value() == "512"
     page.goto(chat.base_url + "?max_tokens=32")
     chat.wait_state("ready")
     assert page.locator("#setting-max_tokens").input_value() == "32"
@@ -144,7 +148,7 @@ def test_new_chat_and_reply_figures(chat: PageSession) -> None:
     assert 0 < int(first.get_attribute("data-generated")) <= 24  # type: ignore[attr-defined,arg-type]
     chat.page.click("[data-testid=new-chat]")  # handled by Python in the worker
     chat.page.wait_for_function(
-        "document.querySelectorAll('[data-testid=message]').length === 0", timeout=10_000
+        "() => document.querySelectorAll('[data-testid=message]').length === 0", timeout=10_000
     )
     again = ask(chat, "What is the capital of France?")
     assert again.inner_text() == first.inner_text()  # type: ignore[attr-defined]

@@ -1,4 +1,4 @@
-"""The real Foundry Local behind serve.py's proxy, driven by the same `RemoteChat` and
+"""The real Foundry Local behind serve.py's proxy, driven by the same `RemoteBackend` and
 official `openai` client the page runs (here in CPython, over httpx's own transport)."""
 
 from __future__ import annotations
@@ -8,16 +8,17 @@ import urllib.request
 
 import openai
 
-from pyapp.conversation import Conversation
+from pyapp.backends import ReplyOptions
 from pyapp.errors import RemoteError
-from pyapp.generate import StopReason
-from pyapp.remote import RemoteChat
-from pyapp.settings import Settings
-from tests.conftest import ServerProcess, run_async
+from pyapp.remote import RemoteBackend, request
+from pyapp.stats import StopReason
+from pyapp.templates import Message, Role
+from tests.conftest import SYSTEM, ServerProcess, run_async
 from tests.foundry.local import MODEL_ID, Foundry
 
 QUESTION = "What is the capital of France?"
-GREEDY = Settings(temperature=0, max_tokens=48)
+GREEDY = ReplyOptions(temperature=0, max_tokens=48)
+ASKED = [Message(Role.SYSTEM, SYSTEM), Message(Role.USER, QUESTION)]
 
 
 def get_json(url: str, data: bytes | None = None) -> dict[str, object]:
@@ -25,12 +26,12 @@ def get_json(url: str, data: bytes | None = None) -> dict[str, object]:
         return json.loads(answer.read())  # type: ignore[no-any-return]
 
 
-async def through_proxy(server: ServerProcess, text: str) -> tuple[str, RemoteChat]:
+async def through_proxy(server: ServerProcess) -> tuple[str, RemoteBackend]:
     client = openai.AsyncOpenAI(base_url=server.url + "foundry/v1", api_key="unused")
-    chat = RemoteChat(client, MODEL_ID, Conversation())
-    reply = "".join([piece async for piece in chat.reply(text, GREEDY, lambda: False)])
+    backend = RemoteBackend(client, MODEL_ID)
+    reply = "".join([piece async for piece in backend.reply(ASKED, GREEDY, lambda: False)])
     await client.close()
-    return reply, chat
+    return reply, backend
 
 
 async def direct(foundry: Foundry, request: dict[str, object]) -> str:
@@ -44,14 +45,10 @@ async def direct(foundry: Foundry, request: dict[str, object]) -> str:
 def test_streamed_reply_through_the_proxy_equals_the_direct_one(
     foundry: Foundry, foundry_server: ServerProcess
 ) -> None:
-    reply, chat = run_async(through_proxy(foundry_server, QUESTION))
+    reply, backend = run_async(through_proxy(foundry_server))
     assert "Paris" in reply
-    assert chat.last_stats is not None and chat.last_stats.reason == StopReason.EOS
-    assert chat.last_stats.generated_tokens > 3
-    request = RemoteChat(None, MODEL_ID, Conversation(turns=[]))
-    request.conversation.system = GREEDY.system
-    request.conversation.add(chat.conversation.turns[0].role, QUESTION)
-    assert run_async(direct(foundry, request.request(GREEDY))) == reply
+    assert backend.last_stats is not None and backend.last_stats.reason == StopReason.EOS
+    assert run_async(direct(foundry, request(MODEL_ID, ASKED, GREEDY))) == reply
 
 
 def test_status_and_model_listing_see_the_real_service(
@@ -80,9 +77,9 @@ def test_a_model_is_loaded_by_its_alias_through_the_proxy(
 def test_an_unknown_model_is_the_upstreams_message(foundry_server: ServerProcess) -> None:
     async def ask() -> None:
         client = openai.AsyncOpenAI(base_url=foundry_server.url + "foundry/v1", api_key="x")
-        chat = RemoteChat(client, "no-such-model:1", Conversation())
+        backend = RemoteBackend(client, "no-such-model:1")
         try:
-            async for _ in chat.reply("hi", GREEDY, lambda: False):
+            async for _ in backend.reply(ASKED, GREEDY, lambda: False):
                 pass
         finally:
             await client.close()

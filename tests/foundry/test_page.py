@@ -8,24 +8,22 @@ from pathlib import Path
 
 import pytest
 
-from pyapp.conversation import Conversation
-from pyapp.remote import RemoteChat
-from pyapp.settings import Settings
-from pyapp.templates import Role
+from pyapp.backends import ReplyOptions
+from pyapp.remote import request
 from tests.conftest import (
     ASSISTANT,
-    SYSTEM,
     WATCH,
     PageSession,
     ServerProcess,
     ask,
+    assert_untouched_after,
     page_session,
     run_async,
     start_server,
     stop_server,
 )
 from tests.foundry.local import MODEL_ID, Foundry, model_dir, start_foundry
-from tests.foundry.test_foundry import QUESTION, direct
+from tests.foundry.test_foundry import ASKED, QUESTION, direct
 
 FOUNDRY_QUERY = "?backend=foundry&temperature=0"
 
@@ -52,10 +50,7 @@ def test_foundry_reply_streams_and_equals_the_direct_client(
     assert "Paris" in text
     partial = {s for s in page.evaluate("window.__snapshots") if s}
     assert len(partial) >= 5, partial  # streamed, not delivered at the end
-    conversation = Conversation(system=SYSTEM)
-    conversation.add(Role.USER, QUESTION)
-    request = RemoteChat(None, MODEL_ID, conversation).request(Settings(temperature=0))
-    assert text == run_async(direct(foundry, request))
+    assert text == run_async(direct(foundry, request(MODEL_ID, ASKED, ReplyOptions(temperature=0))))
     assert not foundry_chat.console_errors, foundry_chat.console_errors
 
 
@@ -67,15 +62,16 @@ def test_stop_cancels_the_foundry_stream(foundry_chat: PageSession) -> None:
     page.press("[data-testid=prompt]", "Enter")
     reply = page.locator(ASSISTANT).first
     page.wait_for_function(
-        f"document.querySelector('{ASSISTANT}')?.textContent.length > 20", timeout=60_000
+        f"() => document.querySelector('{ASSISTANT}')?.textContent.length > 20", timeout=60_000
     )
     page.click("[data-testid=stop]")
     page.locator(f'{ASSISTANT}[data-done="true"]').first.wait_for(timeout=1000)
     assert reply.get_attribute("data-stopped") == "true"
     partial = reply.inner_text()
-    page.wait_for_timeout(500)
-    assert reply.inner_text() == partial  # nothing arrives after Stop
     foundry_chat.wait_state("ready")
+    # nothing arrives after Stop, however long the server takes for the next reply
+    assert_untouched_after(foundry_chat, 0, lambda: ask(foundry_chat, "Say OK."))
+    assert reply.inner_text() == partial
 
 
 def test_upstream_down_keeps_the_chat_and_offers_the_browser_model(
@@ -103,7 +99,8 @@ def test_upstream_down_keeps_the_chat_and_offers_the_browser_model(
             assert page.input_value("[data-testid=prompt]") == "And of Germany?"
             page.click("[data-testid=error-action]")
             page.wait_for_function(
-                "document.querySelector('[data-testid=status]').textContent.includes('in-browser')",
+                "() => document.querySelector('[data-testid=status]').textContent"
+                ".includes('in-browser')",
                 timeout=60_000,
             )
             session.wait_state("ready")

@@ -1,4 +1,4 @@
-"""pyapp's generation loop and chat session, driven in CPython over the real model."""
+"""pyapp's generation loop, local backend and chat session, in CPython over the real model."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ from pathlib import Path
 import pytest
 
 from hearth_build.model.native import NativeModel
-from pyapp.chat import ChatSession, ModelInfo
+from pyapp.backends import LocalBackend, ReplyOptions
+from pyapp.chat import ChatSession, Chunk, Failed, Turn
+from pyapp.detokenizer import IncrementalDecoder
 from pyapp.errors import PromptTooLong
-from pyapp.generate import Generator, StopConditions, StopReason
+from pyapp.generate import Generator, StopConditions
 from pyapp.sampling import SamplingOptions
-from pyapp.settings import Settings
-from pyapp.templates import ChatTemplate
+from pyapp.stats import StopReason
+from pyapp.templates import ChatTemplate, Role
 from pyapp.tokenizer import Tokenizer
 from tests.conftest import run_async as run
 from tests.native_session import NativeStepSession
@@ -29,25 +31,30 @@ def make_chat(folder: Path, context: int = 8192) -> tuple[ChatSession, NativeSte
     tokenizer = Tokenizer.from_json(folder / "tokenizer.json")
     template = ChatTemplate.from_folder(folder)
     session = NativeStepSession(folder)
-    chat = ChatSession(
-        Generator(session, tokenizer, context),
-        tokenizer,
-        template,
-        ModelInfo("SmolLM2", frozenset({2}), context),
-    )
-    return chat, session
+    generator = Generator(session, tokenizer, context)
+    backend = LocalBackend("smollm2", "SmolLM2", generator, tokenizer, template, frozenset({2}))
+    return ChatSession(backend), session
 
 
-async def collect(chat: ChatSession, text: str, settings: Settings, stop_after: int = 0) -> str:
+def turn(**options: object) -> Turn:
+    return Turn("You are a helpful assistant.", ReplyOptions(**options))  # type: ignore[arg-type]
+
+
+async def collect(chat: ChatSession, text: str, asked: Turn, stop_after: int = 0) -> str:
     chunks: list[str] = []
-    async for chunk in chat.reply(text, settings, lambda: 0 < stop_after <= len(chunks)):
-        chunks.append(chunk)
+    async for event in chat.send(text, asked):
+        if isinstance(event, Failed):
+            raise event.error
+        if isinstance(event, Chunk):
+            chunks.append(event.text)
+            if 0 < stop_after <= len(chunks):
+                chat.stop()
     return "".join(chunks)
 
 
 def test_golden_greedy_reply(folder: Path) -> None:
     chat, _ = make_chat(folder)
-    text = run(collect(chat, "What is the capital of France?", Settings(temperature=0)))
+    text = run(collect(chat, "What is the capital of France?", turn(temperature=0)))
     assert text == "The capital of France is Paris."
     assert chat.last_stats is not None and chat.last_stats.reason == StopReason.EOS
 
@@ -70,7 +77,7 @@ def test_loop_matches_native_greedy_token_for_token(folder: Path) -> None:
 
 def test_second_turn_evaluates_only_new_tokens(folder: Path) -> None:
     chat, session = make_chat(folder)
-    greedy = Settings(temperature=0)
+    greedy = turn(temperature=0)
     run(collect(chat, "What is the capital of France?", greedy))
     first = chat.last_stats
     second_text = run(collect(chat, "And of Germany?", greedy))
@@ -82,7 +89,7 @@ def test_second_turn_evaluates_only_new_tokens(folder: Path) -> None:
 
 
 def test_seeded_sampling_is_reproducible(folder: Path) -> None:
-    settings = Settings(temperature=0.9, seed=42, max_tokens=24)
+    settings = turn(temperature=0.9, seed=42, max_tokens=24)
     a, _ = make_chat(folder)
     b, _ = make_chat(folder)
     first = run(collect(a, "Tell me a story.", settings))
@@ -92,17 +99,31 @@ def test_seeded_sampling_is_reproducible(folder: Path) -> None:
 
 def test_cancel_keeps_partial_reply_in_history(folder: Path) -> None:
     chat, _ = make_chat(folder)
-    text = run(collect(chat, "Write a long poem.", Settings(temperature=0), stop_after=3))
+    text = run(collect(chat, "Write a long poem.", turn(temperature=0), stop_after=3))
     assert chat.last_stats is not None and chat.last_stats.reason == StopReason.CANCELLED
-    assert chat.conversation.turns[-1].content == text and text
+    assert chat.chat.messages[-1].text == text and text
 
 
 def test_overflowing_history_is_trimmed_not_fatal(folder: Path) -> None:
     chat, _ = make_chat(folder, context=200)
-    settings = Settings(temperature=0, max_tokens=16)
+    settings = turn(temperature=0, max_tokens=16)
     for question in ["Describe Paris in detail.", "Describe Rome in detail.", "And Berlin?"]:
         run(collect(chat, question, settings))
-    assert chat.last_stats is not None and chat.last_stats.context_used <= 200
+    stats = chat.last_stats
+    assert stats is not None and stats.context_used is not None and stats.context_used <= 200
     with pytest.raises(PromptTooLong, match="Shorten it"):
         run(collect(chat, "word " * 400, settings))
-    assert chat.conversation.turns[-1].content != "word " * 400  # the oversized turn is not kept
+    assert [m.role for m in chat.chat.messages][
+        -1
+    ] == Role.ASSISTANT  # the oversized turn is not kept
+    assert chat.chat.messages[-2].text == "And Berlin?"
+
+
+def test_incremental_decoding_never_splits_a_character(folder: Path) -> None:
+    tokenizer = Tokenizer.from_json(folder / "tokenizer.json")
+    text = "Emoji 🔥🙂 and CJK 東京 and accents é."
+    ids = tokenizer.encode(text)
+    decoder = IncrementalDecoder(tokenizer)
+    pieces = [decoder.push(i) for i in ids] + [decoder.flush()]
+    assert "".join(pieces) == text
+    assert all("\ufffd" not in p for p in pieces)

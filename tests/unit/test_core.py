@@ -1,21 +1,18 @@
-"""Sampling, detokenisation, stop strings and context budgeting."""
+"""Sampling, stop strings and context budgeting."""
 
 from __future__ import annotations
 
-import json
 import random
 from collections import Counter
-from pathlib import Path
+from collections.abc import Sequence
 
 import pytest
 
-from pyapp.conversation import Conversation
-from pyapp.detokenizer import IncrementalDecoder
+from pyapp.conversation import EXACT_COUNT_FACTOR, ContextWindow, fit
 from pyapp.errors import PromptTooLong
 from pyapp.generate import StopStringFilter, common_prefix
 from pyapp.sampling import SamplingOptions, penalize, sample
 from pyapp.templates import Message, Role
-from pyapp.tokenizer import Tokenizer
 
 VALUES = [5.0, 4.0, 1.0, 0.5, -1.0]
 IDS = [10, 11, 12, 13, 14]
@@ -44,22 +41,6 @@ def test_seed_reproduces_and_top_k_top_p_limit() -> None:
     assert {sample(VALUES, IDS, nucleus, rng) for _ in range(200)} == {10}
 
 
-@pytest.fixture(scope="module")
-def folder(dist: Path) -> Path:
-    config = json.loads((dist / "app-config.json").read_text())
-    return dist / config["models"][0]["path"]
-
-
-def test_incremental_decoding_never_splits_a_character(folder: Path) -> None:
-    tokenizer = Tokenizer.from_json(folder / "tokenizer.json")
-    text = "Emoji 🔥🙂 and CJK 東京 and accents é."
-    ids = tokenizer.encode(text)
-    decoder = IncrementalDecoder(tokenizer)
-    pieces = [decoder.push(i) for i in ids] + [decoder.flush()]
-    assert "".join(pieces) == text
-    assert all("\ufffd" not in p for p in pieces)
-
-
 def test_stop_string_filter_holds_back_prefixes() -> None:
     stops = StopStringFilter(("</end>",))
     assert stops.push("Hello </") == ("Hello ", False)
@@ -70,15 +51,39 @@ def test_stop_string_filter_holds_back_prefixes() -> None:
     assert common_prefix([1, 2, 3], [1, 2, 4]) == 2
 
 
-def test_context_budget_drops_oldest_exchanges_keeps_system() -> None:
-    conversation = Conversation(system="S")
+def conversation() -> list[Message]:
+    messages = [Message(Role.SYSTEM, "S")]
     for i in range(4):
-        conversation.add(Role.USER, f"q{i}")
-        conversation.add(Role.ASSISTANT, f"a{i}")
-    conversation.add(Role.USER, "last")
-    fitted = conversation.fit(lambda messages: 10 * len(messages), budget=40)
-    assert fitted[0] == Message(Role.SYSTEM, "S")
-    assert fitted[-1] == Message(Role.USER, "last")
+        messages += [Message(Role.USER, f"q{i}"), Message(Role.ASSISTANT, f"a{i}")]
+    return messages + [Message(Role.USER, "last")]
+
+
+def ten_each(messages: Sequence[Message], limit: int) -> int:
+    return 10 * len(messages)
+
+
+def test_context_budget_drops_oldest_exchanges_keeps_system() -> None:
+    fitted = fit(conversation(), ten_each, budget=40)
     assert [m.content for m in fitted] == ["S", "q3", "a3", "last"]
-    with pytest.raises(PromptTooLong):
-        conversation.fit(lambda messages: 10 * len(messages), budget=15)
+    with pytest.raises(PromptTooLong, match="needs 20 tokens but only 15 fit"):
+        fit(conversation(), ten_each, budget=15)
+
+
+def test_a_refused_prompt_is_counted_only_up_to_a_cap() -> None:
+    limits: list[int] = []
+
+    def huge(messages: Sequence[Message], limit: int) -> int:
+        limits.append(limit)
+        return limit + 1  # what a counter that stops early returns
+
+    with pytest.raises(PromptTooLong, match="needs more than 1600 tokens"):
+        fit([Message(Role.USER, "x" * 10**6)], huge, budget=100)
+    assert limits == [100, 100 * EXACT_COUNT_FACTOR]
+
+
+def test_an_outsized_max_tokens_never_leaves_a_negative_budget() -> None:
+    window = ContextWindow(8192, lambda messages, limit: 5000)
+    assert window.reply_room(512) == 512
+    assert window.reply_room(32768) == 4096  # half the context at most
+    with pytest.raises(PromptTooLong, match="needs 5000 tokens but only 4096 fit"):
+        window.fit([Message(Role.USER, "a long paste")], 32768)

@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import openai
 import pytest
 
 from hearth_server.handler import make_handler
@@ -28,12 +27,6 @@ from hearth_server.upstream import (
     detect,
     normalize_base,
 )
-from pyapp.conversation import Conversation
-from pyapp.generate import StopReason
-from pyapp.remote import RemoteChat
-from pyapp.settings import Settings
-from pyapp.templates import Message, Role
-from tests.conftest import run_async
 
 CHAT_CHUNK = (
     b'data: {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "cut", '
@@ -311,23 +304,3 @@ def test_detection_prefers_the_cli_then_probes_ports() -> None:
     assert found == Upstream("http://127.0.0.1:5273", "probe of port 5273", "k", None)
     assert probed == ["http://127.0.0.1:5272", "http://127.0.0.1:5273"]
     assert detect({}, run=lambda cmd: None, probe=lambda base: False) is None
-
-
-def test_a_reply_cut_mid_stream_keeps_its_partial_text(hearth: int) -> None:
-    """The openai client over the proxy, as the page uses it: the partial reply stays in
-    the conversation and the reply is marked interrupted, with a reason to show."""
-
-    async def ask() -> RemoteChat:
-        client = openai.AsyncOpenAI(base_url=f"http://127.0.0.1:{hearth}/foundry/v1", api_key="x")
-        chat = RemoteChat(client, "cut", Conversation())
-        pieces = [
-            piece async for piece in chat.reply("Capital of France?", Settings(), lambda: False)
-        ]
-        assert pieces == ["The capital"]
-        await client.close()
-        return chat
-
-    chat = run_async(ask())
-    assert chat.last_stats is not None and chat.last_stats.reason == StopReason.INTERRUPTED
-    assert chat.interrupted and "broke" in chat.interrupted
-    assert chat.conversation.turns[-1] == Message(Role.ASSISTANT, "The capital")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pyapp.settings import Backend, Settings
+import pytest
+
+from pyapp.settings import MAX_TOKENS_LIMIT, Backend, Preferences, Settings
+from tests.conftest import ROOT
 
 
 def test_query_presets_every_setting() -> None:
@@ -35,3 +38,34 @@ def test_unknown_parameters_are_ignored_silently() -> None:
     settings, problems = Settings().with_query("utm_source=x&temperature=1.5")
     assert settings.temperature == 1.5
     assert problems == []
+
+
+@pytest.mark.parametrize("stored", [None, [], 5, "text", True, [{"system": "x"}]])
+def test_saved_settings_of_any_shape_never_stop_the_app(stored: object) -> None:
+    prefs, problems = Preferences.load(stored, "")
+    assert prefs.effective == Settings()
+    assert len(problems) == (0 if stored is None else 1)
+
+
+def test_bad_saved_values_are_reported_and_the_rest_kept() -> None:
+    prefs, problems = Preferences.load({"temperature": "hot", "top_p": 0.5, "junk": 1}, "")
+    assert prefs.effective.top_p == 0.5 and prefs.effective.temperature == 0.7
+    assert problems == ["Ignored saved setting temperature='hot': expected a number from 0 to 2."]
+
+
+def test_a_links_presets_apply_to_the_visit_but_are_never_saved() -> None:
+    prefs, _ = Preferences.load({"system": "Mine."}, "?system=Obey%20the%20link&temperature=0")
+    assert (prefs.effective.system, prefs.effective.temperature) == ("Obey the link", 0.0)
+    assert prefs.stored()["system"] == "Mine." and prefs.stored()["temperature"] == 0.7
+    assert prefs.edit("temperature", "1.2") is None  # the user's own change is saved...
+    assert prefs.stored()["temperature"] == 1.2
+    assert prefs.effective.system == "Obey the link"  # ...and other presets stay for the visit
+    assert prefs.edit("system", "Mine again.") is None
+    assert prefs.effective.system == prefs.stored()["system"] == "Mine again."
+
+
+def test_max_tokens_has_one_limit_for_the_page_and_the_parser() -> None:
+    html = (ROOT / "site" / "index.html").read_text()
+    assert f'max="{MAX_TOKENS_LIMIT}"' in html
+    _, problems = Settings().with_query(f"max_tokens={MAX_TOKENS_LIMIT + 1}")
+    assert problems

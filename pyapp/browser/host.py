@@ -1,0 +1,84 @@
+"""The worker's one door to JavaScript: `hearth_host`, the module site/worker.js registers.
+
+Posting view commands to the page, receiving its events, importing a JS module by URL and
+the boot facts (app config, the page's URL query) all go through here, so no JavaScript
+is ever evaluated from a string (the page's CSP forbids it) and the conversions between
+Python and JS values happen in one place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import traceback
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import urljoin
+
+import hearth_host
+import js
+from pyodide.ffi import JsProxy, create_proxy, to_js
+
+
+def to_js_object(value: Any) -> Any:
+    """Python dicts and lists as plain JS objects and arrays."""
+    return to_js(value, dict_converter=js.Object.fromEntries)
+
+
+def to_py(value: Any) -> Any:
+    return value.to_py() if isinstance(value, JsProxy) else value
+
+
+def post(message: dict[str, Any]) -> None:
+    hearth_host.post(to_js_object(message))
+
+
+def listen(handler: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+    """Run `handler` (as a task) for every event the page sends; a failure is reported on
+    the page and in the console rather than lost."""
+
+    async def run(event: dict[str, Any]) -> None:
+        try:
+            await handler(event)
+        except Exception as error:  # noqa: BLE001 - a bug must show, not freeze the page
+            js.console.error(traceback.format_exc())
+            post({"op": "banner", "text": f"Something went wrong: {error}. Reload the page."})
+
+    def on_event(event: Any) -> None:
+        data = to_py(event)
+        if isinstance(data, dict):
+            asyncio.ensure_future(run(data))
+
+    hearth_host.listen(create_proxy(on_event))  # lives as long as the page
+
+
+def config() -> dict[str, Any]:
+    """app-config.json as the worker fetched it at boot."""
+    return dict(to_py(hearth_host.config))
+
+
+def query() -> str:
+    """The page's URL query (`?temperature=0…`)."""
+    return str(hearth_host.query or "")
+
+
+def url(relative: str) -> str:
+    """An absolute URL for a file of the site (the worker lives beside index.html)."""
+    return urljoin(str(js.location.href), relative)
+
+
+async def import_module(address: str) -> Any:
+    return await hearth_host.importModule(address)
+
+
+def engine() -> Any:
+    """site/engine.js: the ONNX Runtime session and KV cache."""
+    return hearth_host.engine
+
+
+def store() -> Any:
+    """site/store.js: IndexedDB with promises."""
+    return hearth_host.store
+
+
+def boot_seconds() -> float:
+    return float(hearth_host.bootMs()) / 1000

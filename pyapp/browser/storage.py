@@ -1,0 +1,45 @@
+"""Keeping things in the browser: the worker's IndexedDB (site/store.js) behind the small
+async stores the app asks for. Every refusal (quota, private mode, no IndexedDB) becomes
+one StorageError whose text says what happened."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pyodide.ffi import JsException
+
+from pyapp.browser import host
+from pyapp.errors import StorageError
+
+SETTINGS_KEY = "settings"
+
+
+def explain(error: JsException) -> StorageError:
+    name = str(getattr(error, "name", "") or "")
+    if "Quota" in name or "quota" in str(error):
+        return StorageError("browser storage is full")
+    return StorageError(f"browser storage is unavailable: {error}")
+
+
+class SettingsStore:
+    """The settings as one JSON text under a key (read back as whatever it parses to: a
+    damaged entry is the app's to handle, not a crash here)."""
+
+    async def load(self) -> object:
+        try:
+            raw = await host.store().get("kv", SETTINGS_KEY)
+        except JsException:
+            return None  # no storage: defaults, and saving will say so
+        if raw is None:
+            return None
+        try:
+            return json.loads(str(raw))
+        except ValueError:
+            return "unreadable"
+
+    async def save(self, data: dict[str, Any]) -> None:
+        try:
+            await host.store().put("kv", json.dumps(data), SETTINGS_KEY)
+        except JsException as error:
+            raise explain(error) from None

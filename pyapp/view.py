@@ -1,0 +1,98 @@
+"""What the page shows, as messages to the main thread's renderer (site/ui.js).
+
+Python runs in a Web Worker and never touches the DOM: it sends small commands ("status",
+"message", "banner", ...) and the main thread applies them. Plain dicts over an injected
+`send`, so every command the app sends is checked in CPython tests; the browser layer
+only supplies `postMessage`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from pyapp.chats import ChatMessage, MessageState
+from pyapp.settings import Backend, Settings
+from pyapp.status import State
+
+Send = Callable[[dict[str, Any]], None]
+PANEL = ("system", "temperature", "top_p", "max_tokens")  # the settings panel's fields
+
+
+def message_view(message: ChatMessage) -> dict[str, Any]:
+    """A message as the renderer needs it; `data` becomes the element's data-* attributes
+    (the figures tests and the benchmark read: data-ttft-ms, data-decode-tok-s, ...)."""
+    data: dict[str, str] = {}
+    stats = message.stats
+    if stats is not None:
+        data["ttftMs"] = f"{stats.ttft_s * 1000:.1f}"
+        if stats.decode_tok_s is not None:
+            data["decodeTokS"] = f"{stats.decode_tok_s:.2f}"
+        if stats.generated_tokens is not None:
+            data["generated"] = str(stats.generated_tokens)
+        if stats.prompt_tokens is not None:
+            data["promptTokens"] = str(stats.prompt_tokens)
+    return {
+        "id": message.id,
+        "role": message.role.value,
+        "text": message.text,
+        "state": message.state.value,
+        "backend": message.backend,
+        "model": message.model,
+        "data": data,
+    }
+
+
+class View:
+    def __init__(self, send: Send) -> None:
+        self._send = send
+
+    def _op(self, op: str, **data: Any) -> None:
+        self._send({"op": op, **data})
+
+    def version(self, text: str, title: str) -> None:
+        self._op("version", text=text, title=title)
+
+    def status(self, state: State, text: str) -> None:
+        self._op("status", state=state.value, text=text)
+
+    def banner(self, text: str, action: str | None = None) -> None:
+        """The error banner, optionally with one button that offers the way out (its click
+        comes back as the `banner_action` event)."""
+        self._op("banner", text=text, action=action)
+
+    def hide_banner(self) -> None:
+        self._op("banner_hide")
+
+    def controls(self, busy: bool, ready: bool) -> None:
+        """While a reply streams: Stop on, Send and the pickers off; Send also stays off
+        until a backend is ready."""
+        self._op("controls", busy=busy, ready=ready)
+
+    def backend(self, choice: Backend) -> None:
+        self._op("backend", value=choice.value)
+
+    def models(self, options: Sequence[tuple[str, str]], selected: str | None) -> None:
+        self._op("models", options=[list(o) for o in options], selected=selected)
+
+    def settings(self, settings: Settings) -> None:
+        self._op("settings", values={name: str(getattr(settings, name)) for name in PANEL})
+
+    def messages(self, messages: Sequence[ChatMessage]) -> None:
+        """Show exactly these messages (a chat was opened or started)."""
+        self._op("messages", items=[message_view(m) for m in messages])
+
+    def message(self, message: ChatMessage) -> None:
+        """Add the message, or update it in place if it is shown."""
+        self._op("message", item=message_view(message))
+
+    def remove(self, ids: Sequence[str]) -> None:
+        self._op("remove", ids=list(ids))
+
+    def prompt(self, text: str) -> None:
+        """Put text (back) in the prompt box and focus it."""
+        self._op("prompt", text=text)
+
+
+def is_final(message: ChatMessage) -> bool:
+    return message.state != MessageState.STREAMING

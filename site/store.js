@@ -1,0 +1,67 @@
+// IndexedDB with promises, for the worker (pyapp/browser/storage.py is its only user).
+// One database per browser profile: "kv" holds small values by key (the settings), "chats"
+// holds one record per chat, keyed by its id. Every failure rejects with an Error whose
+// name is the browser's (QuotaExceededError, InvalidStateError, ...).
+
+const NAME = "hearth";
+const VERSION = 1;
+let opened = null;
+
+function promised(request) {
+  return new Promise((resolve, reject) => {
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error || new Error("IndexedDB request failed"));
+  });
+}
+
+export function open() {
+  if (!opened) {
+    opened = new Promise((resolve, reject) => {
+      if (typeof indexedDB === "undefined") {
+        reject(Object.assign(new Error("IndexedDB is not available in this browser"), { name: "NotSupportedError" }));
+        return;
+      }
+      const request = indexedDB.open(NAME, VERSION);
+      request.onupgradeneeded = () => {
+        const db = request.result;
+        if (!db.objectStoreNames.contains("kv")) db.createObjectStore("kv");
+        if (!db.objectStoreNames.contains("chats")) db.createObjectStore("chats", { keyPath: "id" });
+      };
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error || new Error("IndexedDB could not be opened"));
+      request.onblocked = () => reject(new Error("IndexedDB is blocked by another tab; close it and reload"));
+    });
+    opened.catch(() => { opened = null; });
+  }
+  return opened;
+}
+
+async function transaction(store, mode, work) {
+  const db = await open();
+  const tx = db.transaction(store, mode);
+  const done = new Promise((resolve, reject) => {
+    tx.oncomplete = () => resolve();
+    tx.onabort = () => reject(tx.error || new Error("IndexedDB transaction aborted"));
+    tx.onerror = () => reject(tx.error || new Error("IndexedDB transaction failed"));
+  });
+  const result = await promised(work(tx.objectStore(store)));
+  await done;
+  return result;
+}
+
+export function get(store, key) {
+  return transaction(store, "readonly", (s) => s.get(key));
+}
+
+export function getAll(store) {
+  return transaction(store, "readonly", (s) => s.getAll());
+}
+
+// `key` only for stores without a key path ("kv").
+export function put(store, value, key) {
+  return transaction(store, "readwrite", (s) => (key === undefined ? s.put(value) : s.put(value, key)));
+}
+
+export function remove(store, key) {
+  return transaction(store, "readwrite", (s) => s.delete(key));
+}

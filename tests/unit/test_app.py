@@ -1,0 +1,213 @@
+"""The app's page policy in CPython: what the page is told, in what order, for each event."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pyapp.app import App, Provider
+from pyapp.backends import Backend as ChatBackend
+from pyapp.backends import BackendKind
+from pyapp.errors import RemoteError, StorageError
+from pyapp.settings import Backend, Preferences
+from pyapp.status import ModelOption
+from pyapp.view import View
+from tests.conftest import run_async
+from tests.support.scripted import Script, ScriptedBackend
+
+
+class Page:
+    """Records what the app tells the page."""
+
+    def __init__(self) -> None:
+        self.ops: list[dict[str, Any]] = []
+
+    def __call__(self, op: dict[str, Any]) -> None:
+        self.ops.append(op)
+
+    def last(self, name: str) -> dict[str, Any]:
+        return next(op for op in reversed(self.ops) if op["op"] == name)
+
+    def names(self) -> list[str]:
+        return [op["op"] for op in self.ops]
+
+
+class FakeProvider:
+    def __init__(self, backend: ChatBackend | None, error: Exception | None = None) -> None:
+        self.backend, self.error, self.opened = backend, error, 0
+
+    @property
+    def where(self) -> str:
+        return "somewhere"
+
+    async def models(self) -> list[ModelOption]:
+        assert self.backend is not None
+        return [
+            ModelOption(self.backend.model_id, self.backend.model),
+            ModelOption("x", "X", False),
+        ]
+
+    async def open(self, model: str | None, progress: Callable[[str], None]) -> ChatBackend:
+        progress("Loading the model…")
+        self.opened += 1
+        if self.error is not None:
+            raise self.error
+        assert self.backend is not None
+        return self.backend
+
+
+class Store:
+    def __init__(self, error: StorageError | None = None) -> None:
+        self.saved: list[dict[str, Any]] = []
+        self.error = error
+
+    async def load(self) -> object:
+        return None
+
+    async def save(self, data: dict[str, Any]) -> None:
+        if self.error:
+            raise self.error
+        self.saved.append(data)
+
+
+def make_app(
+    replies: list[Script],
+    query: str = "",
+    foundry: FakeProvider | None = None,
+    store: Store | None = None,
+) -> tuple[App, Page, ScriptedBackend, Store]:
+    page, backend, store = Page(), ScriptedBackend(replies), store or Store()
+    prefs, problems = Preferences.load(None, query)
+    providers: dict[Backend, Provider] = {Backend.BROWSER: FakeProvider(backend)}
+    if foundry is not None:
+        providers[Backend.FOUNDRY] = foundry
+    app = App(View(page), prefs, providers, store)
+    run_async(app.start(problems))
+    return app, page, backend, store
+
+
+def test_boot_shows_settings_models_and_a_ready_status() -> None:
+    _, page, _, _ = make_app([])
+    assert page.last("settings")["values"]["max_tokens"] == "512"
+    assert page.last("models") == {
+        "op": "models",
+        "options": [["scripted", "Scripted"], ["x", "X (not loaded)"]],
+        "selected": "scripted",
+    }
+    assert page.last("status") == {
+        "op": "status",
+        "state": "ready",
+        "text": "Ready · somewhere · Scripted",
+    }
+    assert page.last("controls") == {"op": "controls", "busy": False, "ready": True}
+    assert {"op": "status", "state": "loading", "text": "Loading the model…"} in page.ops
+
+
+def test_a_bad_url_parameter_stays_visible_once_ready() -> None:
+    _, page, _, _ = make_app([], query="?temperature=hot")
+    assert page.names()[-1] == "banner"
+    assert "temperature='hot'" in page.last("banner")["text"]
+
+
+def test_send_clears_the_prompt_streams_and_draws_the_final_message_after_ready() -> None:
+    app, page, _, _ = make_app([Script(["Par", "is."])])
+    page.ops.clear()
+    run_async(app.handle({"type": "send", "text": "  Capital of France?  "}))
+    assert {"op": "prompt", "text": ""} in page.ops
+    messages = [op["item"] for op in page.ops if op["op"] == "message"]
+    assert messages[0]["role"] == "user" and messages[0]["text"] == "Capital of France?"
+    final = messages[-1]
+    assert (final["text"], final["state"], final["role"]) == ("Paris.", "done", "assistant")
+    # the page is ready before the reply is marked done
+    names = page.names()
+    assert names.index("controls", names.index("status")) < len(names) - 1
+    assert names[-1] == "message"
+    assert page.last("status")["state"] == "ready" and "TTFT" in page.last("status")["text"]
+
+
+def test_a_failed_reply_gives_the_prompt_back_and_removes_its_bubbles() -> None:
+    from pyapp.errors import EngineError
+
+    app, page, _, _ = make_app([Script(["x"], error=EngineError("ONNX Runtime failed"))])
+    run_async(app.handle({"type": "send", "text": "hi"}))
+    removed = page.last("remove")["ids"]
+    added = [op["item"]["id"] for op in page.ops if op["op"] == "message"]
+    assert sorted(removed) == sorted(added)
+    assert page.last("prompt") == {"op": "prompt", "text": "hi"}
+    assert page.last("banner")["text"] == "ONNX Runtime failed"
+    assert page.last("status")["state"] == "ready"
+
+
+def test_events_while_busy_do_not_start_a_second_reply() -> None:
+    app, page, backend, _ = make_app([Script(["a"])])
+    app.busy = True
+    run_async(app.handle({"type": "send", "text": "hi"}))
+    assert backend.asked == []
+
+
+def test_an_unreachable_server_offers_the_in_browser_model() -> None:
+    down = FakeProvider(None, RemoteError("Foundry Local is not reachable", unreachable=True))
+    app, page, _, store = make_app([], foundry=down)
+    run_async(app.handle({"type": "backend", "value": "foundry"}))
+    assert page.last("banner") == {
+        "op": "banner",
+        "text": "Foundry Local is not reachable",
+        "action": "Use the in-browser model",
+    }
+    assert page.last("backend")["value"] == "browser"  # still answering with the browser
+    assert store.saved == []  # a backend that did not open is not remembered
+    run_async(app.handle({"type": "banner_action"}))
+    assert page.last("status")["state"] == "ready"
+
+
+def test_switching_backend_keeps_the_chat_and_is_remembered() -> None:
+    remote = ScriptedBackend(
+        [Script(["Berlin."])], kind=BackendKind.FOUNDRY, model_id="big", model="big"
+    )
+    app, page, _, store = make_app([Script(["Paris."])], foundry=FakeProvider(remote))
+    run_async(app.handle({"type": "send", "text": "Capital of France?"}))
+    run_async(app.handle({"type": "backend", "value": "foundry"}))
+    run_async(app.handle({"type": "send", "text": "And of Germany?"}))
+    assert [m.content for m in remote.asked[0]][-3:] == [
+        "Capital of France?",
+        "Paris.",
+        "And of Germany?",
+    ]
+    assert store.saved[-1]["backend"] == "foundry"
+
+
+def test_settings_edits_are_saved_but_url_presets_are_not() -> None:
+    app, page, _, store = make_app(
+        [Script(["ok"])], query="?system=Speak%20like%20a%20pirate&max_tokens=64"
+    )
+    assert app.prefs.effective.system == "Speak like a pirate"
+    run_async(app.handle({"type": "setting", "name": "temperature", "value": "0.2"}))
+    assert store.saved[-1]["temperature"] == 0.2
+    assert store.saved[-1]["system"] == "You are a helpful assistant."  # the link's is not kept
+    assert store.saved[-1]["max_tokens"] == 512
+    run_async(app.handle({"type": "setting", "name": "max_tokens", "value": "lots"}))
+    assert "max_tokens='lots'" in page.last("banner")["text"]
+
+
+def test_storage_that_refuses_is_reported_and_the_setting_still_applies() -> None:
+    app, page, _, _ = make_app([], store=Store(StorageError("browser storage is full")))
+    run_async(app.handle({"type": "setting", "name": "system", "value": "Be terse."}))
+    assert "storage is full" in page.last("banner")["text"]
+    assert app.prefs.effective.system == "Be terse."
+
+
+def test_new_chat_empties_the_thread() -> None:
+    app, page, backend, _ = make_app([Script(["Paris."]), Script(["Hello."])])
+    run_async(app.handle({"type": "send", "text": "Capital of France?"}))
+    run_async(app.handle({"type": "new_chat"}))
+    assert page.last("messages") == {"op": "messages", "items": []}
+    run_async(app.handle({"type": "send", "text": "Hi"}))
+    assert [m.content for m in backend.asked[-1]] == ["You are a helpful assistant.", "Hi"]
+
+
+def test_unknown_or_malformed_events_are_ignored() -> None:
+    app, page, backend, _ = make_app([])
+    before = list(page.ops)
+    for event in ({"type": "launch_missiles"}, {"type": "backend", "value": "cloud"}, {}):
+        run_async(app.handle(event))
+    assert page.ops == before and backend.asked == []

@@ -1,0 +1,216 @@
+"""`ChatSession` over a scripted backend: turns, rollback, stop, switching and saving."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from pyapp.backends import BackendKind, ReplyOptions
+from pyapp.chat import ChatEvent, ChatSession, Chunk, Failed, Finished, Started, Turn
+from pyapp.chats import Chat, MessageState
+from pyapp.errors import EngineError, PromptTooLong, RemoteError
+from pyapp.templates import Message, Role
+from tests.conftest import run_async
+from tests.support.scripted import Script, ScriptedBackend
+
+TURN = Turn(system="Be brief.", options=ReplyOptions(max_tokens=8))
+
+
+def run(
+    events: AsyncIterator[ChatEvent], stop_after: int = 0, session: ChatSession | None = None
+) -> list[ChatEvent]:
+    async def collect() -> list[ChatEvent]:
+        seen: list[ChatEvent] = []
+        async for event in events:
+            seen.append(event)
+            if (
+                session is not None
+                and stop_after
+                and sum(isinstance(e, Chunk) for e in seen) == stop_after
+            ):
+                session.stop()
+        return seen
+
+    return run_async(collect())
+
+
+def texts(chat: Chat) -> list[tuple[str, str]]:
+    return [(m.role.value, m.text) for m in chat.messages]
+
+
+def test_a_reply_streams_and_is_kept_with_who_answered() -> None:
+    backend = ScriptedBackend([Script(["Par", "is."])])
+    session = ChatSession(backend)
+    events = run(session.send("Capital of France?", TURN))
+    assert [type(e) for e in events] == [Started, Chunk, Chunk, Finished]
+    assert isinstance(events[0], Started) and events[0].user is not None
+    assert [e.text for e in events if isinstance(e, Chunk)] == ["Par", "is."]
+    assert texts(session.chat) == [("user", "Capital of France?"), ("assistant", "Paris.")]
+    reply = session.chat.messages[1]
+    assert (reply.state, reply.backend, reply.model) == (MessageState.DONE, "browser", "Scripted")
+    assert reply.stats is not None and reply.stats.generated_tokens == 2
+    assert session.chat.title == "Capital of France?"
+    assert backend.asked == [
+        [Message(Role.SYSTEM, "Be brief."), Message(Role.USER, "Capital of France?")]
+    ]
+    assert not session.busy
+
+
+def test_a_failure_before_the_first_chunk_leaves_no_turn_and_no_duplicate_on_resend() -> None:
+    backend = ScriptedBackend(
+        [Script(["never"], error=EngineError("ONNX Runtime failed")), Script(["Paris."])]
+    )
+    session = ChatSession(backend)
+    events = run(session.send("Capital of France?", TURN))
+    failed = events[-1]
+    assert isinstance(failed, Failed)
+    assert failed.prompt == "Capital of France?"  # given back to the user
+    assert len(failed.removed) == 2  # the question's and the empty reply's bubbles
+    assert session.chat.messages == []
+    run(session.send("Capital of France?", TURN))
+    # the second attempt asks the question once, not twice
+    assert backend.asked[1] == [
+        Message(Role.SYSTEM, "Be brief."),
+        Message(Role.USER, "Capital of France?"),
+    ]
+    assert texts(session.chat) == [("user", "Capital of France?"), ("assistant", "Paris.")]
+
+
+def test_a_failure_mid_reply_keeps_the_text_marked_interrupted() -> None:
+    cut = RemoteError("the connection broke")
+    session = ChatSession(ScriptedBackend([Script(["The capital", " is", " Paris"], cut, 1)]))
+    events = run(session.send("Capital of France?", TURN))
+    finished = events[-1]
+    assert isinstance(finished, Finished) and finished.notice == "the connection broke"
+    reply = session.chat.messages[-1]
+    assert (reply.text, reply.state) == ("The capital", MessageState.INTERRUPTED)
+
+
+def test_stop_keeps_the_partial_reply() -> None:
+    session = ChatSession(ScriptedBackend([Script(["one", " two", " three", " four"])]))
+    events = run(session.send("Count.", TURN), stop_after=2, session=session)
+    finished = events[-1]
+    assert isinstance(finished, Finished)
+    assert (finished.reply.text, finished.reply.state) == ("one two", MessageState.STOPPED)
+    assert not session.busy
+
+
+def test_switching_backends_mid_thread_keeps_the_conversation() -> None:
+    local = ScriptedBackend([Script(["Paris."])])
+    remote = ScriptedBackend([Script(["Berlin."])], kind=BackendKind.FOUNDRY, model="big")
+    session = ChatSession(local)
+    run(session.send("Capital of France?", TURN))
+    session.use(remote)
+    run(session.send("And of Germany?", TURN))
+    assert [m.content for m in remote.asked[0]] == [
+        "Be brief.",
+        "Capital of France?",
+        "Paris.",
+        "And of Germany?",
+    ]
+    assert [m.backend for m in session.chat.messages if m.role == Role.ASSISTANT] == [
+        "browser",
+        "foundry",
+    ]
+
+
+def test_nothing_switches_while_a_reply_is_written() -> None:
+    session = ChatSession(ScriptedBackend([Script(["a", "b"])]))
+
+    async def switch_midway() -> None:
+        async for event in session.send("hi", TURN):
+            if isinstance(event, Chunk):
+                with pytest.raises(RuntimeError, match="while a reply"):
+                    session.use(ScriptedBackend([]))
+                with pytest.raises(RuntimeError, match="while a reply"):
+                    session.open(Chat())
+
+    run_async(switch_midway())
+
+
+def test_a_prompt_that_cannot_fit_is_refused_before_anything_is_added() -> None:
+    backend = ScriptedBackend([], context_length=20)
+    session = ChatSession(backend)
+    events = run(session.send("word " * 50, Turn("", ReplyOptions(max_tokens=4))))
+    (failed,) = events
+    assert isinstance(failed, Failed) and isinstance(failed.error, PromptTooLong)
+    assert failed.removed == () and session.chat.messages == []
+    assert backend.asked == []
+
+
+def test_history_that_outgrows_the_context_drops_the_oldest_exchange() -> None:
+    backend = ScriptedBackend(
+        [Script(["a " * 20]), Script(["b"]), Script(["c"])], context_length=40
+    )
+    session = ChatSession(backend)
+    options = Turn("sys", ReplyOptions(max_tokens=10))
+    for question in ("first question here", "second question", "third"):
+        run(session.send(question, options))
+    last = backend.asked[-1]
+    assert last[0] == Message(Role.SYSTEM, "sys") and last[-1].content == "third"
+    assert "first question here" not in [m.content for m in last]
+    assert len(session.chat.messages) == 6  # the chat itself keeps everything
+
+
+def test_regenerate_replaces_the_last_reply() -> None:
+    backend = ScriptedBackend([Script(["Lyon."]), Script(["Paris."])])
+    session = ChatSession(backend)
+    run(session.send("Capital of France?", TURN))
+    first_id = session.chat.messages[-1].id
+    events = run(session.regenerate(TURN))
+    assert isinstance(events[0], Started) and events[0].user is None
+    assert texts(session.chat) == [("user", "Capital of France?"), ("assistant", "Paris.")]
+    assert session.chat.messages[-1].id != first_id
+    assert backend.asked[1] == backend.asked[0]  # the same question, asked again
+
+
+def test_regenerate_that_fails_keeps_the_old_reply() -> None:
+    backend = ScriptedBackend([Script(["Lyon."]), Script(["x"], error=EngineError("boom"))])
+    session = ChatSession(backend)
+    run(session.send("Capital of France?", TURN))
+    events = run(session.regenerate(TURN))
+    assert isinstance(events[-1], Failed)
+    assert texts(session.chat) == [("user", "Capital of France?"), ("assistant", "Lyon.")]
+
+
+def test_edit_replaces_what_followed_the_edited_message() -> None:
+    backend = ScriptedBackend([Script(["Paris."]), Script(["Berlin."]), Script(["Rome."])])
+    session = ChatSession(backend)
+    run(session.send("Capital of France?", TURN))
+    run(session.send("And of Germany?", TURN))
+    first = session.chat.messages[0]
+    run(session.edit(first.id, "Capital of Italy?", TURN))
+    assert texts(session.chat) == [("user", "Capital of Italy?"), ("assistant", "Rome.")]
+    assert session.chat.messages[0].id == first.id
+    assert [m.content for m in backend.asked[-1]] == ["Be brief.", "Capital of Italy?"]
+
+
+class Saved:
+    def __init__(self) -> None:
+        self.states: list[list[tuple[str, str, str]]] = []
+
+    async def save(self, chat: Chat) -> None:
+        self.states.append([(m.role.value, m.text, m.state.value) for m in chat.messages])
+
+
+def test_a_streaming_reply_is_saved_at_least_once_a_second() -> None:
+    ticks = iter(float(t) for t in range(100))  # each clock read is one second later
+    store = Saved()
+    session = ChatSession(
+        ScriptedBackend([Script(["a", "b", "c"])]), store=store, clock=lambda: next(ticks)
+    )
+    run(session.send("hi", TURN))
+    assert store.states[0] == [("user", "hi", "done"), ("assistant", "", "streaming")]
+    partial = [s[-1][1] for s in store.states if s[-1][2] == "streaming"]
+    assert partial == ["", "a", "ab", "abc"]  # a save after every chunk at one per second
+    assert store.states[-1][-1] == ("assistant", "abc", "done")
+
+
+def test_without_time_passing_only_the_start_and_end_are_saved() -> None:
+    store = Saved()
+    session = ChatSession(
+        ScriptedBackend([Script(["a", "b", "c"])]), store=store, clock=lambda: 0.0
+    )
+    run(session.send("hi", TURN))
+    assert [s[-1][2] for s in store.states] == ["streaming", "done"]
