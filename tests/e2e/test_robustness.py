@@ -1,0 +1,89 @@
+"""Bad input never bricks the page: damaged saved settings, a malformed stream from the
+server, and outsized presets from a link. The malformed stream comes from a fake
+OpenAI-compatible upstream behind the real serve.py, because the point is to control it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import (
+    ASSISTANT,
+    PageSession,
+    ServerProcess,
+    ask,
+    page_session,
+    start_server,
+    stop_server,
+)
+from tests.support.fake_openai import FakeOpenAI, Reply, fake_openai
+
+PUT_SETTINGS = """(value) => new Promise((resolve, reject) => {
+  const open = indexedDB.open("hearth", 1);
+  open.onupgradeneeded = () => {
+    open.result.createObjectStore("kv");
+    open.result.createObjectStore("chats", { keyPath: "id" });
+  };
+  open.onsuccess = () => {
+    const tx = open.result.transaction("kv", "readwrite");
+    tx.objectStore("kv").put(value, "settings");
+    tx.oncomplete = () => { open.result.close(); resolve(); };
+    tx.onerror = () => reject(tx.error);
+  };
+  open.onerror = () => reject(open.error);
+})"""
+
+
+@pytest.mark.parametrize("stored", ["null", "[]", "5", '"text"', "{not json"])
+def test_saved_settings_of_any_shape_never_break_the_boot(chat: PageSession, stored: str) -> None:
+    chat.open()
+    chat.wait_state("ready")
+    chat.page.evaluate(PUT_SETTINGS, stored)
+    chat.page.reload()
+    chat.wait_state("ready")
+    banner = chat.page.locator("[data-testid=error]")
+    if stored == "null":
+        assert banner.is_hidden()  # null is just "nothing saved"
+    else:
+        assert "unreadable" in banner.inner_text()
+    assert chat.page.locator("#setting-max_tokens").input_value() == "512"
+
+
+def test_an_outsized_max_tokens_from_a_link_still_chats(chat: PageSession) -> None:
+    chat.open("?max_tokens=32768&temperature=0")
+    chat.wait_state("ready")
+    reply = ask(chat, "What is the capital of France?")
+    assert "Paris" in reply.inner_text()  # type: ignore[attr-defined]
+    assert chat.page.locator("[data-testid=error]").is_hidden()
+
+
+@pytest.fixture
+def malformed() -> Iterator[FakeOpenAI]:
+    with fake_openai(lambda request: Reply([], malformed=True)) as fake:
+        yield fake
+
+
+@pytest.fixture
+def malformed_server(dist: object, malformed: FakeOpenAI) -> Iterator[ServerProcess]:
+    server = start_server("--foundry-url", malformed.url)
+    yield server
+    stop_server(server)
+
+
+def test_a_malformed_stream_is_reported_and_leaves_no_empty_turn(
+    browser: object, malformed_server: ServerProcess
+) -> None:
+    with page_session(browser, malformed_server) as session:
+        session.open("?backend=foundry")
+        session.wait_state("ready", timeout_s=90)
+        page = session.page
+        page.fill("[data-testid=prompt]", "Hello?")
+        page.press("[data-testid=prompt]", "Enter")
+        banner = page.locator("[data-testid=error]")
+        banner.wait_for(state="visible", timeout=30_000)
+        assert "not a valid reply" in banner.inner_text()
+        session.wait_state("ready")
+        assert page.locator(ASSISTANT).count() == 0
+        assert page.locator("[data-testid=message]").count() == 0
+        assert page.input_value("[data-testid=prompt]") == "Hello?"
