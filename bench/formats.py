@@ -21,14 +21,8 @@ from bench.ort_loop import chromium_page, run_loop
 from bench.server import ROOT
 from build import default_cache
 from hearth_build.model.blocks import compress_model, encode_int8
-from hearth_build.model.convert import (
-    GENAI_FILES,
-    ModelSource,
-    default_gguf,
-    dequantize_gguf,
-    prepare_model,
-    run_builder,
-)
+from hearth_build.model.builder import dequantize_gguf, run_builder
+from hearth_build.model.convert import GENAI_FILES, ModelSource, default_gguf, prepare_model
 from hearth_build.model.native import NativeModel, agreement
 from hearth_build.vendor import PyPIPin
 

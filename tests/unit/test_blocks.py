@@ -1,5 +1,8 @@
 """The page's weight encodings: exact for GGUF blocks, close for the int8 fallback, and the
-rewritten graph computes what the original did once ORT folds it."""
+rewritten graph computes what the original did once ORT folds it.
+
+GGUF blocks come from `gguf`'s numpy port of llama.cpp's own quantisers, so "exact" means the
+GGUF's blocks: the same scales, minimums and codes, rebuilt into the same fp32 values."""
 
 from __future__ import annotations
 
@@ -7,9 +10,11 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from gguf import GGMLQuantizationType
+from gguf.quants import dequantize, quantize
 from onnx import TensorProto, helper, numpy_helper
 
-from hearth_build.model.blocks import compress_graph, encode, encode_q4_1, encode_q8_0
+from hearth_build.model.blocks import Encoded, compress_graph, encode, encode_q4_1, encode_q8_0
 
 RNG = np.random.default_rng(0)
 
@@ -49,17 +54,65 @@ def matmul_model(weight: np.ndarray) -> onnx.ModelProto:
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 22)])
 
 
+def gguf_blocks(kind: GGMLQuantizationType, k: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """An [n, k] GGUF tensor quantised by llama.cpp's rules: its blocks ([n, k/32, bytes])
+    and its dequantised values as an ONNX MatMul weight ([k, n], blocks along k)."""
+    raw = quantize(RNG.normal(0, 0.02, (n, k)).astype(np.float32), kind)
+    return raw.reshape(n, k // 32, -1), dequantize(raw, kind).T.copy()
+
+
+def rebuilt(enc: Encoded, name: str, w: np.ndarray) -> np.ndarray:
+    """What the encoding's nodes compute from its initializers, run by onnxruntime."""
+    graph = helper.make_graph(
+        enc.nodes,
+        "rebuild",
+        [],
+        [helper.make_tensor_value_info(name, TensorProto.FLOAT, list(w.shape))],
+        enc.initializers,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 22)])
+    return np.asarray(ort.InferenceSession(model.SerializeToString()).run(None, {})[0])
+
+
+def stored(enc: Encoded, name: str) -> np.ndarray:
+    (init,) = [i for i in enc.initializers if i.name == name]
+    return numpy_helper.to_array(init)
+
+
+def fp16_field(blocks: np.ndarray, start: int) -> np.ndarray:
+    """The fp16 at byte `start` of every block, as [k/32, n] like the encoding stores it."""
+    return blocks[..., start : start + 2].copy().view(np.float16)[..., 0].T
+
+
 def test_gguf_q4_1_blocks_are_recovered_exactly() -> None:
-    w = q4_1_weights(256, 300)
+    k, n = 256, 300
+    blocks, w = gguf_blocks(GGMLQuantizationType.Q4_1, k, n)
     enc = encode(name="w", w=w)
     assert enc.kind == "Q4_1"
     assert encode_q8_0("w", w) is None  # not representable as Q8_0
+    np.testing.assert_array_equal(rebuilt(enc, "w", w), w)
+    # the GGUF's own blocks: fp16 d and m, then 16 bytes of codes (low nibbles first)
+    d, m = fp16_field(blocks, 0), fp16_field(blocks, 2)
+    codes = blocks[..., 4:]
+    q = np.concatenate([codes & 15, codes >> 4], axis=-1).reshape(n, k).T
+    np.testing.assert_array_equal(stored(enc, "w.scaled.d").view(np.uint16), d.view(np.uint16))
+    np.testing.assert_array_equal(stored(enc, "w.m")[:, 0].view(np.uint16), m.view(np.uint16))
+    np.testing.assert_array_equal(stored(enc, "w.q4").astype(np.uint8), q)
 
 
 def test_gguf_q8_0_blocks_are_recovered_exactly() -> None:
-    w = q8_0_weights(128, 512)
+    k, n = 128, 512
+    blocks, w = gguf_blocks(GGMLQuantizationType.Q8_0, k, n)
     assert encode_q4_1("w", w) is None
-    assert encode("w", w).kind == "Q8_0"
+    enc = encode("w", w)
+    assert enc.kind == "Q8_0"
+    np.testing.assert_array_equal(rebuilt(enc, "w", w), w)
+    # the GGUF's own blocks: fp16 d, then 32 int8 codes
+    q = blocks[..., 2:].copy().view(np.int8).reshape(n, k).T
+    np.testing.assert_array_equal(
+        stored(enc, "w.d").view(np.uint16), fp16_field(blocks, 0).view(np.uint16)
+    )
+    np.testing.assert_array_equal(stored(enc, "w.q8"), q)
 
 
 def test_other_weights_fall_back_to_int8() -> None:
