@@ -1,9 +1,9 @@
-"""The app's behaviour between the page and the chat: which backend answers, what the
-controls and the status line show, and what a click does.
+"""The app's behaviour between the page and the chat: which backend answers, which chat is
+open, what the controls, the chat list and the status line show, and what a click does.
 
-Plain Python over three injected parts (a `View`, the backend `Provider`s and a
-`SettingsStore`), so the policy runs under CPython tests; `pyapp/browser/main.py` only
-wires the browser's versions of them in.
+Plain Python over injected parts (a `View`, the backend `Provider`s, a `SettingsStore`
+and a `Library` of chats), so the policy runs under CPython tests; `pyapp/browser/main.py`
+only wires the browser's versions of them in.
 """
 
 from __future__ import annotations
@@ -11,18 +11,23 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any, Protocol
+from datetime import date
+from typing import Any, Literal, Protocol
 
 from pyapp.backends import Backend as ChatBackend
 from pyapp.backends import ReplyOptions
 from pyapp.chat import ChatEvent, ChatSession, Chunk, Failed, Finished, Started, Turn
-from pyapp.chats import Chat
+from pyapp.chats import Chat, ChatMessage, RecordError
 from pyapp.errors import HearthError, RemoteError, StorageError
+from pyapp.library import Library
+from pyapp.markdown import Markdown, MarkdownStream
 from pyapp.settings import Backend, Preferences
 from pyapp.status import ModelOption, State, picker_options, ready_text
-from pyapp.view import View
+from pyapp.templates import Role
+from pyapp.view import Html, View
 
-STREAM_EVERY_S = 0.05  # a streaming reply is redrawn at most this often
+STREAM_EVERY_S = 0.05  # a streaming reply is redrawn at most this often...
+RENDER_SHARE = 0.03  # ...and rendering its Markdown may take at most this share of the time
 
 
 class Provider(Protocol):
@@ -56,44 +61,66 @@ class App:
         prefs: Preferences,
         providers: dict[Backend, Provider],
         settings_store: SettingsStore,
+        library: Library,
+        markdown: Markdown | None = None,
     ) -> None:
         self.view = view
         self.prefs = prefs
         self.providers = providers
         self.settings_store = settings_store
+        self.library = library
+        self.markdown = markdown  # None: replies show as plain text
+        self.chat = Chat()  # the open chat, also before any backend has loaded
         self.active: Backend | None = None
         self.session: ChatSession | None = None
         self.busy = False
+        self.query = ""  # the chat list's search
         self._banner_action: Callable[[], Awaitable[None]] | None = None
+        self._history_warned = False
 
     # what the page sends
 
     async def handle(self, event: dict[str, Any]) -> None:
-        """One event from the page (see site/ui.js for who sends what)."""
-        kind = event.get("type")
-        if kind == "send":
-            await self.send(str(event.get("text", "")))
-        elif kind == "stop":
-            self.stop()
-        elif kind == "backend" and event.get("value") in set(Backend):
-            await self.choose(Backend(str(event["value"])))
-        elif kind == "model":
-            await self.pick(str(event["value"]))
-        elif kind == "new_chat":
-            self.new_chat()
-        elif kind == "setting":
-            await self.setting(str(event["name"]), str(event["value"]))
-        elif kind == "banner_action" and self._banner_action is not None:
-            action, self._banner_action = self._banner_action, None
-            await action()
+        """One event from the page (site/ui.js says who sends what)."""
+        kind, value = event.get("type"), event.get("value")
+        handlers: dict[str, Callable[[], Awaitable[None]]] = {
+            "send": lambda: self.send(str(event.get("text", ""))),
+            "stop": self._stop,
+            "backend": lambda: self.choose(Backend(str(value))),
+            "model": lambda: self.pick(str(value)),
+            "new_chat": lambda: self.open_chat(Chat()),
+            "open_chat": lambda: self.open_id(str(event.get("id"))),
+            "setting": lambda: self.setting(str(event.get("name")), str(value)),
+            "rename": lambda: self.rename(str(event.get("id")), str(event.get("title", ""))),
+            "delete": lambda: self.delete(str(event.get("id"))),
+            "search": lambda: self.search(str(event.get("query", ""))),
+            "export": self.export_all,
+            "export_markdown": self.export_open,
+            "import": lambda: self.import_file(str(event.get("text", ""))),
+            "edit": lambda: self.edit(str(event.get("id")), str(event.get("text", ""))),
+            "regenerate": self.regenerate,
+            "banner_action": self._run_banner_action,
+        }
+        handler = handlers.get(str(kind))
+        if kind == "backend" and value not in set(Backend):
+            return
+        if handler is not None:
+            await handler()
 
     async def start(self, problems: list[str]) -> None:
-        """Show the settings, open the chosen backend, then the settings' problems (a bad
+        """Show the chats and settings, open the chosen backend, then any problems (a bad
         URL parameter stays visible once the page is ready)."""
+        problems = problems + await self.library.load()
+        self.chat = self.library.opened()
+        self._show_chats()
+        self.view.messages([self._message(m) for m in self.chat.messages])
         self.view.settings(self.prefs.effective)
         await self.use(self.prefs.effective.backend)
         for problem in problems:
             self.view.banner(problem)
+        self._history_warned = self.library.problem is not None
+
+    # backends
 
     async def choose(self, choice: Backend) -> None:
         """The user picked a backend: use it, then remember it."""
@@ -116,7 +143,7 @@ class App:
                 self.report(error, choice)
                 return
             if self.session is None:
-                self.session = ChatSession(backend, Chat())
+                self.session = ChatSession(backend, self.chat, self.library)
             else:
                 self.session.use(backend)
             self.active = choice
@@ -129,18 +156,6 @@ class App:
         if self.session.backend.model_id == model:
             await self.setting("model", model)
 
-    def stop(self) -> None:
-        if self.session is not None:
-            self.session.stop()
-
-    def new_chat(self) -> None:
-        """Start a fresh thread (the in-page model's cache follows on the next prompt)."""
-        if self.busy or self.session is None:
-            return
-        self.session.open(Chat())
-        self.view.messages([])
-        self.view.prompt("")
-
     async def setting(self, name: str, value: str) -> None:
         """A setting changed in the page: keep it (this is never a URL preset)."""
         problem = self.prefs.edit(name, value)
@@ -152,51 +167,171 @@ class App:
         except StorageError as error:
             self.view.banner(f"Settings could not be saved ({error}); they apply to this tab only.")
 
+    # chatting
+
+    def _turn(self) -> Turn:
+        settings = self.prefs.effective
+        options = ReplyOptions(
+            temperature=settings.temperature,
+            top_p=settings.top_p,
+            max_tokens=settings.max_tokens,
+            seed=settings.seed,
+        )
+        return Turn(system=settings.system, options=options)
+
     async def send(self, text: str) -> None:
         session = self.session
         if self.busy or session is None or not text.strip():
             return
-        settings = self.prefs.effective
-        turn = Turn(
-            system=settings.system,
-            options=ReplyOptions(
-                temperature=settings.temperature,
-                top_p=settings.top_p,
-                max_tokens=settings.max_tokens,
-                seed=settings.seed,
-            ),
-        )
         async with self._busy(State.GENERATING, "Generating…"):
             self.view.hide_banner()
             self.view.prompt("")  # taken; a reply that fails before any text gives it back
-            await self._show(session.send(text.strip(), turn))
+            await self._show(session.send(text.strip(), self._turn()))
 
-    # showing what happens
+    async def regenerate(self) -> None:
+        if self.busy or self.session is None:
+            return
+        async with self._busy(State.GENERATING, "Generating…"):
+            self.view.hide_banner()
+            await self._show(self.session.regenerate(self._turn()))
+
+    async def edit(self, message_id: str, text: str) -> None:
+        if self.busy or self.session is None or not text.strip():
+            return
+        async with self._busy(State.GENERATING, "Generating…"):
+            self.view.hide_banner()
+            await self._show(self.session.edit(message_id, text.strip(), self._turn()))
+
+    async def _stop(self) -> None:
+        if self.session is not None:
+            self.session.stop()
 
     async def _show(self, events: AsyncIterator[ChatEvent]) -> None:
-        """Render a reply's events; the final message is drawn after the controls and
+        """Render a reply's events. The final message is drawn after the controls and
         status are ready again, so whoever waits for `data-done` sees a ready page."""
-        drawn = 0.0
+        redraw = Redraw(self.markdown)
         async for event in events:
             if isinstance(event, Started):
+                # an edit or regenerate replaced messages: drop them, then draw the new ones
+                self.view.keep([m.id for m in self.chat.messages])
                 if event.user is not None:
                     self.view.message(event.user)
-                self.view.message(event.reply)
+                self.view.message(event.reply, redraw.start())
+                if self.library.open_id != self.chat.id:
+                    await self.library.open(self.chat)
+                self._show_chats()
             elif isinstance(event, Chunk):
-                now = time.monotonic()
-                if now - drawn >= STREAM_EVERY_S:
-                    self.view.message(event.reply)
-                    drawn = now
+                html = redraw.due(event.reply.text)
+                if html is not False:
+                    self.view.message(event.reply, html)
             elif isinstance(event, Finished):
                 self._settle()
+                self._show_chats()
                 if event.notice:
                     self.view.banner(f"The reply was cut off: {event.notice} What arrived is kept.")
-                self.view.message(event.reply)
+                self.view.message(event.reply, self._html(event.reply))
             elif isinstance(event, Failed):
-                self.view.remove(event.removed)
-                self.view.prompt(event.prompt)
+                if event.restored:  # an edit or regenerate put the old messages back
+                    self.view.messages([self._message(m) for m in self.chat.messages])
+                else:
+                    self.view.remove(event.removed)
+                if event.prompt:
+                    self.view.prompt(event.prompt)
                 self.report(event.error, self.active)
                 self._settle()
+        self._warn_history()
+
+    # chats
+
+    async def open_id(self, chat_id: str) -> None:
+        chat = self.library.chats.get(chat_id)
+        if chat is not None and chat is not self.chat:
+            await self.open_chat(chat)
+
+    async def open_chat(self, chat: Chat) -> None:
+        """Continue `chat` (a new one appears in the list once it has a message). The
+        in-page model's cache follows on the next prompt: its common prefix decides."""
+        if self.busy:
+            return
+        self.chat = chat
+        if self.session is not None:
+            self.session.open(chat)
+        if chat.messages:
+            await self.library.open(chat)
+        self.view.messages([self._message(m) for m in chat.messages])
+        self.view.prompt("")
+        self._show_chats()
+        self._warn_history()
+
+    async def rename(self, chat_id: str, title: str) -> None:
+        if await self.library.rename(chat_id, title) is not None:
+            self._show_chats()
+            self._warn_history()
+
+    async def delete(self, chat_id: str) -> None:
+        if self.busy:
+            return
+        chat = await self.library.delete(chat_id)
+        if chat is None:
+            return
+        if chat is self.chat:
+            await self.open_chat(Chat())
+        self._show_chats()
+
+        async def undo() -> None:
+            await self.library.restore(chat)
+            self._show_chats()
+
+        self._banner_action = undo
+        self.view.banner(f"Deleted “{chat.title or 'New chat'}”.", "Undo", kind="info")
+
+    async def search(self, query: str) -> None:
+        self.query = query
+        self._show_chats()
+
+    async def export_all(self) -> None:
+        day = date.today().isoformat()
+        text = self.library.export_all(time.time())
+        self.view.download(f"hearth-chats-{day}.json", "application/json", text)
+
+    async def export_open(self) -> None:
+        text = self.library.export_one(self.chat.id) if self.chat.messages else None
+        if text is None:
+            self.view.banner("This chat is empty: there is nothing to export yet.", kind="info")
+            return
+        name = "".join(c if c.isalnum() else "-" for c in self.chat.title.lower()).strip("-")
+        self.view.download(f"{name or 'chat'}.md", "text/markdown", text)
+
+    async def import_file(self, text: str) -> None:
+        try:
+            chats = await self.library.import_file(text)
+        except RecordError as error:
+            self.view.banner(str(error))
+            return
+        self._show_chats()
+        count = f"{len(chats)} chat{'s' * (len(chats) != 1)}"
+        self.view.banner(f"Imported {count}.", kind="info")
+        self._warn_history()
+
+    # showing things
+
+    def _html(self, message: ChatMessage) -> Html | None:
+        """A reply's rendered Markdown (user messages show as typed)."""
+        if self.markdown is None or message.role != Role.ASSISTANT:
+            return None
+        return 0, self.markdown.render(message.text)
+
+    def _message(self, message: ChatMessage) -> tuple[ChatMessage, Html | None]:
+        return message, self._html(message)
+
+    def _show_chats(self) -> None:
+        self.view.chats(self.library.summaries(self.query), self.chat.id, self.query)
+
+    def _warn_history(self) -> None:
+        """Say once that history is not being saved (storage refused), then keep going."""
+        if self.library.problem and not self._history_warned:
+            self._history_warned = True
+            self.view.banner(self.library.problem)
 
     def report(self, error: HearthError, involved: Backend | None) -> None:
         """Show `error`; when a server that `involved` needs is unreachable, offer the
@@ -207,6 +342,11 @@ class App:
         else:
             self._banner_action = None
             self.view.banner(str(error))
+
+    async def _run_banner_action(self) -> None:
+        action, self._banner_action = self._banner_action, None
+        if action is not None:
+            await action()
 
     def _progress(self, text: str) -> None:
         self.view.status(State.LOADING, text)
@@ -241,3 +381,33 @@ class App:
         context = backend.context.length if backend.context is not None else None
         where = self.providers[self.active].where
         self.view.status(State.READY, ready_text(where, backend.model, backend.last_stats, context))
+
+
+class Redraw:
+    """When to redraw a streaming reply, and its Markdown when it is redrawn.
+
+    At most every STREAM_EVERY_S, and the Markdown rendering (which runs in the worker,
+    between the model's tokens) backs off so that it takes at most RENDER_SHARE of the
+    time: a cheap paragraph redraws every 50 ms, a long table less often.
+    """
+
+    def __init__(self, markdown: Markdown | None, clock: Callable[[], float] = time.monotonic):
+        self.stream = MarkdownStream(markdown) if markdown is not None else None
+        self.clock = clock
+        self.next_at = 0.0
+
+    def start(self) -> Html | None:
+        return (0, []) if self.stream is not None else None
+
+    def due(self, text: str) -> Html | None | Literal[False]:
+        """False: not yet. Otherwise redraw now, with this Markdown (None: plain text)."""
+        now = self.clock()
+        if now < self.next_at:
+            return False
+        if self.stream is None:
+            self.next_at = now + STREAM_EVERY_S
+            return None
+        html = self.stream.update(text)
+        spent = self.clock() - now
+        self.next_at = now + max(STREAM_EVERY_S, spent / RENDER_SHARE)
+        return html

@@ -18,7 +18,7 @@ from pyapp.generate import Generator, StopConditions
 from pyapp.sampling import SamplingOptions
 from pyapp.stats import ReplyStats
 from pyapp.templates import ChatTemplate, Message
-from pyapp.tokenizer import Tokenizer
+from pyapp.tokenizer import Tokenizer, TokenLimitExceeded
 
 
 class BackendKind(StrEnum):
@@ -85,7 +85,12 @@ class LocalBackend:
         return self._window
 
     def _count(self, messages: Sequence[Message], limit: int) -> int:
-        return len(self.tokenizer.encode(self.template.render(messages)))
+        """The prompt's tokens, stopping as soon as there are more than `limit` (a huge
+        paste is refused without tokenizing all of it)."""
+        try:
+            return len(self.tokenizer.encode(self.template.render(messages), limit=limit))
+        except TokenLimitExceeded as error:
+            return error.counted
 
     def _stop_ids(self) -> frozenset[int]:
         ids = (self.tokenizer.token_id(s) for s in self.template.stop_strings)

@@ -53,12 +53,14 @@ class Finished:
 
 @dataclass(frozen=True)
 class Failed:
-    """Nothing was answered: the turn was rolled back (`removed` message ids) and `prompt` is
-    the text to give back to the user."""
+    """Nothing was answered: the turn was rolled back (`removed` message ids; `restored`
+    when an edit or regenerate put back what it had replaced) and `prompt` is the text to
+    give back to the user."""
 
     error: HearthError
     prompt: str
     removed: tuple[str, ...]
+    restored: bool = False
 
 
 ChatEvent = Started | Chunk | Finished | Failed
@@ -171,8 +173,7 @@ class ChatSession:
             if backend.context is not None:
                 prompt = backend.context.fit(prompt, turn.options.max_tokens)
         except HearthError as error:
-            self._put_back(restore)
-            yield Failed(error, asked, ())
+            yield Failed(error, asked, (), self._put_back(restore))
             return
         reply = ChatMessage(
             Role.ASSISTANT,
@@ -200,9 +201,9 @@ class ChatSession:
             failure = error if isinstance(error, HearthError) else unexpected(error)
             if not reply.text:
                 del chat.messages[-len(added) :]
-                self._put_back(restore)
+                restored = self._put_back(restore)
                 await self._save()
-                yield Failed(failure, asked, tuple(m.id for m in added))
+                yield Failed(failure, asked, tuple(m.id for m in added), restored)
                 return
             reply.state, notice = MessageState.INTERRUPTED, str(failure)
         else:
@@ -214,12 +215,13 @@ class ChatSession:
         await self._save()
         yield Finished(reply, notice)
 
-    def _put_back(self, restore: ChatMessage | list[ChatMessage] | None) -> None:
+    def _put_back(self, restore: ChatMessage | list[ChatMessage] | None) -> bool:
         """Undo what regenerate/edit removed before a reply that produced nothing."""
         if isinstance(restore, ChatMessage):
             self.chat.messages.append(restore)
         elif restore:
             self.chat.messages.extend(restore)
+        return bool(restore)
 
     async def _save(self) -> None:
         if self.store is not None:

@@ -6,10 +6,13 @@ exported. `ChatSession` (chat.py) is the only code that changes a chat's message
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from pyapp.stats import ReplyStats
 from pyapp.templates import Message, Role
@@ -73,3 +76,181 @@ def title_from(text: str) -> str:
         return line or "New chat"
     cut = line[:TITLE_LENGTH].rsplit(" ", 1)[0] or line[:TITLE_LENGTH]
     return cut.rstrip(" ,.;:") + "…"
+
+
+# --- keeping chats: the record schema, export and import ---------------------------------
+
+SCHEMA = 1  # version of a stored or exported chat record
+EXPORT_FORMAT = "hearth-chats"
+MAX_TEXT = 4_000_000  # characters in one message: far beyond any context, short of abuse
+ROLES = (Role.USER, Role.ASSISTANT)
+
+
+class RecordError(ValueError):
+    """A stored or imported chat that cannot be read; the text says what is wrong."""
+
+
+def chat_to_json(chat: Chat) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA,
+        "id": chat.id,
+        "title": chat.title,
+        "created": chat.created,
+        "updated": chat.updated,
+        "messages": [
+            {
+                "id": m.id,
+                "role": m.role.value,
+                "text": m.text,
+                "state": m.state.value,
+                "backend": m.backend,
+                "model": m.model,
+                "stats": m.stats.to_json() if m.stats else None,
+            }
+            for m in chat.messages
+        ],
+    }
+
+
+# Older record versions and how to bring each one version up (none yet: SCHEMA is 1).
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+
+def migrate(record: dict[str, Any]) -> dict[str, Any]:
+    """Bring a record up to SCHEMA, one version at a time."""
+    version = record.get("schema", 1)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise RecordError(f"its schema version {version!r} is not one Hearth wrote")
+    if version > SCHEMA:
+        raise RecordError(
+            f"it was written by a newer Hearth (schema {version}; this one reads up to "
+            f"{SCHEMA}); update Hearth first"
+        )
+    while version < SCHEMA:
+        record = MIGRATIONS[version](record)
+        version += 1
+        record["schema"] = version
+    return record
+
+
+def chat_from_json(data: object) -> Chat:
+    """A chat from its record, checked field by field (a record may come from a file). A
+    reply saved mid-stream (the tab went away) comes back as interrupted."""
+    if not isinstance(data, dict):
+        raise RecordError("a chat is not a JSON object")
+    record = migrate(dict(data))
+    messages = record.get("messages")
+    if not isinstance(messages, list):
+        raise RecordError("a chat has no message list")
+    chat = Chat(
+        id=_text(record, "id", 1, 64),
+        title=_text(record, "title", 0, 500),
+        created=_number(record, "created"),
+        updated=_number(record, "updated"),
+        messages=[_message(m) for m in messages],
+    )
+    return chat
+
+
+def _message(data: object) -> ChatMessage:
+    if not isinstance(data, dict):
+        raise RecordError("a message is not a JSON object")
+    try:
+        role = Role(str(data.get("role")))
+        state = MessageState(str(data.get("state", MessageState.DONE.value)))
+    except ValueError as error:
+        raise RecordError(f"a message has {error}") from None
+    if role not in ROLES:
+        raise RecordError(f"a message has the role {role.value!r}")
+    stats = data.get("stats")
+    if stats is not None and not isinstance(stats, dict):
+        raise RecordError("a message's stats are not a JSON object")
+    try:
+        figures = ReplyStats.from_json(stats) if stats else None
+    except ValueError as error:
+        raise RecordError(f"a message's stats are unreadable ({error})") from None
+    return ChatMessage(
+        role=role,
+        text=_text(data, "text", 0, MAX_TEXT),
+        id=_text(data, "id", 1, 64),
+        state=MessageState.INTERRUPTED if state == MessageState.STREAMING else state,
+        backend=_optional_text(data, "backend"),
+        model=_optional_text(data, "model"),
+        stats=figures,
+    )
+
+
+def _text(data: dict[str, Any], key: str, shortest: int, longest: int) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not shortest <= len(value) <= longest:
+        raise RecordError(f"{key!r} is not a text of {shortest} to {longest} characters")
+    return value
+
+
+def _optional_text(data: dict[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    return _text(data, key, 0, 200)
+
+
+def _number(data: dict[str, Any], key: str) -> float:
+    value = data.get(key)
+    if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+        raise RecordError(f"{key!r} is not a time")
+    return float(value)
+
+
+def export_json(chats: list[Chat], when: float) -> str:
+    """Every chat in one versioned file; importing it gives the same chats back."""
+    return json.dumps(
+        {
+            "format": EXPORT_FORMAT,
+            "version": SCHEMA,
+            "exported": when,
+            "chats": [chat_to_json(c) for c in chats],
+        },
+        ensure_ascii=False,
+        indent=1,
+    )
+
+
+def import_json(text: str) -> list[Chat]:
+    """The chats in an export file, all or nothing: a file with any unreadable chat is
+    refused whole, with one sentence that says why."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise RecordError(
+            "That file is not valid JSON (it may be truncated); nothing was imported."
+        ) from None
+    if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
+        raise RecordError(
+            'That file is not a Hearth chat export (it has no "format": "hearth-chats"); '
+            "nothing was imported."
+        )
+    chats = data.get("chats")
+    if not isinstance(chats, list):
+        raise RecordError("That Hearth export has no chat list; nothing was imported.")
+    version = data.get("version")
+    try:
+        return [
+            chat_from_json({"schema": version, **c} if isinstance(c, dict) else c) for c in chats
+        ]
+    except RecordError as error:
+        raise RecordError(
+            f"That Hearth export cannot be read: {error}; nothing was imported."
+        ) from None
+
+
+def export_markdown(chat: Chat) -> str:
+    """One chat as a Markdown document: the title, then each message under who wrote it."""
+    parts = [f"# {chat.title or 'Chat'}\n"]
+    for message in chat.messages:
+        who = "You" if message.role == Role.USER else f"Assistant ({message.model or 'unknown'})"
+        note = {
+            MessageState.STOPPED: " (stopped)",
+            MessageState.INTERRUPTED: " (interrupted)",
+        }.get(message.state, "")
+        parts.append(f"**{who}**{note}\n\n{message.text}\n")
+    return "\n".join(parts)

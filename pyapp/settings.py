@@ -2,9 +2,10 @@
 
 `?backend=foundry&temperature=0&max_tokens=64&seed=1&system=...` opens the chat in a known
 configuration (for a link or a test); `?threads=N` pins the WASM thread count (default:
-the machine's cores, at most 4). URL presets apply to that page load only and are never
-saved: a link cannot change someone's settings for good. Bad values, saved or in the URL,
-are reported and ignored, never fatal.
+the machine's cores, at most 4) and `?markdown=0` shows replies as plain text (the
+benchmark's baseline for the cost of rendering). URL presets apply to that page load only
+and are never saved: a link cannot change someone's settings for good. Bad values, saved
+or in the URL, are reported and ignored, never fatal.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class Settings:
     seed: int | None = None
     system: str = "You are a helpful assistant."
     threads: int | None = None
+    markdown: bool = True
 
     def parse(self, values: dict[str, str]) -> tuple[Settings, list[str]]:
         """Apply raw values by name; returns the new settings and one message per ignored
@@ -148,6 +150,14 @@ def _backend(raw: str) -> Backend:
         raise ValueError(f"expected one of {choices}") from None
 
 
+def _flag(raw: str) -> bool:
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected 1 or 0")
+
+
 def _text(raw: str) -> str:
     return raw
 
@@ -165,4 +175,5 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "seed": _ranged(int, 0, 2**32 - 1, "whole number"),
     "system": _text,
     "threads": _ranged(int, 1, 64, "whole number"),
+    "markdown": _flag,
 }

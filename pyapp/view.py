@@ -11,17 +11,22 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from pyapp.chats import ChatMessage, MessageState
+from pyapp.chats import ChatMessage
+from pyapp.library import ChatSummary
 from pyapp.settings import Backend, Settings
 from pyapp.status import State
 
 Send = Callable[[dict[str, Any]], None]
 PANEL = ("system", "temperature", "top_p", "max_tokens")  # the settings panel's fields
+# Rendered Markdown: the index of the first block that changed, and the blocks from there.
+Html = tuple[int, list[str]]
 
 
-def message_view(message: ChatMessage) -> dict[str, Any]:
+def message_view(message: ChatMessage, html: Html | None = None) -> dict[str, Any]:
     """A message as the renderer needs it; `data` becomes the element's data-* attributes
-    (the figures tests and the benchmark read: data-ttft-ms, data-decode-tok-s, ...)."""
+    (the figures tests and the benchmark read: data-ttft-ms, data-decode-tok-s, ...).
+    `html`, when given, is the reply's Markdown, sanitised by the renderer before use;
+    `text` stays the raw Markdown (Copy puts it on the clipboard)."""
     data: dict[str, str] = {}
     stats = message.stats
     if stats is not None:
@@ -32,7 +37,7 @@ def message_view(message: ChatMessage) -> dict[str, Any]:
             data["generated"] = str(stats.generated_tokens)
         if stats.prompt_tokens is not None:
             data["promptTokens"] = str(stats.prompt_tokens)
-    return {
+    view: dict[str, Any] = {
         "id": message.id,
         "role": message.role.value,
         "text": message.text,
@@ -41,6 +46,9 @@ def message_view(message: ChatMessage) -> dict[str, Any]:
         "model": message.model,
         "data": data,
     }
+    if html is not None:
+        view["html"] = {"start": html[0], "blocks": html[1]}
+    return view
 
 
 class View:
@@ -56,10 +64,10 @@ class View:
     def status(self, state: State, text: str) -> None:
         self._op("status", state=state.value, text=text)
 
-    def banner(self, text: str, action: str | None = None) -> None:
-        """The error banner, optionally with one button that offers the way out (its click
-        comes back as the `banner_action` event)."""
-        self._op("banner", text=text, action=action)
+    def banner(self, text: str, action: str | None = None, kind: str = "error") -> None:
+        """The banner ("error" or "info"), optionally with one button that offers the way
+        out or an Undo (its click comes back as the `banner_action` event)."""
+        self._op("banner", text=text, action=action, kind=kind)
 
     def hide_banner(self) -> None:
         self._op("banner_hide")
@@ -78,21 +86,30 @@ class View:
     def settings(self, settings: Settings) -> None:
         self._op("settings", values={name: str(getattr(settings, name)) for name in PANEL})
 
-    def messages(self, messages: Sequence[ChatMessage]) -> None:
+    def messages(self, messages: Sequence[tuple[ChatMessage, Html | None]]) -> None:
         """Show exactly these messages (a chat was opened or started)."""
-        self._op("messages", items=[message_view(m) for m in messages])
+        self._op("messages", items=[message_view(m, html) for m, html in messages])
 
-    def message(self, message: ChatMessage) -> None:
+    def message(self, message: ChatMessage, html: Html | None = None) -> None:
         """Add the message, or update it in place if it is shown."""
-        self._op("message", item=message_view(message))
+        self._op("message", item=message_view(message, html))
 
     def remove(self, ids: Sequence[str]) -> None:
         self._op("remove", ids=list(ids))
 
+    def keep(self, ids: Sequence[str]) -> None:
+        """Remove every shown message whose id is not in `ids`."""
+        self._op("keep", ids=list(ids))
+
+    def chats(self, summaries: Sequence[ChatSummary], active: str, query: str) -> None:
+        """The chat list (newest first; filtered when `query` is set), `active` marked."""
+        items = [{"id": s.id, "title": s.title} for s in summaries]
+        self._op("chats", items=items, active=active, query=query)
+
+    def download(self, name: str, mime: str, text: str) -> None:
+        """Offer `text` as a file to save (Export)."""
+        self._op("download", name=name, mime=mime, text=text)
+
     def prompt(self, text: str) -> None:
         """Put text (back) in the prompt box and focus it."""
         self._op("prompt", text=text)
-
-
-def is_final(message: ChatMessage) -> bool:
-    return message.state != MessageState.STREAMING

@@ -27,7 +27,12 @@ export function open() {
         if (!db.objectStoreNames.contains("kv")) db.createObjectStore("kv");
         if (!db.objectStoreNames.contains("chats")) db.createObjectStore("chats", { keyPath: "id" });
       };
-      request.onsuccess = () => resolve(request.result);
+      request.onsuccess = () => {
+        const db = request.result;
+        // a newer Hearth in another tab wants to upgrade: let it, and reopen next time
+        db.onversionchange = () => { db.close(); opened = null; };
+        resolve(db);
+      };
       request.onerror = () => reject(request.error || new Error("IndexedDB could not be opened"));
       request.onblocked = () => reject(new Error("IndexedDB is blocked by another tab; close it and reload"));
     });

@@ -1,22 +1,48 @@
 // The renderer: the only code that touches the DOM. Python (in the worker) decides what the
 // page shows and sends commands ({op: ...}, see pyapp/view.py); this applies them. What the
 // user does goes back as events ({type: ...}, handled by pyapp/app.py).
+//
+// Rendered Markdown arrives as HTML blocks from Python; each block passes through DOMPurify
+// with an allowlist before it reaches the DOM (no script, no style, no image, links only to
+// http(s) and mailto), so a hostile reply cannot run code or fetch anything.
+import { icon } from "./icons.js";
 
 const STICK_PX = 48; // within this distance of the bottom, new text keeps the list scrolled down
+const IMPORT_LIMIT = 64 * 1024 * 1024; // bytes: a larger file is refused before it is read
+const SANITIZE = {
+  ALLOWED_TAGS: ["p", "br", "strong", "em", "s", "del", "code", "pre", "span", "a", "ul", "ol", "li",
+    "blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "table", "thead", "tbody", "tr", "th", "td"],
+  ALLOWED_ATTR: ["href", "title", "class", "start", "target", "rel"],
+  ALLOWED_URI_REGEXP: /^(?:https?:|mailto:)/i,
+  ALLOW_DATA_ATTR: false,
+  RETURN_DOM_FRAGMENT: true,
+};
 
 export class Renderer {
-  constructor(doc, emit) {
+  constructor(doc, emit, purify) {
     this.doc = doc;
     this.emit = emit;
+    this.purify = purify;
+    purify.addHook("afterSanitizeAttributes", (node) => {
+      if (node.tagName === "A") {
+        node.setAttribute("target", "_blank");
+        node.setAttribute("rel", "noopener noreferrer");
+      }
+    });
     const $ = (id) => doc.getElementById(id);
     this.el = {
       status: $("status"), banner: $("error"), bannerText: $("error-text"),
       bannerAction: $("error-action"), bannerClose: $("error-close"), version: $("version"),
       messages: $("messages"), prompt: $("prompt"), send: $("send"), stop: $("stop"),
       backend: $("backend"), model: $("model"), newChat: $("new-chat"), composer: $("composer"),
+      chatList: $("chat-list"), chatEmpty: $("chat-empty"), search: $("chat-search"),
+      exportAll: $("export"), exportMarkdown: $("export-markdown"), importFile: $("import"),
+      sidebar: $("sidebar"), scrim: $("scrim"), sidebarOpen: $("sidebar-open"), sidebarClose: $("sidebar-close"),
     };
     this.settings = [...doc.querySelectorAll("[data-setting]")];
-    this.shown = new Map(); // message id -> element
+    this.shown = new Map(); // message id -> {element, text (raw Markdown), role}
+    this.busy = true;
+    for (const element of doc.querySelectorAll("[data-icon]")) element.append(icon(element.dataset.icon));
     this.bind();
   }
 
@@ -32,13 +58,21 @@ export class Renderer {
     el.prompt.addEventListener("input", () => this.fitPrompt());
     this.doc.addEventListener("keydown", (event) => {
       if (event.key === "Escape" && !el.stop.disabled) emit({ type: "stop" });
+      else if (event.key === "Escape" && el.sidebar.classList.contains("open")) this.toggleSidebar(false);
     });
     el.stop.addEventListener("click", () => emit({ type: "stop" }));
     el.backend.addEventListener("change", () => emit({ type: "backend", value: el.backend.value }));
     el.model.addEventListener("change", () => emit({ type: "model", value: el.model.value }));
-    el.newChat.addEventListener("click", () => emit({ type: "new_chat" }));
+    el.newChat.addEventListener("click", () => { this.toggleSidebar(false); emit({ type: "new_chat" }); });
     el.bannerAction.addEventListener("click", () => { el.banner.hidden = true; emit({ type: "banner_action" }); });
     el.bannerClose.addEventListener("click", () => { el.banner.hidden = true; });
+    el.search.addEventListener("input", () => emit({ type: "search", query: el.search.value }));
+    el.exportAll.addEventListener("click", () => emit({ type: "export" }));
+    el.exportMarkdown.addEventListener("click", () => emit({ type: "export_markdown" }));
+    el.importFile.addEventListener("change", () => this.importChosen());
+    el.sidebarOpen.addEventListener("click", () => this.toggleSidebar(true));
+    el.sidebarClose.addEventListener("click", () => this.toggleSidebar(false));
+    el.scrim.addEventListener("click", () => this.toggleSidebar(false));
     for (const input of this.settings) {
       input.addEventListener("change", () => emit({ type: "setting", name: input.dataset.setting, value: input.value }));
     }
@@ -55,6 +89,25 @@ export class Renderer {
     const prompt = this.el.prompt;
     prompt.style.height = "auto";
     prompt.style.height = `${Math.min(prompt.scrollHeight + 2, 8 * 24)}px`;
+  }
+
+  toggleSidebar(open) {
+    this.el.sidebar.classList.toggle("open", open);
+    this.el.scrim.hidden = !open;
+    this.el.sidebarOpen.setAttribute("aria-expanded", String(open));
+    if (open) this.el.search.focus();
+  }
+
+  async importChosen() {
+    const input = this.el.importFile;
+    const file = input.files && input.files[0];
+    input.value = "";
+    if (!file) return;
+    if (file.size > IMPORT_LIMIT) {
+      this.op_banner({ text: `${file.name} is too large to be a Hearth export (${Math.round(file.size / 1048576)} MB); nothing was imported.` });
+      return;
+    }
+    this.emit({ type: "import", name: file.name, text: await file.text() });
   }
 
   apply(command) {
@@ -87,11 +140,13 @@ export class Renderer {
     this.el.status.dataset.state = state;
   }
 
-  op_banner({ text, action }) {
+  op_banner({ text, action, kind }) {
     const { banner, bannerText, bannerAction } = this.el;
     bannerText.textContent = text;
     bannerAction.hidden = !action;
     if (action) bannerAction.textContent = action;
+    banner.dataset.kind = kind || "error";
+    banner.setAttribute("role", kind === "info" ? "status" : "alert");
     banner.hidden = false;
   }
 
@@ -101,10 +156,13 @@ export class Renderer {
 
   op_controls({ busy, ready }) {
     const { prompt, send, stop, backend, model, newChat } = this.el;
+    this.busy = busy;
     prompt.disabled = false;
     send.disabled = busy || !ready;
     stop.disabled = !busy;
     backend.disabled = model.disabled = newChat.disabled = busy;
+    this.el.messages.classList.toggle("busy", busy);
+    this.markLastReply();
   }
 
   op_backend({ value }) {
@@ -134,38 +192,248 @@ export class Renderer {
     this.el.prompt.focus();
   }
 
+  op_download({ name, mime, text }) {
+    const url = URL.createObjectURL(new Blob([text], { type: mime }));
+    const link = Object.assign(this.doc.createElement("a"), { href: url, download: name });
+    this.doc.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  }
+
+  // the chat list
+
+  op_chats({ items, active, query }) {
+    const list = this.el.chatList;
+    list.replaceChildren(...items.map((item) => this.chatItem(item, item.id === active)));
+    this.el.chatEmpty.hidden = items.length > 0;
+    this.el.chatEmpty.textContent = query ? "No chat matches." : "No saved chats yet.";
+    if (this.doc.activeElement !== this.el.search) this.el.search.value = query;
+  }
+
+  chatItem({ id, title }, active) {
+    const doc = this.doc;
+    const item = doc.createElement("li");
+    Object.assign(item.dataset, { testid: "chat-item", id, active: String(active) });
+    const open = doc.createElement("button");
+    Object.assign(open, { type: "button", className: "chat-title", textContent: title, title });
+    open.dataset.testid = "chat-title";
+    if (active) open.setAttribute("aria-current", "true");
+    const rename = this.iconButton("edit", `Rename “${title}”`, "chat-rename");
+    const remove = this.iconButton("delete", `Delete “${title}”`, "chat-delete");
+    item.append(open, rename, remove);
+    item.addEventListener("click", (event) => {
+      if (event.target.closest(".chat-action, input")) return;
+      this.toggleSidebar(false);
+      this.emit({ type: "open_chat", id });
+    });
+    rename.addEventListener("click", () => this.renameChat(item, open, id, title));
+    remove.addEventListener("click", () => this.emit({ type: "delete", id }));
+    return item;
+  }
+
+  renameChat(item, titleButton, id, title) {
+    const input = Object.assign(this.doc.createElement("input"), { type: "text", value: title, className: "chat-rename-input" });
+    input.setAttribute("aria-label", "New title");
+    let done = false;
+    const finish = (keep) => {
+      if (done) return;
+      done = true;
+      const value = input.value.trim();
+      input.replaceWith(titleButton);
+      if (keep && value && value !== title) this.emit({ type: "rename", id, title: value });
+    };
+    input.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") { event.preventDefault(); finish(true); }
+      if (event.key === "Escape") { event.stopPropagation(); finish(false); }
+    });
+    input.addEventListener("blur", () => finish(true));
+    titleButton.replaceWith(input);
+    input.focus();
+    input.select();
+  }
+
+  iconButton(name, label, testid) {
+    const button = this.doc.createElement("button");
+    button.type = "button";
+    button.className = "icon chat-action";
+    button.setAttribute("aria-label", label);
+    button.title = label;
+    if (testid) button.dataset.testid = testid;
+    button.append(icon(name));
+    return button;
+  }
+
+  // messages
+
   op_messages({ items }) {
     this.shown.clear();
     this.el.messages.replaceChildren();
     for (const item of items) this.op_message({ item });
+    this.el.messages.scrollTop = this.el.messages.scrollHeight;
+  }
+
+  op_keep({ ids }) {
+    const keep = new Set(ids);
+    for (const [id, shown] of this.shown) {
+      if (!keep.has(id)) {
+        shown.element.remove();
+        this.shown.delete(id);
+      }
+    }
+  }
+
+  op_remove({ ids }) {
+    for (const id of ids) {
+      this.shown.get(id)?.element.remove();
+      this.shown.delete(id);
+    }
+    this.markLastReply();
   }
 
   op_message({ item }) {
     const list = this.el.messages;
     const stick = list.scrollHeight - list.scrollTop - list.clientHeight < STICK_PX;
-    let element = this.shown.get(item.id);
-    if (!element) {
-      element = this.doc.createElement("div");
-      element.dataset.testid = "message";
-      element.dataset.id = item.id;
-      element.dataset.role = item.role;
-      list.appendChild(element);
-      this.shown.set(item.id, element);
+    let shown = this.shown.get(item.id);
+    if (!shown) {
+      shown = this.newMessage(item);
+      list.appendChild(shown.element);
+      this.shown.set(item.id, shown);
     }
-    element.textContent = item.text;
+    const { element, content } = shown;
+    if (!shown.editing) {
+      content.className = item.html ? "content markdown" : "content plain";
+      if (item.html) this.renderBlocks(content, item.html);
+      else if (shown.text !== item.text || content.children.length) content.textContent = item.text;
+    }
+    shown.text = item.text;
     for (const [key, value] of Object.entries(item.data || {})) element.dataset[key] = value;
-    const state = item.state;
-    if (state === "stopped") element.dataset.stopped = "true";
-    if (state === "interrupted") element.dataset.interrupted = "true";
-    // data-done last: tests and the benchmark wait for it, and then read the figures above
-    element.dataset.done = String(state !== "streaming");
+    if (item.model) element.dataset.model = item.model;
+    if (item.backend) element.dataset.backend = item.backend;
+    element.dataset.stopped = String(item.state === "stopped");
+    element.dataset.interrupted = String(item.state === "interrupted");
+    this.markLastReply();
+    // data-done last: tests and the benchmark wait for it, then read the figures above
+    element.dataset.done = String(item.state !== "streaming");
     if (stick) list.scrollTop = list.scrollHeight;
   }
 
-  op_remove({ ids }) {
-    for (const id of ids) {
-      this.shown.get(id)?.remove();
-      this.shown.delete(id);
+  newMessage(item) {
+    const doc = this.doc;
+    const element = doc.createElement("article");
+    Object.assign(element.dataset, { testid: "message", id: item.id, role: item.role });
+    element.setAttribute("aria-label", item.role === "user" ? "You" : "Assistant");
+    const content = doc.createElement("div");
+    const actions = doc.createElement("div");
+    actions.className = "message-actions";
+    const shown = { element, content, text: "", editing: false };
+    const copy = this.iconButton("copy", "Copy as Markdown", "copy");
+    copy.addEventListener("click", () => this.copy(copy, shown.text));
+    actions.append(copy);
+    if (item.role === "user") {
+      const edit = this.iconButton("edit", "Edit and resend", "edit");
+      edit.addEventListener("click", () => this.edit(item.id, shown));
+      actions.append(edit);
+    } else {
+      const again = this.iconButton("regenerate", "Regenerate this reply", "regenerate");
+      again.addEventListener("click", () => this.emit({ type: "regenerate" }));
+      actions.append(again);
+    }
+    element.append(content, actions);
+    return shown;
+  }
+
+  // Only the newest reply can be regenerated, and only when nothing is being written.
+  markLastReply() {
+    const replies = this.el.messages.querySelectorAll("[data-testid=message][data-role=assistant]");
+    replies.forEach((reply, index) => {
+      const button = reply.querySelector("[data-testid=regenerate]");
+      const hidden = index !== replies.length - 1 || this.busy;
+      if (button && button.hidden !== hidden) button.hidden = hidden;
+    });
+    for (const button of this.el.messages.querySelectorAll("[data-testid=edit]")) {
+      if (button.disabled !== this.busy) button.disabled = this.busy;
+    }
+  }
+
+  // Blocks from `start` on are new or changed; each is sanitised on its own.
+  renderBlocks(content, { start, blocks }) {
+    const doc = this.doc;
+    while (content.children.length > start + blocks.length) content.lastElementChild.remove();
+    blocks.forEach((html, offset) => {
+      let block = content.children[start + offset];
+      if (!block) {
+        block = doc.createElement("div");
+        block.className = "block";
+        content.append(block);
+      }
+      if (block.dataset.source === html) return;
+      const fragment = this.purify.sanitize(html, SANITIZE);
+      dropLayoutWhitespace(fragment);
+      block.replaceChildren(fragment);
+      block.dataset.source = html;
+      for (const pre of block.querySelectorAll("pre")) {
+        const copy = this.iconButton("copy", "Copy code", "copy-code");
+        copy.classList.add("code-copy");
+        copy.addEventListener("click", () => this.copy(copy, pre.querySelector("code")?.textContent ?? ""));
+        pre.append(copy);
+      }
+    });
+  }
+
+  async copy(button, text) {
+    try {
+      await navigator.clipboard.writeText(text);
+      button.dataset.copied = "true";
+      setTimeout(() => { delete button.dataset.copied; }, 1500);
+    } catch (error) {
+      this.op_banner({ text: `Could not copy (${error.message}); select the text and copy it instead.` });
+    }
+  }
+
+  edit(id, shown) {
+    if (this.busy || shown.editing) return;
+    const doc = this.doc;
+    shown.editing = true;
+    const previous = [...shown.content.childNodes];
+    const box = Object.assign(doc.createElement("textarea"), { value: shown.text, className: "edit-box", rows: 3 });
+    box.setAttribute("aria-label", "Edit your message");
+    const save = Object.assign(doc.createElement("button"), { type: "button", textContent: "Save and resend", className: "primary" });
+    const cancel = Object.assign(doc.createElement("button"), { type: "button", textContent: "Cancel" });
+    const bar = doc.createElement("div");
+    bar.className = "edit-actions";
+    bar.append(save, cancel);
+    const close = () => { shown.editing = false; shown.content.replaceChildren(...previous); };
+    save.addEventListener("click", () => {
+      const text = box.value.trim();
+      close();
+      if (text) this.emit({ type: "edit", id, text });
+    });
+    cancel.addEventListener("click", close);
+    box.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") { event.stopPropagation(); close(); }
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) save.click();
+    });
+    shown.content.replaceChildren(box, bar);
+    box.focus();
+  }
+}
+
+// markdown-it puts a newline after every block tag. Between blocks those text nodes only add
+// stray whitespace to the message's text (and to what a screen reader reads); inside a
+// paragraph a newline is a soft break and stays.
+const CONTAINERS = new Set(["UL", "OL", "TABLE", "THEAD", "TBODY", "TR", "BLOCKQUOTE"]);
+const BLOCKS = new Set(["P", "UL", "OL", "PRE", "BLOCKQUOTE", "TABLE", "HR", "H1", "H2", "H3", "H4", "H5", "H6"]);
+
+function dropLayoutWhitespace(node) {
+  const isBlock = (sibling) => sibling && sibling.nodeType === 1 && BLOCKS.has(sibling.tagName);
+  for (const child of [...node.childNodes]) {
+    if (child.nodeType === 3 && !child.nodeValue.trim()) {
+      const between = node.nodeType === 11 || CONTAINERS.has(node.tagName)
+        || isBlock(child.previousSibling) || isBlock(child.nextSibling);
+      if (between) child.remove();
+    } else if (child.nodeType === 1 && child.tagName !== "PRE") {
+      dropLayoutWhitespace(child);
     }
   }
 }

@@ -190,7 +190,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark tests by folder, so `-m unit` and `-m e2e` select them."""
     for item in items:
         folder = Path(str(item.fspath)).parent.name
-        if folder in ("unit", "build", "model", "e2e", "foundry"):
+        if folder in ("unit", "build", "model", "e2e", "foundry", "security"):
             item.add_marker(getattr(pytest.mark, folder))
 
 
@@ -211,8 +211,12 @@ WATCH = """() => {
 FREEZE = """(index) => {
   const reply = document.querySelectorAll('[data-testid=message][data-role=assistant]')[index];
   window.__changes = 0;
-  new MutationObserver((records) => { window.__changes += records.length; })
-    .observe(reply, { subtree: true, childList: true, characterData: true, attributes: true });
+  const count = (records) => { window.__changes += records.length; };
+  // its text and its figures; its action buttons may change as newer replies arrive
+  new MutationObserver(count).observe(reply.querySelector('.content'),
+    { subtree: true, childList: true, characterData: true, attributes: true });
+  new MutationObserver(count).observe(reply, { attributes: true,
+    attributeFilter: ['data-done', 'data-stopped', 'data-generated', 'data-decode-tok-s'] });
 }"""
 
 

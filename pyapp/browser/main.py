@@ -3,6 +3,7 @@ into `pyapp.app.App`. Runs once, in the worker, when site/worker.js has booted P
 
 from __future__ import annotations
 
+import asyncio
 import sys
 
 from pyodide.http import pyfetch
@@ -12,9 +13,11 @@ from pyapp.app import App, Provider
 from pyapp.browser import host
 from pyapp.browser.foundry import FoundryProvider
 from pyapp.browser.local import LocalProvider
-from pyapp.browser.storage import SettingsStore
+from pyapp.browser.packages import load_packages
+from pyapp.browser.storage import ChatRecords, SettingsStore
 from pyapp.config import AppConfig
 from pyapp.errors import HearthError
+from pyapp.library import Library
 from pyapp.settings import Backend, Preferences
 from pyapp.status import State
 from pyapp.view import View
@@ -36,13 +39,19 @@ async def start() -> None:
         view.status(State.LOADING, "Python is up; reading the app configuration…")
         config = AppConfig.from_json(host.config())
         settings_store = SettingsStore()
-        prefs, problems = Preferences.load(await settings_store.load(), host.query())
-        local = LocalProvider(config, await manifest(), prefs.effective.threads)
+        stored, files, _ = await asyncio.gather(
+            settings_store.load(), manifest(), load_packages("markdown-it-py", "pygments")
+        )
+        prefs, problems = Preferences.load(stored, host.query())
+        local = LocalProvider(config, files, prefs.effective.threads)
         providers: dict[Backend, Provider] = {
             Backend.BROWSER: local,
             Backend.FOUNDRY: FoundryProvider(),
         }
-        app = App(view, prefs, providers, settings_store)
+        from pyapp.markdown import Markdown  # needs the packages loaded above
+
+        markdown = Markdown() if prefs.effective.markdown else None
+        app = App(view, prefs, providers, settings_store, Library(ChatRecords()), markdown)
         local.on_notice = view.banner
         host.listen(app.handle)
         await app.start(problems)

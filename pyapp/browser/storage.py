@@ -13,6 +13,7 @@ from pyapp.browser import host
 from pyapp.errors import StorageError
 
 SETTINGS_KEY = "settings"
+OPEN_KEY = "open"  # the id of the chat that was open
 
 
 def explain(error: JsException) -> StorageError:
@@ -41,5 +42,42 @@ class SettingsStore:
     async def save(self, data: dict[str, Any]) -> None:
         try:
             await host.store().put("kv", json.dumps(data), SETTINGS_KEY)
+        except JsException as error:
+            raise explain(error) from None
+
+
+class ChatRecords:
+    """One IndexedDB record per chat (the "chats" store, keyed by id), read back as plain
+    dicts for pyapp.library to check."""
+
+    async def load(self) -> list[object]:
+        try:
+            records = await host.store().getAll("chats")
+        except JsException as error:
+            raise explain(error) from None
+        return list(host.to_py(records))
+
+    async def put(self, record: dict[str, object]) -> None:
+        try:
+            await host.store().put("chats", host.to_js_object(record))
+        except JsException as error:
+            raise explain(error) from None
+
+    async def delete(self, chat_id: str) -> None:
+        try:
+            await host.store().remove("chats", chat_id)
+        except JsException as error:
+            raise explain(error) from None
+
+    async def load_open(self) -> str | None:
+        try:
+            value = await host.store().get("kv", OPEN_KEY)
+        except JsException as error:
+            raise explain(error) from None
+        return value if isinstance(value, str) else None
+
+    async def save_open(self, chat_id: str) -> None:
+        try:
+            await host.store().put("kv", chat_id, OPEN_KEY)
         except JsException as error:
             raise explain(error) from None

@@ -94,7 +94,7 @@ def test_greedy_output_equals_native_onnxruntime(
     template = ChatTemplate.from_folder(model_folder)
     prompt = template.render([Message(Role.SYSTEM, SYSTEM), Message(Role.USER, question)])
     native = NativeModel(model_folder).greedy(tokenizer.encode(prompt), 16)
-    chat.open("?temperature=0&max_tokens=16")
+    chat.open("?temperature=0&max_tokens=16&markdown=0")  # the exact text, unrendered
     chat.wait_state("ready")
     reply = ask(chat, question)
     page_text, native_text = reply.text_content(), tokenizer.decode(native)  # type: ignore[attr-defined]

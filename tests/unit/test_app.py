@@ -9,10 +9,12 @@ from pyapp.app import App, Provider
 from pyapp.backends import Backend as ChatBackend
 from pyapp.backends import BackendKind
 from pyapp.errors import RemoteError, StorageError
+from pyapp.library import Library
 from pyapp.settings import Backend, Preferences
 from pyapp.status import ModelOption
 from pyapp.view import View
 from tests.conftest import run_async
+from tests.support.memory import MemoryRecords
 from tests.support.scripted import Script, ScriptedBackend
 
 
@@ -75,13 +77,15 @@ def make_app(
     query: str = "",
     foundry: FakeProvider | None = None,
     store: Store | None = None,
+    records: MemoryRecords | None = None,
 ) -> tuple[App, Page, ScriptedBackend, Store]:
     page, backend, store = Page(), ScriptedBackend(replies), store or Store()
     prefs, problems = Preferences.load(None, query)
     providers: dict[Backend, Provider] = {Backend.BROWSER: FakeProvider(backend)}
     if foundry is not None:
         providers[Backend.FOUNDRY] = foundry
-    app = App(View(page), prefs, providers, store)
+    library = Library(records if records is not None else MemoryRecords())
+    app = App(View(page), prefs, providers, store, library)
     run_async(app.start(problems))
     return app, page, backend, store
 
@@ -153,6 +157,7 @@ def test_an_unreachable_server_offers_the_in_browser_model() -> None:
         "op": "banner",
         "text": "Foundry Local is not reachable",
         "action": "Use the in-browser model",
+        "kind": "error",
     }
     assert page.last("backend")["value"] == "browser"  # still answering with the browser
     assert store.saved == []  # a backend that did not open is not remembered
@@ -201,6 +206,7 @@ def test_new_chat_empties_the_thread() -> None:
     run_async(app.handle({"type": "send", "text": "Capital of France?"}))
     run_async(app.handle({"type": "new_chat"}))
     assert page.last("messages") == {"op": "messages", "items": []}
+    assert app.session is not None and app.session.chat.messages == []
     run_async(app.handle({"type": "send", "text": "Hi"}))
     assert [m.content for m in backend.asked[-1]] == ["You are a helpful assistant.", "Hi"]
 

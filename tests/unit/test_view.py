@@ -69,7 +69,12 @@ def test_view_commands_are_plain_data() -> None:
     view.models([("a", "A")], "a")
     view.remove(["m1"])
     assert sent == [
-        {"op": "banner", "text": "Foundry is down", "action": "Use the in-browser model"},
+        {
+            "op": "banner",
+            "text": "Foundry is down",
+            "action": "Use the in-browser model",
+            "kind": "error",
+        },
         {"op": "models", "options": [["a", "A"]], "selected": "a"},
         {"op": "remove", "ids": ["m1"]},
     ]

@@ -1,0 +1,152 @@
+"""Every chat of this browser profile: kept, listed newest first, searched, renamed,
+deleted (with undo), exported and imported.
+
+The browser's IndexedDB sits behind the small `Records` protocol. When it is missing or
+refuses (private mode, quota), the library says so once and keeps working in memory, so a
+chat is never lost to a storage error while the tab stays open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import Protocol
+
+from pyapp.chats import (
+    Chat,
+    RecordError,
+    chat_from_json,
+    chat_to_json,
+    export_json,
+    export_markdown,
+    import_json,
+    new_id,
+)
+from pyapp.errors import StorageError
+
+NOT_SAVED = "History is not being saved: {reason}. Chats stay in this tab until it closes."
+
+
+class Records(Protocol):
+    """Where chats are kept: one JSON record per chat, plus the id of the open one."""
+
+    async def load(self) -> list[object]: ...
+
+    async def put(self, record: dict[str, object]) -> None: ...
+
+    async def delete(self, chat_id: str) -> None: ...
+
+    async def load_open(self) -> str | None: ...
+
+    async def save_open(self, chat_id: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class ChatSummary:
+    id: str
+    title: str
+    updated: float
+
+
+class Library:
+    def __init__(self, records: Records) -> None:
+        self.records = records
+        self.chats: dict[str, Chat] = {}
+        self.open_id: str | None = None
+        self.problem: str | None = None  # why history is not being saved, once it is known
+
+    async def load(self) -> list[str]:
+        """Read every chat; returns what to tell the user (skipped records, no storage)."""
+        try:
+            records = await self.records.load()
+            self.open_id = await self.records.load_open()
+        except StorageError as error:
+            return [self._failed(error)]
+        problems: list[str] = []
+        for record in records:
+            try:
+                chat = chat_from_json(record)
+            except RecordError as error:
+                problems.append(f"A saved chat could not be read and was skipped ({error}).")
+                continue
+            self.chats[chat.id] = chat
+        return problems
+
+    def opened(self) -> Chat:
+        """The chat that was open when the page was last closed, or a new one."""
+        return self.chats.get(self.open_id or "") or Chat()
+
+    async def save(self, chat: Chat) -> None:
+        """Keep `chat` (the ChatStore of a ChatSession). A refusal never interrupts the
+        chat: it is noted in `problem`, shown once by the app."""
+        self.chats[chat.id] = chat
+        await self._store(self.records.put(chat_to_json(chat)))
+
+    async def open(self, chat: Chat) -> None:
+        """Remember `chat` as the open one (a reload reopens it)."""
+        self.open_id = chat.id
+        await self._store(self.records.save_open(chat.id))
+
+    async def rename(self, chat_id: str, title: str) -> Chat | None:
+        chat = self.chats.get(chat_id)
+        title = " ".join(title.split())[:200]
+        if chat is None or not title:
+            return None
+        chat.title = title
+        await self.save(chat)
+        return chat
+
+    async def delete(self, chat_id: str) -> Chat | None:
+        """Forget a chat; the returned Chat can be given back to `restore` (Undo)."""
+        chat = self.chats.pop(chat_id, None)
+        if chat is not None:
+            await self._store(self.records.delete(chat_id))
+        return chat
+
+    async def restore(self, chat: Chat) -> None:
+        await self.save(chat)
+
+    def summaries(self, query: str = "") -> list[ChatSummary]:
+        """The chats newest first; with a query, only those whose title or any message
+        contains it (case-insensitive)."""
+        needle = query.strip().casefold()
+        found = [
+            ChatSummary(c.id, c.title or "New chat", c.updated)
+            for c in self.chats.values()
+            if c.messages and (not needle or _mentions(c, needle))
+        ]
+        return sorted(found, key=lambda s: s.updated, reverse=True)
+
+    def export_all(self, when: float) -> str:
+        chats = sorted(self.chats.values(), key=lambda c: c.created)
+        return export_json([c for c in chats if c.messages], when)
+
+    def export_one(self, chat_id: str) -> str | None:
+        chat = self.chats.get(chat_id)
+        return export_markdown(chat) if chat is not None else None
+
+    async def import_file(self, text: str) -> list[Chat]:
+        """Add the chats of an export file; an id already taken gets a new one, so an
+        import never overwrites or deletes anything. RecordError for a bad file."""
+        chats = import_json(text)
+        for chat in chats:
+            if chat.id in self.chats:
+                chat.id = new_id()
+            await self.save(chat)
+        return chats
+
+    async def _store(self, work: Awaitable[None]) -> None:
+        try:
+            await work
+        except StorageError as error:
+            self._failed(error)
+
+    def _failed(self, error: StorageError) -> str:
+        self.problem = NOT_SAVED.format(reason=error)
+        return self.problem
+
+
+def _mentions(chat: Chat, needle: str) -> bool:
+    return needle in chat.title.casefold() or any(
+        needle in m.text.casefold() for m in chat.messages
+    )

@@ -1,0 +1,42 @@
+"""In-memory stores for CPython tests: what IndexedDB holds in the page, as plain dicts.
+`refuse` makes every write fail like a full or disabled browser storage would."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+from pyapp.errors import StorageError
+
+
+@dataclass
+class MemoryRecords:
+    records: dict[str, dict[str, object]] = field(default_factory=dict)
+    open_id: str | None = None
+    refuse: StorageError | None = None  # every call raises this, as a broken storage does
+    writes: int = 0
+
+    def _check(self) -> None:
+        if self.refuse is not None:
+            raise self.refuse
+
+    async def load(self) -> list[object]:
+        self._check()
+        return [copy.deepcopy(r) for r in self.records.values()]
+
+    async def put(self, record: dict[str, object]) -> None:
+        self._check()
+        self.writes += 1
+        self.records[str(record["id"])] = copy.deepcopy(record)
+
+    async def delete(self, chat_id: str) -> None:
+        self._check()
+        self.records.pop(chat_id, None)
+
+    async def load_open(self) -> str | None:
+        self._check()
+        return self.open_id
+
+    async def save_open(self, chat_id: str) -> None:
+        self._check()
+        self.open_id = chat_id
