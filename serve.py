@@ -11,28 +11,20 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import sys
 import threading
 import webbrowser
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 from hearth_build.freshness import needs_build
+from hearth_server.guard import host_name, split_authority
 from hearth_server.handler import make_handler
 from hearth_server.loopback import is_loopback
+from hearth_server.server import listen
 from hearth_server.upstream import START_HINT, Upstream, UpstreamConfigError, resolve_upstream
 from pyapp import __version__
 
 ROOT = Path(__file__).resolve().parent
-
-
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-
-class Server6(Server):
-    address_family = socket.AF_INET6
 
 
 def ensure_built(dist: Path) -> bool:
@@ -53,7 +45,27 @@ def describe_upstream(upstream: Upstream | None) -> str:
     return f"Foundry backend: {upstream.base} (from {upstream.source}{key}), proxied at /foundry/v1"
 
 
+def allowed_host(value: str) -> str:
+    """An --allow-host value: a bare host name or address, as a Host header names it."""
+    found = split_authority(value)
+    if found is None or found[1] is not None:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a host name; give a name or address without scheme or port, "
+            "such as hearth.lan or 192.168.1.4 ([::1] for IPv6)"
+        )
+    return found[0]
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Ctrl-C at any moment, even while looking for the upstream, stops cleanly."""
+    try:
+        return serve(argv)
+    except KeyboardInterrupt:
+        print("\nStopped.", flush=True)
+        return 0
+
+
+def serve(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0 = any free)")
@@ -61,6 +73,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dist", type=Path, default=ROOT / "dist", help="folder to serve")
     parser.add_argument("--no-build", action="store_true", help="serve dist/ as it is")
     parser.add_argument("--quiet", action="store_true", help="do not log requests")
+    parser.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        type=allowed_host,
+        metavar="NAME",
+        help="also answer requests for this host name (your LAN name, a reverse proxy); "
+        "repeatable. Loopback names and the bound address are always allowed",
+    )
     parser.add_argument(
         "--foundry-url",
         default=None,
@@ -87,14 +108,14 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"WARNING: binding to {args.host} makes Hearth reachable from other machines. "
             "Anyone who can reach this port can use your models. "
-            "Use --host 127.0.0.1 to keep it private.",
+            "Use --host 127.0.0.1 to keep it private. Other machines open it at this "
+            "machine's address; to use a host name instead, add --allow-host NAME.",
             file=sys.stderr,
         )
+    allowed = (*args.allow_host, host_name(args.host).lower())  # the name --host was given
+    handler = make_handler(dist, __version__, args.quiet, upstream, allowed)
     try:
-        server_class = Server6 if ":" in args.host else Server
-        server = server_class(
-            (args.host, args.port), make_handler(dist, __version__, args.quiet, upstream)
-        )
+        server = listen(args.host, args.port, handler)
     except OSError as error:
         print(
             f"serve.py: error: cannot listen on {args.host}:{args.port} ({error.strerror}); "
@@ -109,12 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     print(describe_upstream(upstream), flush=True)
     if args.open:
         threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
-    try:
+    with server:
         server.serve_forever()
-    except KeyboardInterrupt:
-        print("\nStopped.", flush=True)
-    finally:
-        server.server_close()
     return 0
 
 

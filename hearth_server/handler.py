@@ -1,16 +1,18 @@
-"""The HTTP handler: static files from `dist/` with the headers the page needs, /healthz,
-and the same-origin proxy to the Foundry Local / OpenAI-compatible upstream.
+"""The HTTP handler: static files from `dist/`, /healthz, and the same-origin proxy to the
+Foundry Local / OpenAI-compatible upstream.
 
-Every response is cross-origin isolated (COOP + COEP), which is what makes
-`SharedArrayBuffer` available: ONNX Runtime Web's WASM threads and PyScript's
-synchronous worker-to-DOM calls both depend on it.
+Every request is read whole before it is answered: its body to the last byte, or else the
+connection is closed afterwards, so nothing a client sends can be taken for a second
+request. Every failure, down to a malformed request line, gets a JSON answer with the same
+headers as everything else instead of a dropped connection. Who may ask is guard.py's
+rule, how much is read and how long it waits http_limits.py's, and the headers headers.py's.
 """
 
 from __future__ import annotations
 
 import http.client
 import json
-import sys
+import traceback
 from email.utils import formatdate
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
@@ -19,7 +21,18 @@ from typing import BinaryIO, ClassVar
 from urllib.parse import unquote, urlsplit
 
 from hearth_server import proxy
-from hearth_server.proxy import ProxyError
+from hearth_server.errors import HttpError
+from hearth_server.guard import HostPolicy, check_host, check_json_body, check_same_origin
+from hearth_server.headers import PAGE_HEADERS, PROXIED_HEADERS
+from hearth_server.http_limits import (
+    IDLE_TIMEOUT_S,
+    MAX_API_BODY,
+    MAX_OTHER_BODY,
+    MAX_REQUEST_LINE,
+    SEND_TIMEOUT_S,
+    body_length,
+)
+from hearth_server.request_log import log_lines, log_request
 from hearth_server.static import (
     RangeNotSatisfiable,
     cache_control,
@@ -29,109 +42,180 @@ from hearth_server.static import (
 )
 from hearth_server.upstream import Upstream
 
-ISOLATION_HEADERS = {
-    "Cross-Origin-Opener-Policy": "same-origin",
-    "Cross-Origin-Embedder-Policy": "require-corp",
-    "Cross-Origin-Resource-Policy": "same-origin",
-    "X-Content-Type-Options": "nosniff",
-}
 COPY_CHUNK = 1 << 20
+API_PREFIXES = ("/foundry/", "/api/")
 
 
 class HearthHandler(BaseHTTPRequestHandler):
     """Configured per server through class attributes (see `make_handler`)."""
 
     protocol_version = "HTTP/1.1"
+    default_request_version = "HTTP/1.0"  # even a two-word request line gets a status line
     server_version = "Hearth"
     root: ClassVar[Path]
     version: ClassVar[str]
     quiet: ClassVar[bool] = False
     upstream: ClassVar[Upstream | None] = None
+    allowed_hosts: ClassVar[tuple[str, ...]] = ()
 
-    def do_GET(self) -> None:
-        route = self.path.split("?", 1)[0]
-        if route == "/healthz":
-            self._send_json(HTTPStatus.OK, {"status": "ok", "version": self.version})
-        elif route.startswith(("/foundry/", "/api/foundry/")):
-            self._foundry(route)
-        else:
-            self._send_file(head=False)
+    body = b""
+    hosts: HostPolicy
+    _length = 0  # of the answer's body, for the log
+    _started = False  # an answer has begun: a failure can only end the connection
+    _unread = False  # the request's body is not read (yet): the connection cannot go on
 
-    def do_POST(self) -> None:
-        route = self.path.split("?", 1)[0]
-        if route.startswith(("/foundry/", "/api/foundry/")):
-            self._foundry(route)
-        else:
-            self._send_json(HTTPStatus.METHOD_NOT_ALLOWED, {"error": "method not allowed"})
-
-    def _foundry(self, route: str) -> None:
-        """The proxy routes; every failure is an OpenAI-style JSON error."""
+    def handle_one_request(self) -> None:
+        """One request, always answered (the stdlib drops the connection on an exception
+        and logs attributes a malformed request line never set)."""
+        self._begin()
         try:
-            if not self.path.startswith("/"):  # absolute-form targets: never a forward proxy
-                raise ProxyError(HTTPStatus.BAD_REQUEST, "Only origin-form request targets.")
-            body = self._read_body()
-            if route == "/api/foundry/status" and self.command == "GET":
+            self.raw_requestline = self.rfile.readline(MAX_REQUEST_LINE + 1)
+        except (TimeoutError, ConnectionError):  # an idle keep-alive connection, or it closed
+            self.raw_requestline = b""
+        if not self.raw_requestline:
+            self.close_connection = True
+            return
+        self._unread = True  # until parse_request has read the body
+        try:
+            if len(self.raw_requestline) > MAX_REQUEST_LINE:
+                self.requestline = str(self.raw_requestline, "iso-8859-1")
+                raise HttpError(
+                    HTTPStatus.REQUEST_URI_TOO_LONG,
+                    f"The request line is longer than {MAX_REQUEST_LINE >> 10} KiB; "
+                    "use a shorter URL.",
+                    "invalid_request_error",
+                )
+            if self.parse_request():
+                self._dispatch()
+        except HttpError as error:
+            self._fail(error)
+        except (TimeoutError, ConnectionError):  # the client stalled or left mid-request
+            self.close_connection = True
+        except Exception:  # noqa: BLE001 - answer, then keep serving everyone else
+            log_lines(traceback.format_exc())
+            self._fail(
+                HttpError(
+                    HTTPStatus.INTERNAL_SERVER_ERROR,
+                    "serve.py failed on this request (its terminal shows why); try again, "
+                    "and report it if it happens again.",
+                    "server_error",
+                )
+            )
+        if self._unread:
+            self.close_connection = True
+
+    def _begin(self) -> None:
+        """Reset what one request leaves behind on a kept-alive connection."""
+        self.command, self.path, self.requestline = "-", "", ""
+        self.request_version = self.default_request_version
+        self.body, self._length, self._started, self._unread = b"", 0, False, False
+        self.connection.settimeout(IDLE_TIMEOUT_S)
+
+    def parse_request(self) -> bool:
+        """The stdlib's parsing, then the checks every request must pass, then its body."""
+        if not super().parse_request():
+            return False
+        if not self.path.startswith("/"):  # absolute-form targets: never a forward proxy
+            raise HttpError(
+                HTTPStatus.BAD_REQUEST,
+                "Send a path (such as /index.html) as the request target; serve.py is not a proxy.",
+                "invalid_request_error",
+            )
+        api = self.route.startswith(API_PREFIXES)
+        length = body_length(self.headers, MAX_API_BODY if api else MAX_OTHER_BODY)
+        local = self.connection.getsockname()  # the address this client reached
+        self.hosts = HostPolicy.for_server(str(local[0]), int(local[1]), self.allowed_hosts)
+        check_host(self.headers, self.hosts)
+        self.body = self.rfile.read(length)
+        if len(self.body) < length:
+            raise ConnectionAbortedError("the client closed before sending its whole body")
+        self._unread = False
+        self.connection.settimeout(SEND_TIMEOUT_S)
+        return True
+
+    @property
+    def route(self) -> str:
+        return self.path.split("?", 1)[0]
+
+    def _dispatch(self) -> None:
+        if self.route.startswith(API_PREFIXES):
+            self._api()
+        elif self.command not in ("GET", "HEAD"):
+            raise HttpError(
+                HTTPStatus.METHOD_NOT_ALLOWED,
+                f"{self.command} is not allowed here: the page and its files answer GET.",
+                "invalid_request_error",
+            )
+        elif self.route == "/healthz":
+            self._send_json(HTTPStatus.OK, {"status": "ok", "version": self.version})
+        else:
+            self._send_file(head=self.command == "HEAD")
+
+    def _api(self) -> None:
+        """The proxy routes: only for Hearth's own page (or a script), with JSON bodies."""
+        check_same_origin(self.headers, self.hosts)
+        if self.command == "POST":
+            check_json_body(self.headers)
+        match proxy.route_segments(self.route):
+            case ["api", "foundry", "status"]:
+                self._only("GET")
                 self._send_json(HTTPStatus.OK, proxy.status(self.upstream))
-                return
-            if self.upstream is None:
-                raise proxy.not_configured()
-            if route == "/api/foundry/models" and self.command == "GET":
-                self._send_json(HTTPStatus.OK, proxy.list_models(self.upstream))
-            elif route == "/api/foundry/load" and self.command == "POST":
-                model = json.loads(body or b"{}").get("model")
-                if not isinstance(model, str) or not model:
-                    raise ProxyError(HTTPStatus.BAD_REQUEST, 'Send {"model": "<id>"}.')
-                self._send_json(HTTPStatus.OK, proxy.load_model(self.upstream, model))
-            elif route.startswith("/foundry/v1/"):
-                self._forward(self.upstream, route.removeprefix("/foundry/v1/"), body)
-            else:
-                raise ProxyError(HTTPStatus.NOT_FOUND, f"No proxy route {route}.")
-        except ProxyError as error:
-            self._send_json(HTTPStatus(error.status), error.body())
-        except ValueError:
-            self._send_json(HTTPStatus.BAD_REQUEST, ProxyError(400, "Invalid JSON body.").body())
+            case ["api", "foundry", "models"]:
+                self._only("GET")
+                self._send_json(HTTPStatus.OK, proxy.list_models(self._upstream()))
+            case ["api", "foundry", "load"]:
+                self._only("POST")
+                model = proxy.requested_model(self.body)
+                self._send_json(HTTPStatus.OK, proxy.load_model(self._upstream(), model))
+            case ["foundry", "v1", *rest]:
+                upstream = self._upstream()
+                query = self.path.partition("?")[2]
+                self._forward(upstream, proxy.forward_path(upstream, self.command, rest, query))
+            case _:
+                raise HttpError(
+                    HTTPStatus.NOT_FOUND,
+                    f"No route {self.route}; the API is /foundry/v1/ and /api/foundry/.",
+                    "not_found",
+                )
 
-    def _read_body(self) -> bytes | None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > proxy.MAX_BODY:
-            raise ProxyError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "Request body too large.")
-        return self.rfile.read(length) if length else None
+    def _only(self, method: str) -> None:
+        if self.command != method:
+            raise HttpError(
+                HTTPStatus.METHOD_NOT_ALLOWED,
+                f"Use {method} for {self.route}.",
+                "invalid_request_error",
+            )
 
-    def _forward(self, upstream: Upstream, rest: str, body: bytes | None) -> None:
+    def _upstream(self) -> Upstream:
+        if self.upstream is None:
+            raise proxy.not_configured()
+        return self.upstream
+
+    def _forward(self, upstream: Upstream, path: str) -> None:
         """Stream the upstream's answer through as it arrives; a client that goes away
-        (Stop) closes the upstream connection on the way out of `open_exchange`."""
-        query = self.path.split("?", 1)[1] if "?" in self.path else ""
-        path = proxy.upstream_path(upstream, rest, query)
-        incoming = {name: value for name, value in self.headers.items()}
-        headers = proxy.request_headers(upstream, incoming)
-        with proxy.open_exchange(upstream, self.command, path, body, headers) as exchange:
-            response = exchange.response
-            if response.status >= 400:
-                raise proxy.error_from_response(upstream, response.status, response.read())
-            self._length = 0
-            self.send_response(response.status)
-            for name, value in ISOLATION_HEADERS.items():
-                self.send_header(name, value)
-            # One clean set: the v2 service repeats Connection, Cache-Control, Content-Type.
-            self.send_header("Content-Type", response.msg.get("Content-Type", "text/plain"))
-            self.send_header("Cache-Control", "no-store")
+        (Stop) closes the upstream connection at once, see client_watch.py."""
+        body = self.body if self.command == "POST" else None
+        with proxy.open_exchange(upstream, self.command, path, body, client=self.connection) as ex:
+            response = ex.response
+            if not 200 <= response.status < 300:
+                raise proxy.error_from_response(upstream, response)
+            headers = {"Content-Type": proxy.proxied_type(upstream, response)}
+            self._start(response.status, {**PROXIED_HEADERS, **headers})
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
             try:
                 while chunk := response.read1(65536):
                     self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-                    self.wfile.flush()
                     self._length += len(chunk)
-                self.wfile.write(b"0\r\n\r\n")
-            except (BrokenPipeError, ConnectionResetError):
-                self.close_connection = True  # the page stopped reading (Stop, reload)
+                if not ex.client_left:
+                    self.wfile.write(b"0\r\n\r\n")
             except (OSError, http.client.HTTPException):
-                # The upstream broke off mid-stream: end the connection without the final
-                # chunk, so the page sees an interrupted reply rather than a complete one.
+                # The page stopped reading (Stop, reload), or the upstream broke off
+                # mid-stream: end the connection without the final chunk, so the page sees
+                # an interrupted reply rather than a complete one.
                 self.close_connection = True
-
-    def do_HEAD(self) -> None:
-        self._send_file(head=True)
+            if ex.client_left:
+                self.close_connection = True
 
     def locate(self, target: str) -> Path | None:
         """The file a request target names, or None for 404."""
@@ -140,8 +224,11 @@ class HearthHandler(BaseHTTPRequestHandler):
     def _send_file(self, head: bool) -> None:
         file = self.locate(self.path)
         if file is None:
-            self._send_json(HTTPStatus.NOT_FOUND, {"error": "not found"})
-            return
+            raise HttpError(
+                HTTPStatus.NOT_FOUND,
+                f"{self.route} is not part of Hearth; open / for the page.",
+                "not_found",
+            )
         stat = file.stat()
         etag = f'"{stat.st_size:x}-{stat.st_mtime_ns:x}"'
         relative = unquote(urlsplit(self.path).path).lstrip("/")
@@ -166,14 +253,10 @@ class HearthHandler(BaseHTTPRequestHandler):
             start, length, status = byte_range.start, byte_range.length, HTTPStatus.PARTIAL_CONTENT
             headers["Content-Range"] = f"bytes {byte_range.start}-{byte_range.end}/{stat.st_size}"
         self._respond(status, headers, length=length)
-        if head:
-            return
-        with file.open("rb") as handle:
-            handle.seek(start)
-            try:
+        if not head:
+            with file.open("rb") as handle:
+                handle.seek(start)
                 self._copy(handle, length)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the browser went away (page closed, download cancelled)
 
     def _copy(self, handle: BinaryIO, length: int) -> None:
         remaining = length
@@ -184,49 +267,68 @@ class HearthHandler(BaseHTTPRequestHandler):
             self.wfile.write(chunk)
             remaining -= len(chunk)
 
-    def _send_json(self, status: HTTPStatus, body: dict[str, object]) -> None:
+    def _send_json(self, status: int, body: dict[str, object]) -> None:
         data = json.dumps(body).encode()
-        self._respond(
-            status, {"Content-Type": "application/json", "Cache-Control": "no-store"}, len(data)
-        )
+        headers = {"Content-Type": "application/json", "Cache-Control": "no-store"}
+        self._respond(status, headers, len(data))
         if self.command != "HEAD":
             self.wfile.write(data)
 
-    def _respond(self, status: HTTPStatus, headers: dict[str, str], length: int) -> None:
+    def _respond(self, status: int, headers: dict[str, str], length: int) -> None:
         self._length = length
-        self.send_response(status)
-        for name, value in {**ISOLATION_HEADERS, **headers}.items():
-            self.send_header(name, value)
+        self._start(status, {**PAGE_HEADERS, **headers})
         self.send_header("Content-Length", str(length))
         self.end_headers()
 
+    def _start(self, status: int, headers: dict[str, str]) -> None:
+        """The status line and `headers`; the caller adds the framing and ends them."""
+        self._started = True
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        if self.close_connection or self._unread:
+            self.send_header("Connection", "close")
+
+    def _fail(self, error: HttpError) -> None:
+        """Answer `error`; once an answer has begun, end the connection instead."""
+        if self._started:
+            self.close_connection = True
+            return
+        try:
+            self._send_json(error.status, error.body())
+        except OSError:
+            self.close_connection = True
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The stdlib's own refusals (a malformed request line, oversized headers, HTTP/2)
+        as the same JSON, with the same headers, as every other answer."""
+        self.close_connection = True  # after a malformed request, where would the next start?
+        detail = message or HTTPStatus(code).phrase
+        if explain:
+            detail = f"{detail} ({explain})"
+        self._fail(
+            HttpError(
+                code, f"{detail}. Send a well-formed HTTP/1.1 request.", "invalid_request_error"
+            )
+        )
+
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        """One concise line per request: method, path, status and body size."""
         if not self.quiet:
-            status = int(code) if isinstance(code, int) else code
-            length = _human(getattr(self, "_length", 0))
-            sys.stderr.write(f"{self.command} {self.path} {status} {length}\n")
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
-        if not self.quiet:
-            sys.stderr.write(f"{self.address_string()} {format % args}\n")
-
-
-def _human(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KB", "MB"):
-        if value < 1024:
-            return f"{value:.0f}{unit}"
-        value /= 1024
-    return f"{value:.1f}GB"
+            parsed = self.command not in (None, "-")
+            shown = f"{self.command} {self.path}" if parsed else self.requestline or "-"
+            log_request(shown, int(code), self._length)
 
 
 def make_handler(
-    root: Path, version: str, quiet: bool, upstream: Upstream | None = None
+    root: Path,
+    version: str,
+    quiet: bool,
+    upstream: Upstream | None = None,
+    allowed_hosts: tuple[str, ...] = (),
 ) -> type[HearthHandler]:
-    """A handler class bound to one `dist/` folder and one upstream (or none)."""
+    """A handler class bound to one `dist/` folder, one upstream (or none) and the host
+    names allowed beyond loopback and the bound address."""
+    attributes = {"root": root, "version": version, "quiet": quiet, "upstream": upstream}
     return type(
-        "BoundHearthHandler",
-        (HearthHandler,),
-        {"root": root, "version": version, "quiet": quiet, "upstream": upstream},
+        "BoundHearthHandler", (HearthHandler,), {**attributes, "allowed_hosts": allowed_hosts}
     )

@@ -1,11 +1,13 @@
 """The same-origin proxy to the one upstream fixed at startup (Foundry Local has no CORS).
 
-`/foundry/v1/*` is forwarded to `<upstream>/v1/*` and the answer streamed back chunk by
-chunk as it arrives (SSE is never buffered). `/api/foundry/*` covers what the model
-picker needs on top of the OpenAI routes: status, which models are loaded, and loading
-one, over whichever management API the upstream has (the v2 service's `/models/...`
-or the classic service's `/openai/...`). Every failure becomes an OpenAI-style JSON error
-whose message says what to do.
+`/foundry/v1/*` forwards the OpenAI routes clients use (chat completions, completions,
+the model list) to `<upstream>/v1/*`, and streams the answer back chunk by chunk as it
+arrives (SSE is never buffered). Nothing else under the upstream is reachable, so a
+request cannot walk into its management API. `/api/foundry/*` covers what the model
+picker needs on top: status, which models are loaded, and loading one, over whichever
+management API the upstream has (the v2 service's `/models/...` or the classic service's
+`/openai/...`). Every failure becomes an OpenAI-style JSON error whose message says what
+to do.
 """
 
 from __future__ import annotations
@@ -13,35 +15,32 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import socket
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from http import HTTPStatus
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
+from hearth_server.client_watch import ClientWatch
+from hearth_server.errors import HttpError
+from hearth_server.http_limits import MAX_ERROR_BODY, MAX_JSON_ANSWER, read_capped
 from hearth_server.upstream import START_HINT, Upstream, answers_models
 
 CONNECT_TIMEOUT_S = 5.0
 READ_TIMEOUT_S = 300.0  # between two chunks: a cold model's first token can take a while
 LOAD_TIMEOUT_S = 900.0  # loading a 7B model from disk
-MAX_BODY = 8 << 20
-FORWARDED_REQUEST_HEADERS = ("Content-Type", "Accept")
-_SAFE_REST = re.compile(r"^[A-Za-z0-9._~:@!$&'()*+,;=%/-]*$")
+MAX_MODEL_ID = 256
+MAX_LOAD_CANDIDATES = 8  # each may take LOAD_TIMEOUT_S upstream, twice (two load routes)
+# Route under /foundry/v1/ -> its method; plus GET models/<id>.
+FORWARDED_ROUTES = {("chat", "completions"): "POST", ("completions",): "POST", ("models",): "GET"}
+PASSED_TYPES = ("application/json", "text/event-stream")
+_SAFE_QUERY = re.compile(r"[A-Za-z0-9._~:@!$&'()*+,;=%/?-]*")
+_AMBIGUOUS = re.compile(r"[/\\\x00-\x1f\x7f]")  # a slash, a backslash, a control character
 
 
-class ProxyError(Exception):
-    """A failure to report to the page as an OpenAI-style error with this status."""
-
-    def __init__(self, status: int, message: str, kind: str = "upstream_error") -> None:
-        super().__init__(message)
-        self.status, self.message, self.kind = status, message, kind
-
-    def body(self) -> dict[str, object]:
-        return {"error": {"message": self.message, "type": self.kind, "code": self.status}}
-
-
-def not_configured() -> ProxyError:
-    return ProxyError(
+def not_configured() -> HttpError:
+    return HttpError(
         HTTPStatus.SERVICE_UNAVAILABLE,
         f"No Foundry Local or OpenAI-compatible server was found when serve.py started: "
         f"{START_HINT}.",
@@ -49,17 +48,60 @@ def not_configured() -> ProxyError:
     )
 
 
-def upstream_path(upstream: Upstream, rest: str, query: str) -> str:
-    """`<prefix>/v1/<rest>`; refuses anything that could walk out of the API routes."""
-    segments = rest.split("/")
-    if not _SAFE_REST.match(rest) or ".." in segments or "." in segments or "" in segments[:-1]:
-        raise ProxyError(HTTPStatus.BAD_REQUEST, f"Refusing to forward the path {rest!r}.")
-    return f"{upstream.prefix}/v1/{rest}" + (f"?{query}" if query else "")
+def route_segments(path: str) -> list[str]:
+    """An API path's segments, each percent-decoded before it is checked: `%2e%2e` is `..`
+    and `%2f` cannot hide a slash. Anything that could mean two things is refused."""
+    segments = []
+    for raw in path.removeprefix("/").split("/"):
+        try:
+            segment = unquote(raw, errors="strict")
+        except UnicodeDecodeError:
+            segment = ""
+        if segment in ("", ".", "..") or _AMBIGUOUS.search(segment):
+            raise HttpError(
+                HTTPStatus.BAD_REQUEST,
+                f"Refusing the path {path!r}: it has an empty, '.' or '..' segment, an encoded "
+                "slash or a control character. Use the plain route, such as "
+                "/foundry/v1/chat/completions.",
+                "invalid_request_error",
+            )
+        segments.append(segment)
+    return segments
 
 
-def request_headers(upstream: Upstream, incoming: dict[str, str]) -> dict[str, str]:
-    """Only what the API needs; the page's placeholder key is replaced by API_KEY."""
-    headers = {k: v for k, v in incoming.items() if k in FORWARDED_REQUEST_HEADERS}
+def forward_path(upstream: Upstream, method: str, route: list[str], query: str) -> str:
+    """`<prefix>/v1/<route>` for the routes clients use; 404 or 405 for anything else."""
+    shown = "/foundry/v1/" + "/".join(route)
+    allowed = FORWARDED_ROUTES.get(tuple(route))
+    if allowed is None and len(route) == 2 and route[0] == "models":
+        allowed = "GET"
+    if allowed is None:
+        raise HttpError(
+            HTTPStatus.NOT_FOUND,
+            f"Hearth's proxy has no route {shown}; it forwards only chat/completions, "
+            "completions and models under /foundry/v1/.",
+            "not_found",
+        )
+    if method != allowed:
+        raise HttpError(
+            HTTPStatus.METHOD_NOT_ALLOWED, f"Use {allowed} for {shown}.", "invalid_request_error"
+        )
+    if not _SAFE_QUERY.fullmatch(query):
+        raise HttpError(
+            HTTPStatus.BAD_REQUEST,
+            f"Refusing the query {query!r}: percent-encode it.",
+            "invalid_request_error",
+        )
+    path = "/".join(quote(segment, safe=":@") for segment in route)
+    return f"{upstream.prefix}/v1/{path}" + (f"?{query}" if query else "")
+
+
+def request_headers(upstream: Upstream, body: bytes | None) -> dict[str, str]:
+    """JSON in and out, and API_KEY as the bearer token: nothing of the client's headers
+    reaches the upstream (the page only ever holds a placeholder key)."""
+    headers = {"Accept": "application/json"}
+    if body is not None:
+        headers["Content-Type"] = "application/json"
     if upstream.api_key:
         headers["Authorization"] = f"Bearer {upstream.api_key}"
     return headers
@@ -69,6 +111,11 @@ def request_headers(upstream: Upstream, incoming: dict[str, str]) -> dict[str, s
 class Exchange:
     connection: http.client.HTTPConnection
     response: http.client.HTTPResponse
+    watch: ClientWatch | None
+
+    @property
+    def client_left(self) -> bool:
+        return self.watch is not None and self.watch.client_left
 
 
 @contextmanager
@@ -77,43 +124,63 @@ def open_exchange(
     method: str,
     path: str,
     body: bytes | None,
-    headers: dict[str, str],
     read_timeout: float = READ_TIMEOUT_S,
+    client: socket.socket | None = None,
 ) -> Iterator[Exchange]:
-    """One request to the upstream; the connection is closed on exit, whatever happened
-    (which is how a Stop in the page reaches the upstream)."""
+    """One request to the upstream; the connection is closed on exit, whatever happened,
+    and at once if `client` (the browser's connection) goes away first (Stop)."""
     connection_class = (
         http.client.HTTPSConnection if upstream.scheme == "https" else http.client.HTTPConnection
     )
     connection = connection_class(upstream.host, upstream.port, timeout=CONNECT_TIMEOUT_S)
-    try:
+    with ExitStack() as stack:
+        stack.callback(connection.close)
         try:
             connection.connect()
             assert connection.sock is not None
             connection.sock.settimeout(read_timeout)
-            connection.request(method, path, body=body, headers=headers)
+            watch = None
+            if client is not None:
+                watch = stack.enter_context(ClientWatch(client, connection.sock))
+            connection.request(method, path, body=body, headers=request_headers(upstream, body))
             response = connection.getresponse()
         except TimeoutError as error:
-            raise ProxyError(
+            raise HttpError(
                 HTTPStatus.GATEWAY_TIMEOUT,
                 f"{upstream.base} did not answer in time ({error or 'timeout'}). "
                 "Is the model still loading? Try again, or pick a smaller model.",
                 "upstream_timeout",
             ) from error
         except (OSError, http.client.HTTPException) as error:
-            raise ProxyError(
+            raise HttpError(
                 HTTPStatus.BAD_GATEWAY,
                 f"Foundry Local is not reachable at {upstream.base} "
                 f"({getattr(error, 'strerror', None) or error}): {START_HINT}.",
                 "upstream_unavailable",
             ) from error
-        yield Exchange(connection, response)
-    finally:
-        connection.close()
+        yield Exchange(connection, response, watch)
 
 
-def error_from_response(upstream: Upstream, status: int, data: bytes) -> ProxyError:
-    """The upstream's own message when it sent an OpenAI-style error, else a summary."""
+def proxied_type(upstream: Upstream, response: http.client.HTTPResponse) -> str:
+    """The media type to pass on: JSON or an event stream, never something a browser
+    would render (HTML from the upstream must not run on Hearth's origin)."""
+    declared = response.msg.get_all("Content-Type") or []
+    media = {value.split(";", 1)[0].strip(" \t").lower() for value in declared}
+    if len(media) != 1 or not media <= set(PASSED_TYPES):
+        raise HttpError(
+            HTTPStatus.BAD_GATEWAY,
+            f"{upstream.base} answered with Content-Type {', '.join(declared) or 'none'}; "
+            "Hearth passes on only JSON and event streams. Check that --foundry-url or "
+            "BASE_URL points at an OpenAI-compatible API.",
+        )
+    return media.pop()
+
+
+def error_from_response(upstream: Upstream, response: http.client.HTTPResponse) -> HttpError:
+    """The upstream's own message when it sent an OpenAI-style error, else a summary; a
+    redirect or other non-error it cannot pass on is a 502."""
+    status = response.status
+    data, _ = read_capped(response, MAX_ERROR_BODY)
     message = ""
     try:
         parsed = json.loads(data)
@@ -124,23 +191,32 @@ def error_from_response(upstream: Upstream, status: int, data: bytes) -> ProxyEr
             message = error
         elif isinstance(parsed, dict) and "message" in parsed:
             message = str(parsed["message"])
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):
         text = data.decode("utf-8", "replace")
         found = re.search(r"^message=(.*)$", text, re.M)  # oatpp's plain-text errors
         message = (found.group(1) if found else text).strip()[:300]
-    return ProxyError(status, f"{upstream.base} answered HTTP {status}: {message or 'no details'}")
+    return HttpError(
+        status if status >= 400 else HTTPStatus.BAD_GATEWAY,
+        f"{upstream.base} answered HTTP {status}: {message or 'no details'}",
+    )
 
 
 def fetch_json(upstream: Upstream, path: str, timeout: float = READ_TIMEOUT_S) -> object:
-    """GET a management route; ProxyError for anything but a JSON 200."""
-    with open_exchange(upstream, "GET", path, None, request_headers(upstream, {}), timeout) as ex:
-        data = ex.response.read()
-        if ex.response.status != HTTPStatus.OK:
-            raise error_from_response(upstream, ex.response.status, data)
+    """GET a management route; HttpError for anything but a JSON 200 of sane size."""
+    with open_exchange(upstream, "GET", path, None, timeout) as exchange:
+        if exchange.response.status != HTTPStatus.OK:
+            raise error_from_response(upstream, exchange.response)
+        data, more = read_capped(exchange.response, MAX_JSON_ANSWER)
+    if more:
+        raise HttpError(
+            HTTPStatus.BAD_GATEWAY,
+            f"{upstream.base}{path} sent more than {MAX_JSON_ANSWER >> 20} MiB; "
+            "check that --foundry-url or BASE_URL points at an OpenAI-compatible API.",
+        )
     try:
         return json.loads(data)
-    except ValueError:
-        raise ProxyError(
+    except (ValueError, RecursionError):
+        raise HttpError(
             HTTPStatus.BAD_GATEWAY, f"{upstream.base}{path} sent invalid JSON."
         ) from None
 
@@ -148,7 +224,7 @@ def fetch_json(upstream: Upstream, path: str, timeout: float = READ_TIMEOUT_S) -
 def status(upstream: Upstream | None) -> dict[str, object]:
     if upstream is None:
         return {"configured": False, "reachable": False, "message": not_configured().message}
-    reachable = answers_models(upstream.base, timeout=2.0)
+    reachable = answers_models(upstream.base, timeout=2.0, api_key=upstream.api_key)
     message = (
         "" if reachable else f"Foundry Local is not answering at {upstream.base}: {START_HINT}."
     )
@@ -160,7 +236,7 @@ def loaded_models(upstream: Upstream) -> set[str] | None:
     for path in (f"{upstream.prefix}/models/loaded", f"{upstream.prefix}/openai/loadedmodels"):
         try:
             found = fetch_json(upstream, path, timeout=10.0)
-        except ProxyError as error:
+        except HttpError as error:
             if error.status in (HTTPStatus.BAD_GATEWAY, HTTPStatus.GATEWAY_TIMEOUT):
                 raise
             continue
@@ -173,33 +249,52 @@ def list_models(upstream: Upstream) -> dict[str, object]:
     listing = fetch_json(upstream, f"{upstream.prefix}/v1/models", timeout=30.0)
     data = listing.get("data") if isinstance(listing, dict) else None
     if not isinstance(data, list):
-        raise ProxyError(HTTPStatus.BAD_GATEWAY, f"{upstream.base}/v1/models sent no model list.")
+        raise HttpError(HTTPStatus.BAD_GATEWAY, f"{upstream.base}/v1/models sent no model list.")
     ids = [str(item["id"]) for item in data if isinstance(item, dict) and "id" in item]
     loaded = loaded_models(upstream)
     models = [{"id": i, "loaded": loaded is None or i in loaded} for i in ids]
     return {"models": models, "default": upstream.model, "managed": loaded is not None}
 
 
+def requested_model(body: bytes) -> str:
+    """The model id a load request names: `{"model": "<id>"}`, the id of sane length."""
+    try:
+        parsed = json.loads(body or b"{}")
+    except (ValueError, RecursionError):
+        parsed = None
+    model = parsed.get("model") if isinstance(parsed, dict) else None
+    if not isinstance(model, str) or not 0 < len(model) <= MAX_MODEL_ID:
+        raise HttpError(
+            HTTPStatus.BAD_REQUEST,
+            f'Send a JSON object {{"model": "<id>"}} with an id of 1 to {MAX_MODEL_ID} '
+            "characters, as /api/foundry/models lists it.",
+            "invalid_request_error",
+        )
+    return model
+
+
 def load_candidates(model_id: str) -> list[str]:
     """Names to try for loading: Foundry's load routes take the alias, and an id is
-    `<alias>-<device variant>:<version>`, so drop the version and then trailing parts."""
+    `<alias>-<device variant>:<version>`, so drop the version and then trailing parts.
+    At most MAX_LOAD_CANDIDATES, so no id can fan out into many upstream requests."""
     name = model_id.split(":", 1)[0]
     parts = name.split("-")
-    return [model_id] + ["-".join(parts[:n]) for n in range(len(parts), 0, -1)]
+    names = [model_id] + ["-".join(parts[:n]) for n in range(len(parts), 0, -1)]
+    return list(dict.fromkeys(name for name in names if name))[:MAX_LOAD_CANDIDATES]
 
 
 def load_model(upstream: Upstream, model_id: str) -> dict[str, object]:
-    last: ProxyError | None = None
+    last: HttpError | None = None
     for name in load_candidates(model_id):
         for route in ("models/load", "openai/load"):
             path = f"{upstream.prefix}/{route}/{quote(name, safe='')}"
             try:
                 fetch_json(upstream, path, timeout=LOAD_TIMEOUT_S)
-            except ProxyError as error:
+            except HttpError as error:
                 if error.status in (HTTPStatus.BAD_GATEWAY, HTTPStatus.GATEWAY_TIMEOUT):
                     raise
                 last = error
                 continue
             return {"status": "loaded", "model": model_id, "name": name}
     detail = last.message if last else "no load route answered"
-    raise ProxyError(HTTPStatus.NOT_FOUND, f"Foundry Local could not load {model_id}: {detail}")
+    raise HttpError(HTTPStatus.NOT_FOUND, f"Foundry Local could not load {model_id}: {detail}")

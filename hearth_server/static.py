@@ -47,11 +47,11 @@ def resolve(root: Path, raw_target: str) -> Path | None:
     if any(s == ".." or s.startswith(".") for s in segments):
         return None
     candidate = root.joinpath(*segments) if segments else root
-    if candidate.is_dir():
-        candidate = candidate / "index.html"
-    try:
+    try:  # a name the file system refuses (too long, say) is simply not there
+        if candidate.is_dir():
+            candidate = candidate / "index.html"
         real = candidate.resolve(strict=True)
-    except (FileNotFoundError, NotADirectoryError, OSError):
+    except OSError:
         return None
     if not real.is_file() or not real.is_relative_to(root.resolve()):
         return None

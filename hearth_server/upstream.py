@@ -118,15 +118,17 @@ def _run_cli(command: list[str]) -> str | None:
     return proc.stdout + proc.stderr
 
 
-def answers_models(base: str, timeout: float = PROBE_TIMEOUT_S) -> bool:
-    """Whether `base/v1/models` answers 200 within `timeout`."""
+def answers_models(base: str, timeout: float = PROBE_TIMEOUT_S, api_key: str | None = None) -> bool:
+    """Whether `base/v1/models` answers 200 within `timeout`; with the key when there is
+    one, since a server that needs it (vLLM --api-key, Azure) refuses the list without."""
     parts = urlsplit(base)
     connection_class = (
         http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
     )
     connection = connection_class(parts.hostname or "", parts.port, timeout=timeout)
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     try:
-        connection.request("GET", f"{parts.path}/v1/models")
+        connection.request("GET", f"{parts.path}/v1/models", headers=headers)
         return connection.getresponse().status == 200
     except (OSError, http.client.HTTPException):
         return False

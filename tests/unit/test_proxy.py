@@ -59,8 +59,13 @@ def scripted_upstream(script: Script) -> type[BaseHTTPRequestHandler]:
             body = json.loads(self.rfile.read(length) or b"{}")
             script.seen.append((self.command, self.path, dict(self.headers.items())))
             path = self.path.removeprefix("/prefix")
-            if path == "/v1/chat/completions" and body.get("model") == "cut":
+            model = body.get("model")
+            if path == "/v1/chat/completions" and model == "cut":
                 self._cut(CHAT_CHUNK)
+            elif path == "/v1/chat/completions" and model == "openai-error":
+                self._json(429, {"error": {"message": "slow down", "type": "rate_limit"}})
+            elif path == "/v1/chat/completions" and model == "broken":
+                self._raw(500, b"server=oatpp/1.3.0\ncode=500\nmessage=Kaboom inside\n")
             elif path == "/v1/chat/completions":
                 self._stream()
             elif path == "/v1/models":
@@ -69,12 +74,6 @@ def scripted_upstream(script: Script) -> type[BaseHTTPRequestHandler]:
                 self._json(200, ["m-generic-cpu:1"])
             elif path == "/models/load/m":
                 self._json(200, {"status": "loaded"})
-            elif path == "/v1/openai-error":
-                self._json(429, {"error": {"message": "slow down", "type": "rate_limit"}})
-            elif path == "/v1/broken":
-                self._raw(500, b"server=oatpp/1.3.0\ncode=500\nmessage=Kaboom inside\n")
-            elif path == "/v1/cut":
-                self._cut(b'data: {"partial": true}\n\n')
             else:
                 self._raw(404, b"message=No mapping\n")
 
@@ -144,10 +143,13 @@ def hearth(script: Script, tmp_path: Path) -> Iterator[int]:
     upstream_server.shutdown()
 
 
+JSON = {"Content-Type": "application/json"}
+
+
 def request(port: int, method: str, path: str, body: object = None) -> tuple[int, dict, bytes]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     data = json.dumps(body).encode() if body is not None else None
-    headers = {"Content-Type": "application/json", "Authorization": "Bearer page-placeholder"}
+    headers = {**JSON, "Authorization": "Bearer page-placeholder"}
     connection.request(method, path, body=data, headers=headers)
     response = connection.getresponse()
     payload = response.read()
@@ -157,7 +159,7 @@ def request(port: int, method: str, path: str, body: object = None) -> tuple[int
 
 def test_first_chunk_arrives_before_the_upstream_finishes(hearth: int, script: Script) -> None:
     connection = http.client.HTTPConnection("127.0.0.1", hearth, timeout=10)
-    connection.request("POST", "/foundry/v1/chat/completions", body=b"{}")
+    connection.request("POST", "/foundry/v1/chat/completions", body=b"{}", headers=JSON)
     response = connection.getresponse()
     assert response.status == 200
     assert response.getheader("Content-Type") == "text/event-stream"  # one clean value
@@ -175,7 +177,7 @@ def test_first_chunk_arrives_before_the_upstream_finishes(hearth: int, script: S
 
 def test_a_client_that_goes_away_closes_the_upstream(hearth: int, script: Script) -> None:
     connection = http.client.HTTPConnection("127.0.0.1", hearth, timeout=10)
-    connection.request("POST", "/foundry/v1/chat/completions", body=b"{}")
+    connection.request("POST", "/foundry/v1/chat/completions", body=b"{}", headers=JSON)
     response = connection.getresponse()
     response.read1(4096)
     connection.sock.shutdown(socket.SHUT_RDWR)  # what aborting fetch() does (Stop)
@@ -183,37 +185,51 @@ def test_a_client_that_goes_away_closes_the_upstream(hearth: int, script: Script
     assert script.closed.wait(5), "the upstream connection stayed open after the client left"
 
 
-def test_only_the_fixed_upstream_is_reachable(hearth: int, script: Script) -> None:
-    for path in ("/foundry/v1/../../etc/passwd", "/foundry/v1/a/../../models/load/x"):
-        connection = http.client.HTTPConnection("127.0.0.1", hearth, timeout=10)
-        connection.putrequest("GET", path, skip_accept_encoding=True)
-        connection.endheaders()
-        status = connection.getresponse().status
-        connection.close()
-        assert status in (400, 404), path
-    connection = http.client.HTTPConnection("127.0.0.1", hearth, timeout=10)
-    connection.putrequest("GET", "http://example.com/foundry/v1/models", skip_host=True)
-    connection.putheader("Host", "example.com")
+def raw_status(port: int, target: str, host: str | None = None) -> int:
+    """The status for a GET of `target` sent verbatim, with the Host given (or the real one)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    connection.putrequest("GET", target, skip_host=host is not None, skip_accept_encoding=True)
+    if host is not None:
+        connection.putheader("Host", host)
     connection.endheaders()
-    assert connection.getresponse().status in (400, 404)  # never a forward proxy
+    status = connection.getresponse().status
     connection.close()
-    assert all(path.startswith("/prefix/v1/") or path == "/prefix" for _, path, _ in script.seen)
+    return status
+
+
+def test_only_the_fixed_upstream_is_reachable(hearth: int, script: Script) -> None:
+    for path in (
+        "/foundry/v1/../../etc/passwd",
+        "/foundry/v1/a/../../models/load/x",
+        "/foundry/v1/%2e%2e/openai/load/x",
+        "/foundry/v1/.%2E/openai/load/x",
+        "/foundry/v1/models/..%2fmodels%2fload%2fx",
+        "/foundry/v1/embeddings",
+    ):
+        assert raw_status(hearth, path) in (400, 404), path
+    assert raw_status(hearth, "http://example.com/foundry/v1/models", "example.com") == 400
+    assert raw_status(hearth, "/foundry/v1/models", "example.com") == 421
+    assert script.seen == []  # none of it reached the upstream
+    assert raw_status(hearth, "/foundry/v1/models") == 200
+    assert [path for _, path, _ in script.seen] == ["/prefix/v1/models"]
 
 
 def test_upstream_errors_are_openai_style_with_the_upstreams_words(hearth: int) -> None:
-    status, _, body = request(hearth, "GET", "/foundry/v1/openai-error")
+    chat = "/foundry/v1/chat/completions"
+    status, _, body = request(hearth, "POST", chat, {"model": "openai-error"})
     assert status == 429
     assert json.loads(body)["error"]["message"].endswith("answered HTTP 429: slow down")
-    status, _, body = request(hearth, "GET", "/foundry/v1/broken")
+    status, _, body = request(hearth, "POST", chat, {"model": "broken"})
     assert status == 500
     assert "Kaboom inside" in json.loads(body)["error"]["message"]
 
 
 def test_a_stream_cut_mid_way_is_not_passed_on_as_complete(hearth: int) -> None:
     connection = http.client.HTTPConnection("127.0.0.1", hearth, timeout=10)
-    connection.request("GET", "/foundry/v1/cut")
+    body = json.dumps({"model": "cut"})
+    connection.request("POST", "/foundry/v1/chat/completions", body=body, headers=JSON)
     response = connection.getresponse()
-    assert b"partial" in response.read1(4096)
+    assert b"The capital" in response.read1(4096)
     with pytest.raises(http.client.IncompleteRead):
         response.read()
     connection.close()

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from hearth_server.handler import make_handler
+from hearth_server.headers import PAGE_CSP
 from serve import is_loopback
 from tests.conftest import ROOT
 
@@ -58,6 +59,8 @@ def test_root_is_cross_origin_isolated_and_revalidated(site: tuple[str, int]) ->
     assert response.getheader("Cross-Origin-Embedder-Policy") == "require-corp"
     assert response.getheader("Content-Type") == "text/html; charset=utf-8"
     assert response.getheader("Cache-Control") == "no-cache"
+    assert response.getheader("Content-Security-Policy") == PAGE_CSP
+    assert response.getheader("Referrer-Policy") == "no-referrer"
     assert body.startswith(b"<!doctype html>")
 
 
@@ -182,3 +185,16 @@ def test_port_in_use_is_one_clear_line(dist: Path) -> None:
     assert proc.returncode == 1
     assert "pick another with --port" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("name", ["http://hearth.lan", "hearth.lan:8000", "*", "a b"])
+def test_allow_host_takes_a_bare_host_name(name: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, "serve.py", "--allow-host", name],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 2
+    assert "is not a host name" in proc.stderr and "such as hearth.lan" in proc.stderr
