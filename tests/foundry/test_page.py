@@ -69,6 +69,11 @@ def test_stop_cancels_the_foundry_stream(foundry_chat: PageSession) -> None:
     assert reply.get_attribute("data-stopped") == "true"
     partial = reply.inner_text()
     foundry_chat.wait_state("ready")
+    # A short second reply: with the story so far in its context, 2,000 tokens could take
+    # minutes on a slow machine, and what matters is only that it runs to its end.
+    page.click(".settings summary")
+    page.fill("#setting-max_tokens", "16")
+    page.dispatch_event("#setting-max_tokens", "change")
     # nothing arrives after Stop, however long the server takes for the next reply
     assert_untouched_after(foundry_chat, 0, lambda: ask(foundry_chat, "Say OK."))
     assert reply.inner_text() == partial
