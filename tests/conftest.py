@@ -132,6 +132,7 @@ class PageSession:
 
     page: object
     base_url: str
+    context: object = None
     requests: list[str] = field(default_factory=list)
     console_errors: list[str] = field(default_factory=list)
 
@@ -168,7 +169,7 @@ def page_session(browser: object, server: ServerProcess) -> Iterator[PageSession
     """A fresh context; on teardown, fail if any request (workers included) left loopback."""
     context = browser.new_context()  # type: ignore[attr-defined]
     page = context.new_page()
-    session = PageSession(page=page, base_url=server.url)
+    session = PageSession(page=page, base_url=server.url, context=context)
     context.on("request", lambda request: session.requests.append(request.url))
     page.on(
         "console",
@@ -226,6 +227,16 @@ def assert_untouched_after(chat: PageSession, index: int, action: Callable[[], o
     chat.page.evaluate(FREEZE, index)  # type: ignore[attr-defined]
     action()
     assert chat.page.evaluate("window.__changes") == 0  # type: ignore[attr-defined]
+
+
+def wait_until(page: object, check: str, timeout_s: float = 120, every_ms: int = 100) -> None:
+    """Poll an async page function (say, an IndexedDB read) until it resolves truthy;
+    Playwright's wait_for_function takes an async function's first answer as final."""
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(check):  # type: ignore[attr-defined]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {check[:80]}")
+        page.wait_for_timeout(every_ms)  # type: ignore[attr-defined]
 
 
 def ask(chat: PageSession, text: str, timeout_s: float = 120) -> object:

