@@ -227,7 +227,7 @@ class HearthPage:
         """New chat; the click is handled by Python in the worker, so wait for its effect."""
         self.page.click("[data-testid=new-chat]")
         self.page.wait_for_function(
-            "document.querySelectorAll('[data-testid=message]').length === 0", timeout=30_000
+            "() => document.querySelectorAll('[data-testid=message]').length === 0", timeout=30_000
         )
 
     def reply(self, messages: list[Message], max_new: int) -> Reply:

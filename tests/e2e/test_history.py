@@ -45,6 +45,19 @@ BLOCK_STORAGE = """() => new Promise((resolve, reject) => {
 })"""
 
 
+# The open chat shows `count` messages, the first of them `first`.
+SHOWN = """([count, first]) => {
+  const shown = document.querySelectorAll("[data-testid=message]");
+  return shown.length === count && shown[0].innerText.trim() === first;
+}"""
+
+
+def new_chat(page: object) -> None:
+    """New chat, and wait until the view is empty (Python in the worker handles the click)."""
+    page.click("[data-testid=new-chat]")  # type: ignore[attr-defined]
+    page.wait_for_function("() => !document.querySelector('[data-testid=message]')")  # type: ignore[attr-defined]
+
+
 def texts(chat: PageSession) -> list[str]:
     return list(chat.page.evaluate(MESSAGE_TEXTS))
 
@@ -59,13 +72,12 @@ def test_two_chats_survive_a_reload_and_the_thread_goes_on(chat: PageSession) ->
     page = chat.page
     ask(chat, "What is the capital of France?")
     ask(chat, "And of Germany?")
-    page.click("[data-testid=new-chat]")
-    page.wait_for_function("() => document.querySelectorAll('[data-testid=message]').length === 0")
+    new_chat(page)
     ask(chat, "Name a primary color.")
     ask(chat, "Name another one.")
     second = texts(chat)
     page.locator(ITEMS).filter(has_text="capital of France").click()
-    page.wait_for_function("() => document.querySelectorAll('[data-testid=message]').length === 4")
+    page.wait_for_function(SHOWN, arg=[4, "What is the capital of France?"])
     first = texts(chat)
     assert first[0] == "What is the capital of France?" and "Paris" in first[1]
     assert (
@@ -74,12 +86,13 @@ def test_two_chats_survive_a_reload_and_the_thread_goes_on(chat: PageSession) ->
 
     page.reload()
     chat.wait_state("ready")
+    page.wait_for_function(SHOWN, arg=[4, "What is the capital of France?"])
     assert len(chat_titles(chat)) == 2
     assert texts(chat) == first  # the chat that was open is open again, word for word
     reply = ask(chat, "And of Italy?")  # a third turn, which only makes sense after turn 1
     assert "Rome" in reply.inner_text()  # type: ignore[attr-defined]
     page.locator(ITEMS).filter(has_text="primary color").click()
-    page.wait_for_function("() => document.querySelectorAll('[data-testid=message]').length === 4")
+    page.wait_for_function(SHOWN, arg=[4, "Name a primary color."])
     assert texts(chat) == second
 
 
@@ -110,7 +123,7 @@ def test_export_in_one_browser_and_import_into_another(
     chat.wait_state("ready")
     page = chat.page
     ask(chat, "What is the capital of France?")
-    page.click("[data-testid=new-chat]")
+    new_chat(page)
     ask(chat, "Name a primary color.")
     with page.expect_download() as download:
         page.click("[data-testid=export]")
@@ -146,10 +159,8 @@ def test_export_in_one_browser_and_import_into_another(
         assert sorted(chat_titles(other)) == sorted(c["title"] for c in data["chats"])
         for record in data["chats"]:
             other.page.locator(ITEMS).filter(has_text=record["title"]).click()
-            count = len(record["messages"])
-            other.page.wait_for_function(
-                f"() => document.querySelectorAll('[data-testid=message]').length === {count}"
-            )
+            expected = [len(record["messages"]), record["messages"][0]["text"].strip()]
+            other.page.wait_for_function(SHOWN, arg=expected)
             shown = [m.strip() for m in texts(other)]
             assert shown == [m["text"].strip() for m in record["messages"]]
 
@@ -159,7 +170,7 @@ def test_rename_search_delete_and_undo(chat: PageSession) -> None:
     chat.wait_state("ready")
     page = chat.page
     ask(chat, "What is the capital of France?")
-    page.click("[data-testid=new-chat]")
+    new_chat(page)
     ask(chat, "Name a primary color.")
     item = page.locator(ITEMS).filter(has_text="capital of France")
     item.locator("[data-testid=chat-rename]").click()
@@ -213,8 +224,7 @@ def test_edit_regenerate_and_copy(chat: PageSession) -> None:
     assert shown[0] == "What is the capital of Italy?"
     # Greedy: the resent reply is exactly a fresh chat's, so nothing of the dropped turns
     # (or of their KV cache) leaked into it.
-    page.click("[data-testid=new-chat]")
-    page.wait_for_function("() => !document.querySelector('[data-testid=message]')")
+    new_chat(page)
     fresh = ask(chat, "What is the capital of Italy?")
     assert fresh.inner_text() == shown[1]  # type: ignore[attr-defined]
     reply = page.locator(ASSISTANT).last

@@ -23,13 +23,19 @@ BODY = bytes(range(256)) * 40
 
 
 @pytest.fixture
-def site(tmp_path: Path) -> Iterator[tuple[str, int]]:
+def dist(tmp_path: Path) -> Path:
+    """A small stand-in for dist/: these tests are about serving, not about the build."""
     dist = tmp_path / "dist"
     (dist / "vendor" / "ort-1.0.0").mkdir(parents=True)
     (dist / "index.html").write_text("<!doctype html><title>t</title>")
     (dist / "vendor" / "ort-1.0.0" / "x.wasm").write_bytes(BODY)
     (dist / "app.mjs").write_text("export {}")
     (tmp_path / "secret.txt").write_text("do not serve")
+    return dist
+
+
+@pytest.fixture
+def site(dist: Path) -> Iterator[tuple[str, int]]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(dist, "9.9.9", quiet=True))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -141,9 +147,9 @@ def test_loopback_detection(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
 
 
-def _start(*args: str) -> subprocess.Popen[str]:
+def _start(dist: Path, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "serve.py", "--port", "0", "--no-build", *args],
+        [sys.executable, "serve.py", "--port", "0", "--no-build", "--dist", str(dist), *args],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -152,7 +158,7 @@ def _start(*args: str) -> subprocess.Popen[str]:
 
 
 def test_non_loopback_bind_warns_and_ctrl_c_exits_cleanly(dist: Path) -> None:
-    proc = _start("--host", "0.0.0.0")
+    proc = _start(dist, "--host", "0.0.0.0")
     assert proc.stdout is not None and proc.stderr is not None
     assert "Serving Hearth" in proc.stdout.readline()
     proc.send_signal(signal.SIGINT)
@@ -164,7 +170,7 @@ def test_non_loopback_bind_warns_and_ctrl_c_exits_cleanly(dist: Path) -> None:
 
 
 def test_loopback_bind_does_not_warn(dist: Path) -> None:
-    proc = _start()
+    proc = _start(dist)
     assert proc.stdout is not None
     assert "http://127.0.0.1:" in proc.stdout.readline()
     proc.send_signal(signal.SIGINT)
@@ -176,7 +182,7 @@ def test_port_in_use_is_one_clear_line(dist: Path) -> None:
     with ThreadingHTTPServer(("127.0.0.1", 0), make_handler(dist, "x", True)) as taken:
         port = str(taken.server_address[1])
         proc = subprocess.run(
-            [sys.executable, "serve.py", "--port", port, "--no-build"],
+            [sys.executable, "serve.py", "--port", port, "--no-build", "--dist", str(dist)],
             cwd=ROOT,
             capture_output=True,
             text=True,
