@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pyapp.templates import ChatTemplate, chat_spec
-from tests.unit.test_templates import CONVERSATIONS, assert_matches_transformers, typed
+from tests.model.test_template_families import CONVERSATIONS, assert_matches_transformers, typed
 
 
 @pytest.fixture(scope="module")
