@@ -22,7 +22,13 @@ from hearth_build.freshness import mark_built
 from hearth_build.manifest import MANIFEST, build_manifest, write_manifest
 from hearth_build.model.convert import ModelSource, default_gguf, prepare_model
 from hearth_build.model.publish import publish_model
-from hearth_build.pack import copy_site, pack_pyapp, write_json
+from hearth_build.pack import (
+    SERVICE_WORKER,
+    copy_site,
+    pack_pyapp,
+    write_json,
+    write_service_worker,
+)
 from hearth_build.vendor import (
     NPM_ASSETS,
     PyPIPin,
@@ -78,13 +84,14 @@ def build(
 
     step("Writing manifest")
     manifest_path = dist / MANIFEST
-    prune(dist, [*produced, manifest_path])
+    prune(dist, [*produced, manifest_path, dist / SERVICE_WORKER])
     hashes = HashCache(dist / ".hashes.json")
     packages = {asset.package: npm_version(root, asset.package) for asset in NPM_ASSETS}
     manifest = build_manifest(
         dist, hashes, {"hearth": __version__, "packages": {**packages, **wheel_versions}}
     )
     write_manifest(dist, manifest)
+    write_service_worker(root, dist, manifest_path)
     hashes.save()
     mark_built(dist)
     return manifest

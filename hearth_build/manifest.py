@@ -9,13 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from hearth_build.files import HashCache, walk
-from hearth_build.pack import write_json
+from hearth_build.pack import SERVICE_WORKER, write_json
 
 MANIFEST = "manifest.json"
 
 
 def build_manifest(dist: Path, cache: HashCache, meta: dict[str, object]) -> dict[str, object]:
-    files = [p for p in walk(dist) if p.name != MANIFEST]
+    unlisted = (MANIFEST, SERVICE_WORKER)  # sw.js is written afterwards, from the manifest's hash
+    files = [p for p in walk(dist) if p.relative_to(dist).as_posix() not in unlisted]
     hashes = cache.hash_all(files)
     entries = {
         p.relative_to(dist).as_posix(): {"size": p.stat().st_size, "sha256": hashes[p]}

@@ -6,6 +6,7 @@ yields an unchanged manifest.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import re
@@ -14,9 +15,12 @@ from pathlib import Path
 
 from hearth_build.console import BuildError
 from hearth_build.files import sync_file, write_if_changed
+from hearth_server.headers import PAGE_HEADERS
 
 ZIP_EPOCH = (2020, 1, 1, 0, 0, 0)
 TEMPLATED = {".html"}
+# Written after the manifest, whose hash it carries (see write_service_worker).
+SERVICE_WORKER = "sw.js"
 TOKEN = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
 
 
@@ -49,7 +53,7 @@ def copy_site(root: Path, dist: Path, values: dict[str, str]) -> list[Path]:
     """Copy `site/` into `dist/`, rendering the HTML templates."""
     written = []
     site = root / "site"
-    for src in sorted(p for p in site.rglob("*") if p.is_file()):
+    for src in sorted(p for p in site.rglob("*") if p.is_file() and p.name != SERVICE_WORKER):
         dest = dist / src.relative_to(site)
         if src.suffix in TEMPLATED:
             write_if_changed(dest, render(src.read_text(), values, src).encode())
@@ -57,6 +61,18 @@ def copy_site(root: Path, dist: Path, values: dict[str, str]) -> list[Path]:
             sync_file(src, dest)
         written.append(dest)
     return written
+
+
+def write_service_worker(root: Path, dist: Path, manifest: Path) -> Path:
+    """`dist/sw.js`, stamped with the manifest's hash: every build that changes any file is
+    a new service worker, which the browser installs in place of the old one; and with the
+    headers serve.py sends, which the worker adds where a static host does not."""
+    build = hashlib.sha256(manifest.read_bytes()).hexdigest()[:16]
+    values = {"build": build, "page_headers": json.dumps(PAGE_HEADERS, sort_keys=True)}
+    source = root / "site" / SERVICE_WORKER
+    dest = dist / SERVICE_WORKER
+    write_if_changed(dest, render(source.read_text(), values, source).encode())
+    return dest
 
 
 def write_json(dest: Path, data: object) -> Path:

@@ -21,6 +21,7 @@ _TYPES = {
     ".html": "text/html; charset=utf-8",
     ".json": "application/json",
     ".svg": "image/svg+xml",
+    ".webmanifest": "application/manifest+json",
     ".py": "text/x-python; charset=utf-8",
     ".whl": "application/zip",
     ".zip": "application/zip",

@@ -8,7 +8,7 @@ only supplies `postMessage`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pyapp.chats import ChatMessage
@@ -63,6 +63,11 @@ class View:
 
     def status(self, state: State, text: str) -> None:
         self._op("status", state=state.value, text=text)
+
+    def phases(self, seconds: Mapping[str, float]) -> None:
+        """How long each part of getting ready took, for the benchmark (on the status line's
+        `data-phases`)."""
+        self._op("phases", seconds={name: round(value, 3) for name, value in seconds.items()})
 
     def banner(self, text: str, action: str | None = None, kind: str = "error") -> None:
         """The banner ("error" or "info"), optionally with one button that offers the way

@@ -38,6 +38,31 @@ loadPurify()
     document.getElementById("error").hidden = false;
   });
 
-if (!crossOriginIsolated) {
-  console.warn("Hearth: page is not cross-origin isolated; WASM threads are off. Serve it with serve.py.");
+// The service worker (sw.js) keeps the app and the model for offline visits, and adds the
+// cross-origin isolation headers where the server sends none (a static host). A page that
+// loaded without them is reloaded once, as soon as the worker controls it, to get threads.
+async function registerServiceWorker() {
+  if (!("serviceWorker" in navigator)) return;
+  try {
+    await navigator.serviceWorker.register("./sw.js");
+  } catch (error) {
+    console.warn(`Hearth: no offline copy (${error.message}).`);
+    return;
+  }
+  if (crossOriginIsolated) return;
+  const reloaded = sessionStorage.getItem("hearth-isolation-reload");
+  if (reloaded) {
+    console.warn("Hearth: page is not cross-origin isolated; WASM threads are off.");
+    return;
+  }
+  const reload = () => {
+    sessionStorage.setItem("hearth-isolation-reload", "1");
+    location.reload();
+  };
+  if (navigator.serviceWorker.controller) reload();
+  else navigator.serviceWorker.addEventListener("controllerchange", reload, { once: true });
 }
+
+registerServiceWorker();
+// Ask the browser not to evict the saved chats and the model under storage pressure.
+navigator.storage?.persist?.().catch(() => {});

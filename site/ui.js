@@ -37,6 +37,7 @@ export class Renderer {
       backend: $("backend"), model: $("model"), newChat: $("new-chat"), composer: $("composer"),
       chatList: $("chat-list"), chatEmpty: $("chat-empty"), search: $("chat-search"),
       exportAll: $("export"), exportMarkdown: $("export-markdown"), importFile: $("import"),
+      settingsPanel: $("settings"), removeModel: $("remove-model"), storage: $("storage"),
       sidebar: $("sidebar"), scrim: $("scrim"), sidebarOpen: $("sidebar-open"), sidebarClose: $("sidebar-close"),
     };
     this.settings = [...doc.querySelectorAll("[data-setting]")];
@@ -66,6 +67,8 @@ export class Renderer {
     el.newChat.addEventListener("click", () => { this.toggleSidebar(false); emit({ type: "new_chat" }); });
     el.bannerAction.addEventListener("click", () => { el.banner.hidden = true; emit({ type: "banner_action" }); });
     el.bannerClose.addEventListener("click", () => { el.banner.hidden = true; });
+    el.settingsPanel.addEventListener("toggle", () => { if (el.settingsPanel.open) this.showStorage(); });
+    el.removeModel.addEventListener("click", () => this.removeModel());
     el.search.addEventListener("input", () => emit({ type: "search", query: el.search.value }));
     el.exportAll.addEventListener("click", () => emit({ type: "export" }));
     el.exportMarkdown.addEventListener("click", () => emit({ type: "export_markdown" }));
@@ -148,6 +151,10 @@ export class Renderer {
     banner.dataset.kind = kind || "error";
     banner.setAttribute("role", kind === "info" ? "status" : "alert");
     banner.hidden = false;
+  }
+
+  op_phases({ seconds }) {
+    this.el.status.dataset.phases = JSON.stringify(seconds);
   }
 
   op_banner_hide() {
@@ -379,6 +386,30 @@ export class Renderer {
         pre.append(copy);
       }
     });
+  }
+
+  // What this site keeps on disk (saved chats, the app and the model), from the browser.
+  async showStorage() {
+    const shown = this.el.storage;
+    const estimate = await navigator.storage?.estimate?.().catch(() => null);
+    if (!estimate) { shown.textContent = "Storage: unknown in this browser"; return; }
+    const persisted = await navigator.storage.persisted?.().catch(() => false);
+    const mb = (bytes) => `${Math.round(bytes / 1048576).toLocaleString()} MB`;
+    shown.textContent = `Storage: ${mb(estimate.usage)} used of ${mb(estimate.quota)}`
+      + (persisted ? ", kept until you remove it" : "");
+  }
+
+  // The service worker's copy of the model (site/sw.js); the loaded model keeps working,
+  // and the next visit downloads it again.
+  async removeModel() {
+    const removed = await caches.delete("hearth-models").catch(() => false);
+    this.op_banner({
+      kind: "info",
+      text: removed
+        ? "Removed the downloaded model. It is downloaded again the next time Hearth opens."
+        : "There is no downloaded model to remove.",
+    });
+    await this.showStorage();
   }
 
   async copy(button, text) {

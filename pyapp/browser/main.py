@@ -33,6 +33,7 @@ async def manifest() -> dict[str, object]:
 
 async def start() -> None:
     view = View(host.post)
+    python_s = host.boot_seconds()  # the worker's start to here: mostly Pyodide's boot
     try:
         python = ".".join(map(str, sys.version_info[:3]))
         view.version(f"v{pyapp.__version__}", f"Hearth {pyapp.__version__}, Python {python}")
@@ -55,6 +56,7 @@ async def start() -> None:
         local.on_notice = view.banner
         host.listen(app.handle)
         await app.start(problems)
+        view.phases({"python": python_s, **local.phases})
     except Exception as error:  # noqa: BLE001 - boot must always end in a visible state
         view.status(State.ERROR, "Hearth failed to start")
         view.banner(f"{error}. Reload the page; if it persists, run `python build.py` again.")

@@ -45,14 +45,15 @@ def test_manifest_lists_every_file_with_its_true_hash(dist: Path) -> None:
     on_disk = {
         p.relative_to(dist).as_posix(): p
         for p in dist.rglob("*")
-        if p.is_file() and not p.name.startswith(".") and p.name != "manifest.json"
+        if p.is_file() and not p.name.startswith(".")
     }
+    del on_disk["manifest.json"], on_disk["sw.js"]  # sw.js carries the manifest's hash
     assert set(manifest["files"]) == set(on_disk)
     for name, entry in manifest["files"].items():
         data = on_disk[name].read_bytes()
         assert entry == {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}, name
     assert manifest["packages"]["pyodide"] == "314.0.7"
-    assert manifest["packages"]["@pyscript/core"] == "0.7.31"
+    assert manifest["packages"]["dompurify"] == "3.4.18"
     assert manifest["packages"]["onnxruntime-web"] == "1.30.0"
     assert manifest["packages"]["micropip"] == "0.11.1"
 
@@ -76,10 +77,18 @@ def test_only_the_ort_files_the_app_loads(dist: Path) -> None:
     assert "ort-wasm-simd-threaded.wasm" in names
 
 
-def test_pyscript_config_never_points_at_a_cdn(dist: Path) -> None:
-    config = json.loads((dist / "pyscript.json").read_text())
-    assert config["interpreter"].startswith("./vendor/pyodide-")
-    assert (dist / config["interpreter"]).exists()
+def test_the_app_config_points_only_at_vendored_files(dist: Path) -> None:
+    config = json.loads((dist / "app-config.json").read_text())
+    paths = [*config["vendor"].values(), *config["ort"].values()]
+    assert paths and all(p.startswith("./vendor/") and (dist / p).exists() for p in paths)
+
+
+def test_the_service_worker_is_stamped_with_this_build(dist: Path) -> None:
+    """A new build must be a new service worker, or browsers keep serving the old one."""
+    worker = (dist / "sw.js").read_text()
+    build = hashlib.sha256((dist / "manifest.json").read_bytes()).hexdigest()[:16]
+    assert f'const BUILD = "{build}";' in worker
+    assert "{{" not in worker and "Cross-Origin-Embedder-Policy" in worker
 
 
 def test_missing_node_is_one_clear_line(tmp_path: Path) -> None:

@@ -68,6 +68,7 @@ def test_view_commands_are_plain_data() -> None:
     view.banner("Foundry is down", "Use the in-browser model")
     view.models([("a", "A")], "a")
     view.remove(["m1"])
+    view.phases({"python": 2.71828, "session": 1.5})
     assert sent == [
         {
             "op": "banner",
@@ -77,6 +78,7 @@ def test_view_commands_are_plain_data() -> None:
         },
         {"op": "models", "options": [["a", "A"]], "selected": "a"},
         {"op": "remove", "ids": ["m1"]},
+        {"op": "phases", "seconds": {"python": 2.718, "session": 1.5}},
     ]
 
 

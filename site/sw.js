@@ -1,0 +1,127 @@
+// Hearth's service worker: the page opens offline, and from any static file server.
+//
+// - The app (page, scripts, vendored runtimes, wheels, pyapp.zip: everything in
+//   manifest.json but the model) is precached at install into a cache named for this build,
+//   and build.py writes the build id below, so every build is a new worker. Activation
+//   deletes every other build's cache.
+// - App files are network-first: while the server runs, a reload always gets this build's
+//   files (revalidated by the HTTP cache, so nothing is downloaded twice); when it is gone,
+//   the precache answers. The page and its files therefore never mix two builds online.
+// - Model files are cache-first, in their own cache, each stored with the sha256 the
+//   manifest gives it: downloaded once, then read from disk, and only while this build's
+//   manifest names that same hash. The page checks what it reads against the manifest and,
+//   if a saved copy is damaged, deletes it here and downloads it again (pyapp/browser/local.py).
+// - Every answer gets the cross-origin isolation headers and, for pages, the content
+//   policy that serve.py sends, so WASM threads work offline and on a static host too.
+//
+// The API (/api/, /foundry/) is never cached or answered from here: it needs serve.py.
+
+const BUILD = "{{build}}";
+const PAGE_HEADERS = {{page_headers}};
+const APP_CACHE = `hearth-app-${BUILD}`;
+const MODEL_CACHE = "hearth-models";
+const API = /\/(api|foundry)\//;
+const HASH_HEADER = "X-Hearth-Sha256";
+
+const scope = new URL(self.registration.scope);
+const within = (url) => url.origin === scope.origin && url.pathname.startsWith(scope.pathname);
+const relative = (url) => url.pathname.slice(scope.pathname.length);
+const isModel = (url) => relative(url).startsWith("models/");
+
+async function manifest() {
+  const response = await fetch(new URL("manifest.json", scope), { cache: "no-store" });
+  if (!response.ok) throw new Error(`manifest.json answered HTTP ${response.status}`);
+  return response.json();
+}
+
+// This build's files (name -> {size, sha256}), from its precached manifest: it is what
+// this worker serves, whatever the server now has.
+let files = null;
+async function shipped() {
+  if (!files) {
+    const response = await caches.match(new URL("manifest.json", scope).href, { cacheName: APP_CACHE });
+    files = response ? (await response.json()).files : {};
+  }
+  return files;
+}
+
+self.addEventListener("install", (event) => {
+  event.waitUntil((async () => {
+    const { files } = await manifest();
+    const names = Object.keys(files).filter((name) => !name.startsWith("models/"));
+    const cache = await caches.open(APP_CACHE);
+    // `cache: "reload"` skips the HTTP cache's copy: what is stored is this build's file.
+    await cache.addAll(["", "manifest.json", ...names].map((name) => new Request(new URL(name, scope), { cache: "reload" })));
+    await self.skipWaiting();
+  })());
+});
+
+self.addEventListener("activate", (event) => {
+  event.waitUntil((async () => {
+    for (const name of await caches.keys()) {
+      if (name.startsWith("hearth-app-") && name !== APP_CACHE) await caches.delete(name);
+    }
+    const files = await shipped();
+    const models = await caches.open(MODEL_CACHE);
+    for (const request of await models.keys()) {
+      const stored = await models.match(request);
+      const expected = files[relative(new URL(request.url))];
+      if (!expected || stored.headers.get(HASH_HEADER) !== expected.sha256) await models.delete(request);
+    }
+    await self.clients.claim();
+  })());
+});
+
+// A copy of `response` with the isolation headers (and, for a page, the content policy).
+function isolated(response, page) {
+  if (response.type === "opaque" || response.status === 0) return response;
+  const headers = new Headers(response.headers);
+  for (const [name, value] of Object.entries(PAGE_HEADERS)) {
+    if (name === "Content-Security-Policy" && !page) continue;
+    if (!headers.has(name)) headers.set(name, value);
+  }
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+}
+
+async function fromApp(request, page) {
+  try {
+    return isolated(await fetch(request), page);
+  } catch (error) {
+    // the server is gone: this build's precached copy (any page URL is the page)
+    const key = page ? new URL("", scope).href : request;
+    const cached = await caches.match(key, { cacheName: APP_CACHE, ignoreSearch: page });
+    if (cached) return isolated(cached, page);
+    throw error;
+  }
+}
+
+async function fromModels(event) {
+  const cache = await caches.open(MODEL_CACHE);
+  const expected = (await shipped())[relative(new URL(event.request.url))];
+  const cached = await cache.match(event.request);
+  if (cached && expected && cached.headers.get(HASH_HEADER) === expected.sha256) {
+    return isolated(cached, false);
+  }
+  const response = await fetch(event.request);
+  if (response.status === 200 && expected) {
+    // Stored while it streams to the page; a failed store (a full quota) only means the
+    // next visit downloads it again.
+    const headers = new Headers(response.headers);
+    headers.set(HASH_HEADER, expected.sha256);
+    const copy = new Response(response.clone().body, { status: 200, headers });
+    event.waitUntil(cache.put(event.request, copy).catch(() => {}));
+  }
+  return isolated(response, false);
+}
+
+self.addEventListener("fetch", (event) => {
+  const request = event.request;
+  const url = new URL(request.url);
+  if (request.method !== "GET" || !within(url) || API.test(url.pathname)) return;
+  if (request.headers.has("range")) return; // partial reads go straight to the server
+  if (isModel(url)) {
+    event.respondWith(fromModels(event));
+  } else {
+    event.respondWith(fromApp(request, request.mode === "navigate"));
+  }
+});

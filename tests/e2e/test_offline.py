@@ -1,0 +1,204 @@
+"""The service worker (site/sw.js): a second visit works with serve.py stopped, a new build
+replaces the old one within one reload, any static file server will do, and a damaged
+saved model is noticed and downloaded again."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from build import default_cache
+from hearth_build.files import HashCache
+from hearth_build.manifest import build_manifest, write_manifest
+from hearth_build.pack import write_service_worker
+from tests.conftest import (
+    ROOT,
+    PageSession,
+    ServerProcess,
+    ask,
+    page_session,
+    start_server,
+    stop_server,
+    wait_until,
+)
+
+QUERY = "?temperature=0&max_tokens=16"
+APP_CACHES = """async () => (await caches.keys()).filter((k) => k.startsWith("hearth-app-"))"""
+# The worker controls the page, and the model files are saved (the page has read them).
+SAVED = """async () => {
+  if (!navigator.serviceWorker.controller) return false;
+  const models = await caches.open("hearth-models");
+  return (await models.keys()).length >= 2;
+}"""
+# Flip one byte in the middle of the saved weights, keeping size and headers: what a
+# damaged disk or a tampered profile would leave.
+TAMPER = """async () => {
+  const models = await caches.open("hearth-models");
+  for (const request of await models.keys()) {
+    if (!request.url.endsWith(".data")) continue;
+    const stored = await models.match(request);
+    const bytes = new Uint8Array(await stored.arrayBuffer());
+    bytes[bytes.length >> 1] ^= 0xff;
+    await models.put(request, new Response(bytes, { headers: stored.headers }));
+    return true;
+  }
+  return false;
+}"""
+
+
+@pytest.fixture
+def own_dist(dist: Path, tmp_path: Path) -> Path:
+    """A copy of dist/ that this test may change or stop serving."""
+    copy = tmp_path / "dist"
+    shutil.copytree(dist, copy)
+    return copy
+
+
+@pytest.fixture
+def own_server(own_dist: Path) -> Iterator[ServerProcess]:
+    server = start_server("--dist", str(own_dist))
+    yield server
+    stop_server(server)
+
+
+def ready_and_saved(chat: PageSession) -> None:
+    chat.open(QUERY)
+    chat.wait_state("ready")
+    wait_until(chat.page, SAVED, timeout_s=60)
+
+
+def test_second_visit_works_with_the_server_stopped(
+    browser: object, own_server: ServerProcess
+) -> None:
+    with page_session(browser, own_server) as chat:
+        ready_and_saved(chat)
+        stop_server(own_server)
+        chat.page.reload()  # type: ignore[attr-defined]
+        chat.wait_state("ready")
+        assert "Paris" in ask(chat, "What is the capital of France?").inner_text()  # type: ignore[attr-defined]
+        assert chat.page.evaluate("crossOriginIsolated")  # type: ignore[attr-defined]
+        # the Foundry backend needs serve.py, and says so
+        chat.page.select_option("[data-testid=backend]", "foundry")  # type: ignore[attr-defined]
+        banner = chat.page.locator("[data-testid=error]")  # type: ignore[attr-defined]
+        banner.wait_for(state="visible", timeout=30_000)
+        assert "serve.py" in banner.inner_text()
+
+
+def test_a_new_build_is_served_within_one_reload_and_old_caches_go(
+    browser: object, own_dist: Path, own_server: ServerProcess
+) -> None:
+    with page_session(browser, own_server) as chat:
+        ready_and_saved(chat)
+        before = chat.page.evaluate(APP_CACHES)  # type: ignore[attr-defined]
+        assert len(before) == 1
+        rebuild_with_version(own_dist, "9.8.7")
+        chat.page.reload()  # type: ignore[attr-defined]
+        chat.wait_state("ready")
+        assert chat.page.locator("[data-testid=version]").inner_text() == "v9.8.7"  # type: ignore[attr-defined]
+        wait_until(
+            chat.page,
+            f"async () => {{ const k = await ({APP_CACHES})(); "
+            f"return k.length === 1 && k[0] !== {before[0]!r}; }}",
+            timeout_s=60,
+        )
+        assert "Paris" in ask(chat, "What is the capital of France?").inner_text()  # type: ignore[attr-defined]
+
+
+def rebuild_with_version(dist: Path, version: str) -> None:
+    """What `python build.py` writes after a change to pyapp: a new pyapp.zip, manifest
+    and service worker (the rest of the build is unchanged, so it is not rerun)."""
+    archive = dist / "pyapp.zip"
+    with zipfile.ZipFile(archive) as old:
+        entries = {info: old.read(info) for info in old.infolist()}
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as new:
+        for info, data in entries.items():
+            if info.filename == "pyapp/__init__.py":
+                text = data.decode()
+                start = text.index("__version__")
+                end = text.index("\n", start)
+                data = (text[:start] + f'__version__ = "{version}"' + text[end:]).encode()
+            new.writestr(info, data)
+    hashes = HashCache(default_cache() / "test-hashes.json")
+    write_manifest(dist, build_manifest(dist, hashes, {"hearth": version}))
+    write_service_worker(ROOT, dist, dist / "manifest.json")
+
+
+def test_a_damaged_saved_model_is_downloaded_again(chat: PageSession) -> None:
+    ready_and_saved(chat)
+    assert chat.page.evaluate(TAMPER)  # type: ignore[attr-defined]
+    chat.page.reload()  # type: ignore[attr-defined]
+    chat.wait_state("ready")
+    banner = chat.page.locator("[data-testid=error]")  # type: ignore[attr-defined]
+    assert "damaged, so it was downloaded again" in banner.inner_text()
+    assert "Paris" in ask(chat, "What is the capital of France?").inner_text()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def static_server(dist: Path) -> Iterator[str]:
+    """dist/ from Python's plain static server: no COOP, COEP or CSP headers at all."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+        cwd=dist,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 30
+    while True:  # until it listens
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            assert proc.poll() is None and time.monotonic() < deadline, "http.server did not start"
+            time.sleep(0.05)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def test_a_plain_static_server_is_enough(browser: object, static_server: str) -> None:
+    server = ServerProcess(static_server, None)  # type: ignore[arg-type]
+    with page_session(browser, server) as chat:
+        chat.open(QUERY)
+        # at most one automatic reload, then isolated: WASM threads
+        chat.page.wait_for_function("() => crossOriginIsolated", timeout=120_000)  # type: ignore[attr-defined]
+        chat.wait_state("ready")
+        status = chat.page.locator("[data-testid=status]").inner_text()  # type: ignore[attr-defined]
+        assert "threads" in status, status
+        assert "Paris" in ask(chat, "What is the capital of France?").inner_text()  # type: ignore[attr-defined]
+
+
+def test_settings_show_storage_and_remove_the_model(chat: PageSession) -> None:
+    ready_and_saved(chat)
+    page = chat.page
+    page.click(".settings summary")  # type: ignore[attr-defined]
+    page.wait_for_function(  # type: ignore[attr-defined]
+        "() => /MB used of/.test(document.getElementById('storage').textContent)"
+    )
+    page.click("[data-testid=remove-model]")  # type: ignore[attr-defined]
+    banner = page.locator("[data-testid=error]")  # type: ignore[attr-defined]
+    banner.wait_for(state="visible")
+    assert "Removed the downloaded model" in banner.inner_text()
+    assert "hearth-models" not in page.evaluate("caches.keys()")  # type: ignore[attr-defined]
+    # the loaded model goes on working
+    assert "Paris" in ask(chat, "What is the capital of France?").inner_text()  # type: ignore[attr-defined]
+
+
+def test_chromium_finds_the_page_installable(chat: PageSession) -> None:
+    ready_and_saved(chat)
+    cdp = chat.context.new_cdp_session(chat.page)  # type: ignore[attr-defined]
+    errors = cdp.send("Page.getInstallabilityErrors")["installabilityErrors"]
+    # Playwright's contexts are incognito profiles, where Chromium never installs apps;
+    # anything about the page itself (manifest, icons, service worker) would show here.
+    assert [e["errorId"] for e in errors if e["errorId"] != "in-incognito"] == []
