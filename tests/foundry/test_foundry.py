@@ -22,7 +22,9 @@ ASKED = [Message(Role.SYSTEM, SYSTEM), Message(Role.USER, QUESTION)]
 
 
 def get_json(url: str, data: bytes | None = None) -> dict[str, object]:
-    with urllib.request.urlopen(urllib.request.Request(url, data=data), timeout=120) as answer:
+    # a POST body is JSON, and says so: serve.py refuses anything else (415)
+    headers = {"Content-Type": "application/json"} if data is not None else {}
+    with urllib.request.urlopen(urllib.request.Request(url, data, headers), timeout=120) as answer:
         return json.loads(answer.read())  # type: ignore[no-any-return]
 
 
