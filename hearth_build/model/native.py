@@ -1,6 +1,7 @@
 """Native (CPU) onnxruntime over an ORT GenAI model folder: the reference the page is held to.
 
-Used by the quality gate, the smoke test, the page-graph tests and the benchmark. One
+Used by the quality gate, the smoke test, the page-graph tests, the benchmark and the
+notebook (`NativeStepSession` runs pyapp's own generation loop over the page's graph). One
 thread unless asked: the tests compare outputs, and the benchmark picks the faster thread
 count itself (on the 2-core CI box that was 2: about 55 vs 36 tok/s).
 """
@@ -8,6 +9,7 @@ count itself (on the 2-core CI box that was 2: about 55 vs 36 tok/s).
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -91,6 +93,32 @@ class NativeModel:
             logits, cache = self.forward([token], cache, past)
             past += 1
         return steps / (time.perf_counter() - started)
+
+
+class NativeStepSession:
+    """pyapp's `StepSession` over the page's own graph (model.page.onnx), natively, so CPython
+    drives exactly the generation loop the page runs, with the real model."""
+
+    def __init__(self, folder: Path) -> None:
+        self.model = NativeModel(folder, graph="model.page.onnx")
+        self.steps: list[int] = []  # how many ids each step evaluated: tests count work with it
+        self.truncate_sync(0)
+
+    def truncate_sync(self, length: int) -> None:
+        if length == 0:
+            self.cache = self.model.empty_cache()
+        else:
+            self.cache = {name: value[:, :, :length] for name, value in self.cache.items()}
+        self.length = length
+
+    async def truncate(self, length: int) -> None:
+        self.truncate_sync(length)
+
+    async def step(self, ids: Sequence[int]) -> tuple[list[float], list[int]]:
+        out, self.cache = self.model.run(list(ids), self.cache, self.length)
+        self.length += len(ids)
+        self.steps.append(len(ids))
+        return out["topk_values"][0].tolist(), out["topk_indices"][0].tolist()
 
 
 def agreement(reference: NativeModel, candidate: NativeModel, ids: list[int], window: int) -> float:

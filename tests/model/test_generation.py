@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hearth_build.model.native import NativeModel
+from hearth_build.model.native import NativeModel, NativeStepSession
 from pyapp.backends import LocalBackend, ReplyOptions
 from pyapp.chat import ChatSession, Chunk, Failed, Turn
 from pyapp.detokenizer import IncrementalDecoder
@@ -18,7 +18,6 @@ from pyapp.stats import StopReason
 from pyapp.templates import ChatTemplate, Role
 from pyapp.tokenizer import Tokenizer
 from tests.conftest import run_async as run
-from tests.native_session import NativeStepSession
 
 
 @pytest.fixture(scope="module")
