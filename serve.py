@@ -17,7 +17,7 @@ import webbrowser
 from pathlib import Path
 
 from hearth_build.freshness import needs_build
-from hearth_server.guard import host_name, split_authority
+from hearth_server.guard import split_authority
 from hearth_server.handler import make_handler
 from hearth_server.loopback import is_loopback
 from hearth_server.server import listen
@@ -112,8 +112,9 @@ def serve(argv: list[str] | None) -> int:
             "machine's address; to use a host name instead, add --allow-host NAME.",
             file=sys.stderr,
         )
-    allowed = (*args.allow_host, host_name(args.host).lower())  # the name --host was given
-    handler = make_handler(dist, __version__, args.quiet, upstream, allowed)
+    handler = make_handler(
+        dist, __version__, args.quiet, upstream, (args.host,), tuple(args.allow_host)
+    )
     try:
         server = listen(args.host, args.port, handler)
     except OSError as error:

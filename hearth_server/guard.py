@@ -47,12 +47,13 @@ class HostPolicy:
     """The names this server answers to."""
 
     port: int
-    own: frozenset[str]  # loopback names and the address reached, with our port only
+    own: frozenset[str]  # loopback, the address reached, the --host name: our port only
     allowed: frozenset[str]  # --allow-host: any port, since a reverse proxy's is not ours
 
     @classmethod
-    def for_server(cls, local: str, port: int, allowed: Iterable[str]) -> HostPolicy:
-        own = frozenset({*LOOPBACK_NAMES, host_name(local).lower()})
+    def for_server(cls, names: Iterable[str], port: int, allowed: Iterable[str]) -> HostPolicy:
+        """`names`: the address the client reached and the name the server was bound by."""
+        own = frozenset({*LOOPBACK_NAMES, *(host_name(name).lower() for name in names)})
         return cls(port, own, frozenset(name.lower() for name in allowed))
 
     def allows(self, name: str, port: int) -> bool:

@@ -11,6 +11,7 @@ rule, how much is read and how long it waits http_limits.py's, and the headers h
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import traceback
 from email.utils import formatdate
@@ -25,11 +26,13 @@ from hearth_server.errors import HttpError
 from hearth_server.guard import HostPolicy, check_host, check_json_body, check_same_origin
 from hearth_server.headers import PAGE_HEADERS, PROXIED_HEADERS
 from hearth_server.http_limits import (
-    IDLE_TIMEOUT_S,
+    HEADERS_DEADLINE_S,
     MAX_API_BODY,
     MAX_OTHER_BODY,
     MAX_REQUEST_LINE,
     SEND_TIMEOUT_S,
+    DeadlineReader,
+    body_deadline,
     body_length,
 )
 from hearth_server.request_log import log_lines, log_request
@@ -56,6 +59,7 @@ class HearthHandler(BaseHTTPRequestHandler):
     version: ClassVar[str]
     quiet: ClassVar[bool] = False
     upstream: ClassVar[Upstream | None] = None
+    bound_names: ClassVar[tuple[str, ...]] = ()
     allowed_hosts: ClassVar[tuple[str, ...]] = ()
 
     body = b""
@@ -63,6 +67,12 @@ class HearthHandler(BaseHTTPRequestHandler):
     _length = 0  # of the answer's body, for the log
     _started = False  # an answer has begun: a failure can only end the connection
     _unread = False  # the request's body is not read (yet): the connection cannot go on
+
+    def setup(self) -> None:
+        super().setup()
+        self.rfile.close()  # the stdlib's reader: reads here have a deadline (slowloris)
+        self._reader = DeadlineReader(self.connection)
+        self.rfile = io.BufferedReader(self._reader)
 
     def handle_one_request(self) -> None:
         """One request, always answered (the stdlib drops the connection on an exception
@@ -109,7 +119,8 @@ class HearthHandler(BaseHTTPRequestHandler):
         self.command, self.path, self.requestline = "-", "", ""
         self.request_version = self.default_request_version
         self.body, self._length, self._started, self._unread = b"", 0, False, False
-        self.connection.settimeout(IDLE_TIMEOUT_S)
+        self._expects_continue = False
+        self._reader.start(HEADERS_DEADLINE_S)
 
     def parse_request(self) -> bool:
         """The stdlib's parsing, then the checks every request must pass, then its body."""
@@ -124,13 +135,26 @@ class HearthHandler(BaseHTTPRequestHandler):
         api = self.route.startswith(API_PREFIXES)
         length = body_length(self.headers, MAX_API_BODY if api else MAX_OTHER_BODY)
         local = self.connection.getsockname()  # the address this client reached
-        self.hosts = HostPolicy.for_server(str(local[0]), int(local[1]), self.allowed_hosts)
+        self.hosts = HostPolicy.for_server(
+            (str(local[0]), *self.bound_names), int(local[1]), self.allowed_hosts
+        )
         check_host(self.headers, self.hosts)
+        if self._expects_continue and length:
+            self.send_response_only(HTTPStatus.CONTINUE)
+            self.end_headers()
+        self._reader.start(body_deadline(length))
         self.body = self.rfile.read(length)
         if len(self.body) < length:
             raise ConnectionAbortedError("the client closed before sending its whole body")
         self._unread = False
+        self._reader.start(None)
         self.connection.settimeout(SEND_TIMEOUT_S)
+        return True
+
+    def handle_expect_100(self) -> bool:
+        """Defer "100 Continue" until the request has passed the checks (the stdlib sends
+        it from inside its parsing, before anything about the request is known)."""
+        self._expects_continue = True
         return True
 
     @property
@@ -324,11 +348,12 @@ def make_handler(
     version: str,
     quiet: bool,
     upstream: Upstream | None = None,
+    bound_names: tuple[str, ...] = (),
     allowed_hosts: tuple[str, ...] = (),
 ) -> type[HearthHandler]:
-    """A handler class bound to one `dist/` folder, one upstream (or none) and the host
-    names allowed beyond loopback and the bound address."""
+    """A handler class bound to one `dist/` folder, one upstream (or none), the names the
+    server was bound by (`--host`: answered on our port only) and the host names allowed on
+    any port (`--allow-host`: a reverse proxy's port is not ours)."""
     attributes = {"root": root, "version": version, "quiet": quiet, "upstream": upstream}
-    return type(
-        "BoundHearthHandler", (HearthHandler,), {**attributes, "allowed_hosts": allowed_hosts}
-    )
+    names = {"bound_names": bound_names, "allowed_hosts": allowed_hosts}
+    return type("BoundHearthHandler", (HearthHandler,), {**attributes, **names})

@@ -10,7 +10,10 @@ make the server hold unbounded memory, threads or time.
 from __future__ import annotations
 
 import http.client
+import io
 import re
+import socket
+import time
 from email.message import Message
 from http import HTTPStatus
 
@@ -19,7 +22,19 @@ from hearth_server.errors import HttpError
 MAX_REQUEST_LINE = 65536  # the stdlib's limit; a page URL with a preset system prompt fits
 MAX_API_BODY = 8 << 20  # a chat request: a long conversation, or an image as base64
 MAX_OTHER_BODY = 64 << 10  # routes that take no body read (and drop) at most this much
-IDLE_TIMEOUT_S = 10.0  # to receive a request, and between two requests on one connection
+IDLE_TIMEOUT_S = 10.0  # for each read of a request, and between two requests on one connection
+# In all, from the end of the last answer: a client that trickles a byte every few seconds
+# passes every idle timeout but must not hold its thread for ever (slowloris).
+HEADERS_DEADLINE_S = 20.0  # the request line and headers
+MIN_BODY_RATE = 64 << 10  # then the body, in bytes a second (a phone on poor Wi-Fi)...
+MIN_BODY_DEADLINE_S = 10.0  # ...but never less time than this
+
+
+def body_deadline(length: int) -> float:
+    """Seconds allowed to receive a body of `length` bytes (8 MiB: 128 s)."""
+    return max(MIN_BODY_DEADLINE_S, length / MIN_BODY_RATE)
+
+
 # To send an answer: a busy page can leave a model download unread for a while.
 SEND_TIMEOUT_S = 300.0
 MAX_CONNECTIONS = 32  # a browser opens about 6 per origin; more wait for a free slot
@@ -61,6 +76,29 @@ def body_length(headers: Message, limit: int) -> int:
             "invalid_request_error",
         )
     return length
+
+
+class DeadlineReader(io.RawIOBase):
+    """A client socket's reads, each bounded by the idle timeout and all of them together
+    by a deadline, so that the request can be read with the stdlib's buffered parsing."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self.deadline: float | None = None  # time.monotonic() by which the read must be done
+
+    def start(self, seconds: float | None) -> None:
+        self.deadline = None if seconds is None else time.monotonic() + seconds
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        if self.deadline is not None:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("the client took too long to send its request")
+            self._sock.settimeout(min(IDLE_TIMEOUT_S, left))
+        return self._sock.recv_into(buffer)
 
 
 def read_capped(response: http.client.HTTPResponse, limit: int) -> tuple[bytes, bool]:

@@ -9,13 +9,15 @@ the upstream was silent (a cold model before its first token, a pause mid-stream
 from __future__ import annotations
 
 import json
+import selectors
 import socket
+import time
 
 import pytest
 
 from tests.security.conftest import Hearth
 from tests.security.upstream import FakeUpstream
-from tests.security.wire import eventually
+from tests.security.wire import eventually, send
 
 HELD = 80  # connections a client opens and never finishes
 
@@ -41,6 +43,46 @@ def test_idle_connections_are_closed_by_the_server(fresh_hearth: Hearth) -> None
     finally:
         for sock in held:
             sock.close()
+    assert eventually(lambda: fresh_hearth.status()["Threads"] == 1)
+
+
+def cut_off_while_trickling(socks: list[socket.socket], gap_s: float, within_s: float) -> int:
+    """Send one more byte on every connection each `gap_s` (well inside the idle timeout)
+    until the server closes them all or `within_s` passes; how many it closed."""
+    with selectors.DefaultSelector() as selector:
+        for sock in socks:
+            selector.register(sock, selectors.EVENT_READ)
+        open_ = set(socks)
+        give_up = time.monotonic() + within_s
+        while open_ and time.monotonic() < give_up:
+            for sock in list(open_):
+                try:
+                    sock.sendall(b"X")
+                except OSError:  # closed by the server
+                    open_.discard(sock)
+            for key, _ in selector.select(timeout=gap_s):  # an answer or the end: cut off
+                selector.unregister(key.fileobj)
+                open_.discard(key.fileobj)  # type: ignore[arg-type]
+        return len(socks) - len(open_)
+
+
+@pytest.mark.parametrize("stage", ["headers", "body"])
+def test_a_client_trickling_its_request_is_cut_off(fresh_hearth: Hearth, stage: str) -> None:
+    """Slowloris: one byte every 2 s passes every idle timeout, so only a deadline on the
+    whole request frees the thread (the headers within 20 s; this body within 10 s)."""
+    port = fresh_hearth.port
+    start = f"POST /foundry/v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+    if stage == "body":
+        start += "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+    socks = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(40)]
+    try:
+        for sock in socks:
+            sock.sendall((start + ("X-Slow: " if stage == "headers" else "")).encode())
+        assert cut_off_while_trickling(socks, gap_s=2, within_s=60) == len(socks)
+    finally:
+        for sock in socks:
+            sock.close()
+    assert send(port, "GET", "/healthz").status == 200
     assert eventually(lambda: fresh_hearth.status()["Threads"] == 1)
 
 

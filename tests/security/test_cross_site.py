@@ -37,6 +37,9 @@ TEXT = {"Content-Type": "text/plain"}
         {"Origin": "https://evil.example", "Content-Type": "application/json"},
         {"Origin": "null", "Content-Type": "application/json"},  # a sandboxed frame
         {"Origin": "http://127.0.0.1.evil.example", "Content-Type": "application/json"},
+        # another local server's page (a dev server on port 1): loopback, but not our port
+        {"Origin": "http://127.0.0.1:1", "Content-Type": "application/json"},
+        {"Origin": "http://localhost:1", "Sec-Fetch-Site": "same-site", **TEXT},
         {"Sec-Fetch-Site": "same-origin", **TEXT},  # even our page must say JSON
         TEXT,
         {"Content-Type": "application/x-www-form-urlencoded"},
@@ -92,14 +95,18 @@ def test_the_pages_own_requests_and_scripts_still_work(hearth: Hearth, fake: Fak
         "rebind.attacker.example",
         "127.0.0.1.attacker.example:{port}",
         "localhost.:{port}",
-        "127.0.0.1:1{port}",  # our name with another port
+        "127.0.0.1:1{port}",  # our name with a port that cannot exist
+        "127.0.0.1:{other}",  # our name (also the --host we were bound by) with another port
+        "localhost:{other}",
+        "[::1]:{other}",
         "127.0.0.1:{port}@evil.example",
     ],
 )
 def test_other_host_names_are_misdirected(
     hearth: Hearth, fake: FakeUpstream, target: str, host: str
 ) -> None:
-    reply = send(hearth.port, "GET", target, host=host.format(port=hearth.port))
+    other = 3000 if hearth.port != 3000 else 3001
+    reply = send(hearth.port, "GET", target, host=host.format(port=hearth.port, other=other))
     assert reply.status in (400, 421), reply
     assert "--allow-host" in reply.error()["message"] or reply.status == 400
     assert b"fake-model" not in reply.body and b"the page" not in reply.body

@@ -10,6 +10,7 @@ safely, whatever bytes arrive.
 
 from __future__ import annotations
 
+import http.client
 import json
 import socket
 
@@ -18,6 +19,8 @@ import pytest
 from tests.security.conftest import Hearth
 from tests.security.upstream import FakeUpstream
 from tests.security.wire import answer, exchange, read_all, replies, send
+
+CHAT = json.dumps({"model": "fake-model", "messages": [{"role": "user", "content": "hi"}]})
 
 
 def smuggled(port: int) -> bytes:
@@ -181,3 +184,33 @@ def test_control_characters_never_reach_the_terminal(hearth: Hearth) -> None:
     assert "\\x1b[2J\\x1b[31mred\\x07\\x08\\x9b31m\\x7f?x=\\x00" in log
     assert "\\x1b[31mcarriage\\x0dreturn" in log
     assert not any(char in log for char in "\x1b\x07\x08\x00\r\x9b\x7f")
+
+
+def first_answer_to_headers(port: int, host: str) -> tuple[socket.socket, bytes]:
+    """Send a chat request's headers with `Expect: 100-continue` and no body yet; what comes
+    back first."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=15)
+    sock.sendall(
+        (
+            f"POST /foundry/v1/chat/completions HTTP/1.1\r\nHost: {host}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(CHAT)}\r\n"
+            "Expect: 100-continue\r\n\r\n"
+        ).encode()
+    )
+    return sock, sock.recv(65536)
+
+
+def test_100_continue_comes_only_after_the_checks(hearth: Hearth, fake: FakeUpstream) -> None:
+    """The stdlib says "100 Continue" while parsing, before anything is checked: a client
+    would then send a body that is never read."""
+    sock, first = first_answer_to_headers(hearth.port, "rebind.attacker.example")
+    with sock:
+        assert first.startswith(b"HTTP/1.1 421 "), first
+    sock, first = first_answer_to_headers(hearth.port, f"127.0.0.1:{hearth.port}")
+    with sock:
+        assert first == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(CHAT.encode())  # no half-close: serve.py takes that for a client leaving
+        reply = http.client.HTTPResponse(sock)
+        reply.begin()
+        assert (reply.status, b"fake-model" in reply.read()) == (200, True)
+    assert [seen.path for seen in fake.seen] == ["/v1/chat/completions"]
