@@ -40,7 +40,11 @@ def chromium_page(models: dict[str, Path]) -> Iterator[Any]:
     executable = find_chromium()
     if executable is None:
         raise SystemExit(MISSING_BROWSER)
-    mounts = {"": ROOT / "bench" / "site", "vendor/": ROOT / "dist" / "vendor"}
+    mounts = {
+        "": ROOT / "bench" / "site",
+        "vendor/": ROOT / "dist" / "vendor",
+        "app/": ROOT / "site",
+    }
     mounts.update({f"models/{name}/": folder for name, folder in models.items()})
     requests: list[str] = []
     with bench_server(mounts) as url, sync_playwright() as playwright:
@@ -69,13 +73,19 @@ def run_loop(
     max_new: int,
     threads: int,
     ep: str = "wasm",
+    graph: str = "model.onnx",
+    engine: bool = False,
 ) -> LoopResult:
+    """One greedy run: through ORT Web's public API, or through site/engine.js's Decoder
+    (`engine`, which needs the page graph: its outputs are the top-k)."""
     shape = Shape.read(folder)
     (ort_dir,) = (ROOT / "dist" / "vendor").glob("ort-*")
     module = "ort.webgpu.min.mjs" if ep == "webgpu" else "ort.wasm.min.mjs"
     config = {
         "ortUrl": f"{page.base_url}vendor/{ort_dir.name}/{module}",
         "modelUrl": f"{page.base_url}models/{name}/",
+        "graph": graph,
+        "engineUrl": f"{page.base_url}app/engine.js" if engine else None,
         "dataFiles": data_files(folder),
         "threads": threads,
         "ep": ep,

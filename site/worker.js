@@ -113,7 +113,6 @@ async function boot() {
     bootMs: () => performance.now() - started,
     engine: models,
     store,
-    importModule: (url) => import(url),
     listen(handler) {
       listener = (event) => handler(event);
       for (const event of pending.splice(0)) listener(event);

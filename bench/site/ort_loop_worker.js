@@ -1,5 +1,7 @@
 // A minimal JS greedy-decoding loop over ONNX Runtime Web. It measures what a model format
 // costs in the page, independent of Hearth's Python loop (which bench compares against it).
+// With `engineUrl` it drives site/engine.js's Decoder instead (on WASM: the heap-resident KV
+// cache), so the two can be compared on the same page graph.
 const now = () => performance.now();
 
 async function fetchBytes(url) {
@@ -20,13 +22,51 @@ function argmaxLast(logits) {
   return best;
 }
 
+// The same loop through engine.js: one step() per token, the top-1 of its top-k.
+async function runEngine(config) {
+  const { Decoder } = await import(config.engineUrl);
+  const t0 = now();
+  const graph = await fetchBytes(config.modelUrl + config.graph);
+  const externalData = [];
+  for (const name of config.dataFiles) {
+    externalData.push({ path: name, data: await fetchBytes(config.modelUrl + name) });
+  }
+  const t1 = now();
+  const decoder = await Decoder.create(config.ortUrl, graph, externalData, config.shape, config.ep, config.threads);
+  const t2 = now();
+  const step = async (tokens) => (await decoder.step(Int32Array.from(tokens))).ids[0];
+  let token = await step(config.promptIds);
+  const t3 = now();
+  const generated = [token];
+  while (generated.length < config.maxNew) {
+    token = await step([token]);
+    generated.push(token);
+    if (!config.ignoreEos && config.eos.includes(token)) break;
+  }
+  const t4 = now();
+  await decoder.release();
+  return {
+    loadMs: t1 - t0, sessionMs: t2 - t1, ttftMs: t3 - t2,
+    decodeTokPerS: (generated.length - 1) / ((t4 - t3) / 1000), generated,
+    promptTokens: config.promptIds.length, threads: config.threads, ep: config.ep,
+  };
+}
+
 self.onmessage = async ({ data: config }) => {
+  if (config.engineUrl) {
+    try {
+      self.postMessage(await runEngine(config));
+    } catch (error) {
+      self.postMessage({ error: String(error && error.stack || error) });
+    }
+    return;
+  }
   try {
     const ort = await import(config.ortUrl);
     ort.env.wasm.numThreads = config.threads;
     ort.env.wasm.wasmPaths = config.ortUrl.slice(0, config.ortUrl.lastIndexOf("/") + 1);
     const t0 = now();
-    const model = await fetchBytes(config.modelUrl + "model.onnx");
+    const model = await fetchBytes(config.modelUrl + config.graph);
     const externalData = [];
     for (const name of config.dataFiles) {
       externalData.push({ path: name, data: await fetchBytes(config.modelUrl + name) });
@@ -36,7 +76,7 @@ self.onmessage = async ({ data: config }) => {
     const pastNames = [];
     for (let i = 0; i < layers; i++) pastNames.push(`past_key_values.${i}.key`, `past_key_values.${i}.value`);
     // On WebGPU the KV cache stays in GPU buffers; only the logits come back to the CPU.
-    const locations = { logits: "cpu" };
+    const locations = { logits: "cpu", topk_values: "cpu", topk_indices: "cpu" };
     for (const name of pastNames) locations[name.replace("past_key_values", "present")] = "gpu-buffer";
     const session = await ort.InferenceSession.create(model, {
       executionProviders: [config.ep],
@@ -60,8 +100,9 @@ self.onmessage = async ({ data: config }) => {
         ...cache,
       };
       const out = await session.run(feeds);
-      const next = argmaxLast(out.logits);
-      out.logits.dispose?.();
+      // model.onnx ends in logits, the page graph in its top-k
+      const next = out.logits ? argmaxLast(out.logits) : Number(out.topk_indices.data[0]);
+      out.logits?.dispose?.();
       for (const name of pastNames) {
         cache[name].dispose?.();
         cache[name] = out[name.replace("past_key_values", "present")];

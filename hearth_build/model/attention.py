@@ -16,6 +16,16 @@ rewritten; `model.onnx` stays as ORT GenAI and Foundry Local expect it.
 
 The plain branch assumes what the page always sends: batch 1 and an attention mask of
 ones (no padding), so the mask is causal with the cached tokens in front.
+
+The cache inputs may be capacity-sized buffers, as ORT GenAI's `past_present_share_buffer`
+runs them: the attention mask says how many positions are real (its length is past + new),
+and the page binds each buffer as both `past_key_values.*` and `present.*` (site/engine.js on
+WASM). Then nothing is copied per token: `GroupQueryAttention` sees past and present share
+memory and writes the new token's key/value in place, and the prompt branch writes its new
+keys/values with `ScatterElements` and reads the cached prefix with a `Slice`. A cache with
+no room left (the usual grow-by-concatenation caller, e.g. WebGPU and `NativeModel`) also
+works: the prompt branch pads it to the new length first, which copies it once per prompt,
+and `GroupQueryAttention` allocates a larger present.
 """
 
 from __future__ import annotations
@@ -54,15 +64,16 @@ def _node(op: str, inputs: list[str], output: str, **attrs: Any) -> onnx.NodePro
 
 def _prompt_values(past_key: str, cos_cache: str, sin_cache: str) -> list[onnx.NodeProto]:
     """What every layer's plain attention shares, computed once in the prompt branch: the
-    new tokens' positions, their rotary cos/sin and the causal mask."""
+    new tokens' positions, their rotary cos/sin, the causal mask, where their keys/values
+    go in the cache and how much a cache without room must be padded."""
     p = f"{PREFIX}."
 
     def n(op: str, inputs: list[str], output: str, **attrs: Any) -> onnx.NodeProto:
         return _node(op, inputs, p + output, **attrs)
 
     return [
-        n("Shape", [past_key], "past_len", start=2, end=3),
-        n("Add", [p + "past_len", p + "new_len"], "total_len"),
+        n("Shape", ["attention_mask"], "total_len", start=1, end=2),
+        n("Sub", [p + "total_len", p + "new_len"], "past_len"),
         n("Squeeze", [p + "past_len"], "past_scalar"),
         n("Squeeze", [p + "total_len"], "total_scalar"),
         n("Range", [p + "past_scalar", p + "total_scalar", p + "one_scalar"], "q_pos"),
@@ -78,6 +89,15 @@ def _prompt_values(past_key: str, cos_cache: str, sin_cache: str) -> list[onnx.N
         n("Concat", [p + "cos_half", p + "cos_half"], "cos", axis=-1),
         n("Neg", [p + "sin_half"], "sin_neg"),
         n("Concat", [p + "sin_neg", p + "sin_half"], "sin", axis=-1),
+        # ScatterElements indices [1, kv, new, head]: position past + i for new token i
+        n("Reshape", [p + "q_pos", p + "pos_shape"], "pos4"),
+        n("Concat", [p + "batch_heads", p + "new_len", p + "head_dim"], "update_shape", axis=0),
+        n("Expand", [p + "pos4", p + "update_shape"], "kv_index"),
+        # pads for a cache shorter than past + new: [0]*6 + [max(total - capacity, 0), 0]
+        n("Shape", [past_key], "capacity", start=2, end=3),
+        n("Sub", [p + "total_len", p + "capacity"], "shortfall"),
+        n("Max", [p + "shortfall", p + "zero"], "growth"),
+        n("Concat", [p + "zeros6", p + "growth", p + "zero"], "pads", axis=0),
     ]
 
 
@@ -99,6 +119,11 @@ def _constants(head_size: int, heads: int, kv_heads: int, scale: float) -> list[
     group = heads // kv_heads
     values: dict[str, np.ndarray] = {
         "one": np.array([1], np.int64),
+        "pos_shape": np.array([1, 1, -1, 1], np.int64),
+        "batch_heads": np.array([1, kv_heads], np.int64),
+        "head_dim": np.array([head_size], np.int64),
+        "zero": np.array([0], np.int64),
+        "zeros6": np.zeros(6, np.int64),
         "one_scalar": np.array(1, np.int64),
         "zero_scalar": np.array(0, np.int64),
         "axis0": np.array([0], np.int64),
@@ -122,7 +147,9 @@ def _plain_attention(
     qkv: str, past_k: str, past_v: str, outputs: list[str], layer: int
 ) -> list[onnx.NodeProto]:
     """GroupQueryAttention as MatMul/Softmax/MatMul over [1, kv, group, new, head] blocks,
-    so each KV head serves its group of query heads without copying."""
+    so each KV head serves its group of query heads without copying. The new keys/values
+    are scattered into the (padded) cache at past..total, then the first `total` positions
+    are attended to: positions beyond them may hold a longer, truncated reply."""
     p, s = f"{PREFIX}.", f"{PREFIX}.{layer}."
     out, present_k, present_v = outputs
 
@@ -147,16 +174,20 @@ def _plain_attention(
         n("Transpose", [s + "v4"], "v_bnsh", perm=[0, 2, 1, 3]),
         *rotate("q_bnsh", "q_rot"),
         *rotate("k_bnsh", "k_rot"),
-        n("Concat", [past_k, s + "k_rot"], present_k, axis=2),
-        n("Concat", [past_v, s + "v_bnsh"], present_v, axis=2),
+        n("Pad", [past_k, p + "pads"], "past_k_room"),
+        n("Pad", [past_v, p + "pads"], "past_v_room"),
+        n("ScatterElements", [s + "past_k_room", p + "kv_index", s + "k_rot"], present_k, axis=2),
+        n("ScatterElements", [s + "past_v_room", p + "kv_index", s + "v_bnsh"], present_v, axis=2),
+        n("Slice", [present_k, p + "zero", p + "total_len", p + "axis2"], "k_all"),
+        n("Slice", [present_v, p + "zero", p + "total_len", p + "axis2"], "v_all"),
         n("Mul", [s + "q_rot", p + "scale"], "q_scaled"),
         n("Reshape", [s + "q_scaled", p + "group_shape"], "q5"),
-        n("Unsqueeze", [present_k, p + "axis2"], "k5"),
+        n("Unsqueeze", [s + "k_all", p + "axis2"], "k5"),
         n("Transpose", [s + "k5"], "k5t", perm=[0, 1, 2, 4, 3]),
         n("MatMul", [s + "q5", s + "k5t"], "scores"),
         n("Add", [s + "scores", p + "mask"], "masked"),
         n("Softmax", [s + "masked"], "probs", axis=-1),
-        n("Unsqueeze", [present_v, p + "axis2"], "v5"),
+        n("Unsqueeze", [s + "v_all", p + "axis2"], "v5"),
         n("MatMul", [s + "probs", s + "v5"], "context5"),
         n("Reshape", [s + "context5", p + "heads_shape"], "context4"),
         n("Transpose", [s + "context4"], "context_bsnh", perm=[0, 2, 1, 3]),

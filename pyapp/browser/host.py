@@ -66,10 +66,6 @@ def url(relative: str) -> str:
     return urljoin(str(js.location.href), relative)
 
 
-async def import_module(address: str) -> Any:
-    return await hearth_host.importModule(address)
-
-
 def engine() -> Any:
     """site/engine.js: the ONNX Runtime session and KV cache."""
     return hearth_host.engine

@@ -14,7 +14,7 @@ from typing import Any
 import js
 from pyodide.ffi import JsException, to_js
 
-from pyapp.browser.host import import_module, to_js_object
+from pyapp.browser.host import to_js_object
 from pyapp.config import ExecutionProvider, ModelEntry, ModelShape
 from pyapp.errors import EngineError, ModelLoadError
 
@@ -119,7 +119,6 @@ class OrtSession:
         return await self._create(wasm, "no WebGPU adapter in this browser")
 
     async def _create(self, ep: ExecutionProvider, reason: str) -> Engine:
-        ort = await import_module(self.urls[ep])
         isolated = bool(js.crossOriginIsolated)
         cores = min(int(js.navigator.hardwareConcurrency or 1), 4)
         threads = (self.threads or cores) if isolated else 1
@@ -133,7 +132,7 @@ class OrtSession:
         )
         try:
             self.decoder = await self.js.Decoder.create(
-                ort, self.files.graph, external, shape, ep.value, threads
+                self.urls[ep], self.files.graph, external, shape, ep.value, threads
             )
         except JsException as error:
             if ep == ExecutionProvider.WEBGPU:

@@ -1,5 +1,7 @@
 """The page's graph (`model.page.onnx`): prompts go through plain attention, single tokens
-through the original GroupQueryAttention, and both agree with `model.onnx`, run natively."""
+through the original GroupQueryAttention, and both agree with `model.onnx`, run natively,
+both with a cache that grows by concatenation and with capacity-sized buffers updated in
+place (as site/engine.js runs it on WASM)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import onnxruntime as ort
 
 from hearth_build.model.attention import GQA, split_prompt_attention
 from hearth_build.model.head import PAGE_GRAPH, TOP_K
@@ -38,6 +41,77 @@ def test_page_graph_agrees_with_model_onnx_for_prompt_follow_up_and_decode(dist:
             np.testing.assert_allclose(page_cache[name], value, atol=2e-3, err_msg=name)
         past += len(ids)
         ids = follow_up if step == 0 else [int(indices[0])]
+
+
+class SharedCache:
+    """The page graph run as engine.js runs it on WASM: one capacity-sized buffer per cache
+    tensor, bound with IO binding as both `past_key_values.*` and `present.*`. Unused
+    positions hold NaN, so reading one poisons the logits."""
+
+    def __init__(self, model: NativeModel, capacity: int) -> None:
+        self.session, self.shape = model.session, model.shape
+        self.names = list(model.empty_cache())
+        self.length = self.written = 0
+        self.buffers = {n: self._empty(capacity) for n in self.names}
+        self.values = {n: ort.OrtValue.ortvalue_from_numpy(b) for n, b in self.buffers.items()}
+
+    def _empty(self, capacity: int) -> np.ndarray:
+        return np.full((1, self.shape.kv_heads, capacity, self.shape.head_size), np.nan, np.float32)
+
+    def grow(self, capacity: int) -> None:
+        """Copy the cached positions into larger buffers, as engine.js does once per chunk."""
+        for name in self.names:
+            self.buffers[name] = grown = self._empty(capacity)
+            grown[:, :, : self.length] = self.values[name].numpy()[:, :, : self.length]
+            self.values[name] = ort.OrtValue.ortvalue_from_numpy(grown)
+
+    def step(self, ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        total = self.length + len(ids)
+        binding = self.session.io_binding()
+        binding.bind_cpu_input("input_ids", np.array([ids], np.int64))
+        binding.bind_cpu_input("attention_mask", np.ones((1, total), np.int64))
+        for name, value in self.values.items():
+            binding.bind_ortvalue_input(name, value)
+            binding.bind_ortvalue_output(name.replace("past_key_values", "present"), value)
+        binding.bind_output("topk_values")
+        binding.bind_output("topk_indices")
+        self.session.run_with_iobinding(binding)
+        for name, value in self.values.items():
+            # written in place: the same memory, nothing past the furthest token touched
+            assert value.data_ptr() == self.buffers[name].ctypes.data
+            assert np.isnan(self.buffers[name][:, :, max(total, self.written) :]).all(), name
+        self.length, self.written = total, max(total, self.written)
+        values, indices = binding.get_outputs()[-2:]
+        return values.numpy()[0], indices.numpy()[0]
+
+
+def test_page_graph_updates_a_capacity_cache_in_place(dist: Path) -> None:
+    _, folder = page_model(dist)
+    tokenizer = Tokenizer.from_json((folder / "tokenizer.json").read_text())
+    text = (ROOT / "LICENSE").read_text() * 4
+    prompt, follow_up = tokenizer.encode(text)[:1500], tokenizer.encode(" And then?")
+    reference, page = NativeModel(folder), NativeModel(folder, graph=PAGE_GRAPH)
+    cache = SharedCache(page, capacity=1536)
+
+    ref_cache, ids, past = reference.empty_cache(), prompt, 0
+    tops = []
+    for step in range(18):
+        if step == 10:  # past the capacity's end mid-reply: grow, as engine.js does
+            cache.grow(cache.length + 256)
+        logits, ref_cache = reference.forward(ids, ref_cache, past)
+        values, indices = cache.step(ids)
+        assert indices[0] == np.argmax(logits[-1]), f"step {step}: top-1 differs"
+        np.testing.assert_allclose(values, logits[-1][indices], atol=2e-3)
+        past += len(ids)
+        for name, value in ref_cache.items():
+            np.testing.assert_allclose(cache.buffers[name][:, :, :past], value, atol=2e-3)
+        tops.append(int(indices[0]))
+        ids = follow_up if step == 0 else [tops[-1]]
+
+    # truncating is moving the length: the follow-up over the prompt's cache again
+    cache.length = len(prompt)
+    _, indices = cache.step(follow_up)
+    assert indices[0] == tops[1]
 
 
 def test_page_graph_holds_both_attentions_once(dist: Path) -> None:
