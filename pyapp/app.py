@@ -11,19 +11,22 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import date
 from typing import Any, Literal, Protocol
 
+from pyapp.attachments import Attachment, extract
 from pyapp.backends import Backend as ChatBackend
-from pyapp.backends import ReplyOptions
+from pyapp.backends import BackendKind, ReplyOptions
 from pyapp.chat import ChatEvent, ChatSession, Chunk, Failed, Finished, Started, Turn
-from pyapp.chats import Chat, ChatMessage, RecordError
+from pyapp.chats import Attached, Chat, ChatMessage, RecordError
 from pyapp.errors import HearthError, RemoteError, StorageError
 from pyapp.library import Library
 from pyapp.markdown import Markdown, MarkdownStream
+from pyapp.route import Reason, route
 from pyapp.settings import Backend, Preferences
 from pyapp.status import ModelOption, State, picker_options, ready_text
-from pyapp.templates import Role
+from pyapp.templates import Message, Role
 from pyapp.view import Html, View
 
 STREAM_EVERY_S = 0.05  # a streaming reply is redrawn at most this often...
@@ -54,6 +57,15 @@ class SettingsStore(Protocol):
         ...
 
 
+# Turns an attached file's bytes into text (the page loads pypdf first when it needs it).
+Extractor = Callable[[str, bytes], Awaitable[Attachment]]
+CHARS_PER_TOKEN = 4  # a file's size in tokens, estimated, when no tokenizer is loaded
+
+
+async def extract_here(name: str, data: bytes) -> Attachment:
+    return extract(name, data)
+
+
 class App:
     def __init__(
         self,
@@ -63,6 +75,7 @@ class App:
         settings_store: SettingsStore,
         library: Library,
         markdown: Markdown | None = None,
+        extractor: Extractor = extract_here,
     ) -> None:
         self.view = view
         self.prefs = prefs
@@ -70,8 +83,11 @@ class App:
         self.settings_store = settings_store
         self.library = library
         self.markdown = markdown  # None: replies show as plain text
+        self.extractor = extractor
         self.chat = Chat()  # the open chat, also before any backend has loaded
         self.active: Backend | None = None
+        self.opened: dict[Backend, ChatBackend] = {}  # by provider: what each last opened
+        self.pending: list[Attached] = []  # files attached to the message being written
         self.session: ChatSession | None = None
         self.busy = False
         self.query = ""  # the chat list's search
@@ -99,6 +115,8 @@ class App:
             "import": lambda: self.import_file(str(event.get("text", ""))),
             "edit": lambda: self.edit(str(event.get("id")), str(event.get("text", ""))),
             "regenerate": self.regenerate,
+            "attach": lambda: self.attach(str(event.get("name", "")), _bytes(event.get("data"))),
+            "detach": lambda: self.detach(event.get("index")),
             "banner_action": self._run_banner_action,
         }
         handler = handlers.get(str(kind))
@@ -137,8 +155,9 @@ class App:
         async with self._busy(State.LOADING, "Loading…"):
             self.view.hide_banner()
             wanted = model or self.prefs.effective.model
+            first = Backend.BROWSER if choice == Backend.AUTO else choice
             try:
-                backend = await self.providers[choice].open(wanted, self._progress)
+                backend = await self._open(first, wanted)
             except HearthError as error:
                 self.report(error, choice)
                 return
@@ -147,7 +166,31 @@ class App:
             else:
                 self.session.use(backend)
             self.active = choice
+            if choice == Backend.AUTO and not await self._open_foundry():
+                self.view.banner(
+                    "Auto: Foundry Local cannot be reached, so every message is answered in "
+                    "this browser for now. Start Foundry Local (and serve.py) to send long "
+                    "messages there.",
+                    kind="info",
+                )
             await self._show_models()
+
+    async def _open(self, provider: Backend, model: str | None) -> ChatBackend:
+        backend = await self.providers[provider].open(model, self._progress)
+        self.opened[provider] = backend
+        return backend
+
+    async def _open_foundry(self) -> bool:
+        """Under Auto: whether Foundry Local answers (opening it if it does not yet)."""
+        if Backend.FOUNDRY in self.opened:
+            return True
+        if Backend.FOUNDRY not in self.providers:
+            return False
+        try:
+            await self._open(Backend.FOUNDRY, None)
+        except HearthError:
+            return False
+        return True
 
     async def pick(self, model: str) -> None:
         if self.active is None or self.session is None or model == self.session.backend.model_id:
@@ -180,36 +223,69 @@ class App:
         return Turn(system=settings.system, options=options)
 
     async def send(self, text: str) -> None:
-        session = self.session
-        if self.busy or session is None or not text.strip():
+        session, files = self.session, self.pending
+        if self.busy or session is None or not (text.strip() or files):
             return
         async with self._busy(State.GENERATING, "Generating…"):
             self.view.hide_banner()
             self.view.prompt("")  # taken; a reply that fails before any text gives it back
-            await self._show(session.send(text.strip(), self._turn()))
+            self.pending = []
+            self._show_pending()
+            question = ChatMessage(Role.USER, text.strip(), attachments=files)
+            turn = await self._routed(question)
+            if not await self._show(session.send(text.strip(), turn, files)):
+                self.pending = files + self.pending  # nothing was answered: keep the files
+                self._show_pending()
 
     async def regenerate(self) -> None:
-        if self.busy or self.session is None:
+        messages = self.chat.messages
+        if self.busy or self.session is None or len(messages) < 2:
             return
         async with self._busy(State.GENERATING, "Generating…"):
             self.view.hide_banner()
-            await self._show(self.session.regenerate(self._turn()))
+            turn = await self._routed(messages[-2])
+            await self._show(self.session.regenerate(turn))
 
     async def edit(self, message_id: str, text: str) -> None:
-        if self.busy or self.session is None or not text.strip():
+        at = self.chat.find(message_id)
+        if self.busy or self.session is None or not text.strip() or at < 0:
             return
         async with self._busy(State.GENERATING, "Generating…"):
             self.view.hide_banner()
-            await self._show(self.session.edit(message_id, text.strip(), self._turn()))
+            edited = replace(self.chat.messages[at], text=text.strip())
+            turn = await self._routed(edited)
+            await self._show(self.session.edit(message_id, text.strip(), turn))
+
+    async def _routed(self, question: ChatMessage) -> Turn:
+        """This reply's turn; under Auto, also pick its backend (pyapp/route.py) for the
+        whole conversation it would send, `question` included."""
+        turn = self._turn()
+        if self.active != Backend.AUTO or self.session is None:
+            return turn
+        local = self.opened[Backend.BROWSER]
+        prompt = question.as_prompt().content
+        threshold = self.prefs.effective.route_tokens
+        texts = [m.as_prompt().content for m in self.chat.messages] + [prompt]
+        size = _count(local, prompt, threshold + 1)
+        decision = route(texts, size, Backend.FOUNDRY in self.opened, threshold)
+        if decision.reason == Reason.FOUNDRY_DOWN:
+            self.view.status(State.GENERATING, "Checking Foundry Local…")
+            if await self._open_foundry():
+                decision = route(texts, size, True, threshold)
+        chosen = Backend.FOUNDRY if decision.backend == BackendKind.FOUNDRY else Backend.BROWSER
+        self.session.use(self.opened[chosen])
+        return replace(turn, route=decision.reason.value)
 
     async def _stop(self) -> None:
         if self.session is not None:
             self.session.stop()
 
-    async def _show(self, events: AsyncIterator[ChatEvent]) -> None:
-        """Render a reply's events. The final message is drawn after the controls and
-        status are ready again, so whoever waits for `data-done` sees a ready page."""
+    async def _show(self, events: AsyncIterator[ChatEvent]) -> bool:
+        """Render a reply's events; whether a reply was written. The final message is drawn
+        after the controls and status are ready again, so whoever waits for `data-done`
+        sees a ready page."""
         redraw = Redraw(self.markdown)
+        answered = True
         async for event in events:
             if isinstance(event, Started):
                 # an edit or regenerate replaced messages: drop them, then draw the new ones
@@ -239,7 +315,53 @@ class App:
                     self.view.prompt(event.prompt)
                 self.report(event.error, self.active)
                 self._settle()
+                answered = False
         self._warn_history()
+        return answered
+
+    # attachments
+
+    async def attach(self, name: str, data: bytes) -> None:
+        """A file for the next message: its text, counted, shown as a chip; a file too long
+        for the in-page model says so and what to do."""
+        try:
+            file = await self.extractor(name, data)
+        except HearthError as error:
+            self.view.banner(str(error))
+            return
+        local = self.opened.get(Backend.BROWSER)
+        window = local.context if local is not None else None
+        if window is None:
+            tokens, estimated = -(-len(file.text) // CHARS_PER_TOKEN), True
+        else:
+            tokens, estimated = _count(local, file.text, 10**9), False  # type: ignore[arg-type]
+        attached = Attached(file.name, file.kind.value, file.text, tokens, estimated)
+        self.pending.append(attached)
+        self._show_pending()
+        if window is not None and self.active != Backend.FOUNDRY:
+            budget = window.length - window.reply_room(self.prefs.effective.max_tokens)
+            if tokens > budget:
+                self._too_long(attached, budget)
+
+    def _too_long(self, file: Attached, budget: int) -> None:
+        room = f"the in-browser model has room for {budget:,}"
+        size = f"{file.name} is {file.tokens:,} tokens; {room}"
+        if self.active == Backend.AUTO and Backend.FOUNDRY in self.opened:
+            self.view.banner(f"{size}, so Auto sends this message to Foundry Local.", kind="info")
+            return
+        self._banner_action = lambda: self.choose(Backend.FOUNDRY)
+        self.view.banner(
+            f"{size}. Use Foundry Local for it, or remove it and attach a shorter excerpt.",
+            "Use Foundry Local",
+        )
+
+    async def detach(self, index: object) -> None:
+        if isinstance(index, int) and 0 <= index < len(self.pending):
+            del self.pending[index]
+            self._show_pending()
+
+    def _show_pending(self) -> None:
+        self.view.attachments(self.pending)
 
     # chats
 
@@ -352,9 +474,18 @@ class App:
         self.view.status(State.LOADING, text)
 
     async def _show_models(self) -> None:
-        assert self.active is not None and self.session is not None
-        models = await self.providers[self.active].models()
-        self.view.models(picker_options(models), self.session.backend.model_id)
+        assert self.active is not None
+        picker = Backend.BROWSER if self.active == Backend.AUTO else self.active
+        models = await self.providers[picker].models()
+        self.view.models(picker_options(models), self.opened[picker].model_id)
+
+    def _where(self) -> str:
+        """Where replies come from, for the status line."""
+        assert self.active is not None
+        if self.active != Backend.AUTO:
+            return self.providers[self.active].where
+        both = (Backend.BROWSER, Backend.FOUNDRY)
+        return "Auto: " + " or ".join(self.providers[b].where for b in both if b in self.opened)
 
     @asynccontextmanager
     async def _busy(self, state: State, text: str) -> AsyncIterator[None]:
@@ -379,8 +510,24 @@ class App:
         self.view.controls(busy=False, ready=True)
         backend = session.backend
         context = backend.context.length if backend.context is not None else None
-        where = self.providers[self.active].where
+        where = self._where()
         self.view.status(State.READY, ready_text(where, backend.model, backend.last_stats, context))
+
+
+def _count(backend: ChatBackend, text: str, limit: int) -> int:
+    """`text`'s tokens as the in-page model counts a user message, without the template's
+    own (stops counting past `limit`)."""
+    window = backend.context
+    assert window is not None
+    empty = window.count([Message(Role.USER, "")], limit)
+    return window.count([Message(Role.USER, text)], limit + empty) - empty
+
+
+def _bytes(value: object) -> bytes:
+    """A file's bytes as the page sends them (a Uint8Array arrives as a memoryview)."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    return b""
 
 
 class Redraw:

@@ -9,12 +9,12 @@ session runs in the page and under CPython tests with a scripted backend.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from pyapp.backends import Backend, ReplyOptions
-from pyapp.chats import Chat, ChatMessage, MessageState, title_from
+from pyapp.chats import Attached, Chat, ChatMessage, MessageState, title_from
 from pyapp.errors import HearthError
 from pyapp.stats import ReplyStats, StopReason
 from pyapp.templates import Role
@@ -76,10 +76,12 @@ def unexpected(error: Exception) -> HearthError:
 
 @dataclass(frozen=True)
 class Turn:
-    """What the user asked for: the system prompt and sampling options of this reply."""
+    """What the user asked for: the system prompt and sampling options of this reply, and
+    under Auto why this reply's backend was chosen (kept on the reply)."""
 
     system: str
     options: ReplyOptions
+    route: str | None = None
 
 
 class ChatSession:
@@ -117,9 +119,13 @@ class ChatSession:
     def last_stats(self) -> ReplyStats | None:
         return self.backend.last_stats
 
-    async def send(self, text: str, turn: Turn) -> AsyncIterator[ChatEvent]:
-        """Ask `text`; on failure before any reply text, nothing of the turn is kept."""
-        async for event in self._reply(turn, ChatMessage(Role.USER, text)):
+    async def send(
+        self, text: str, turn: Turn, attachments: Sequence[Attached] = ()
+    ) -> AsyncIterator[ChatEvent]:
+        """Ask `text` (with files); on failure before any reply text, nothing of the turn is
+        kept."""
+        question = ChatMessage(Role.USER, text, attachments=list(attachments))
+        async for event in self._reply(turn, question):
             yield event
 
     async def regenerate(self, turn: Turn) -> AsyncIterator[ChatEvent]:
@@ -138,7 +144,7 @@ class ChatSession:
             return
         dropped = self.chat.messages[at:]
         del self.chat.messages[at:]
-        edited = ChatMessage(Role.USER, text, id=message_id)
+        edited = ChatMessage(Role.USER, text, id=message_id, attachments=dropped[0].attachments)
         async for event in self._reply(turn, edited, restore=dropped):
             yield event
 
@@ -181,11 +187,12 @@ class ChatSession:
             state=MessageState.STREAMING,
             backend=backend.kind.value,
             model=backend.model,
+            route=turn.route,
         )
         added = [m for m in (user, reply) if m is not None]
         chat.messages += added
         if user is not None and not chat.title:
-            chat.title = title_from(user.text)
+            chat.title = title_from(user.text or " ".join(a.name for a in user.attachments))
         await self._save()
         yield Started(user, reply)
         saved_at = self.clock()

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from pyapp.attachments import fence, prompt_text
 from pyapp.stats import ReplyStats
 from pyapp.templates import Message, Role
 
@@ -35,6 +36,19 @@ def new_id() -> str:
     return secrets.token_hex(8)
 
 
+@dataclass(frozen=True)
+class Attached:
+    """A file sent with a user message: the text extracted from it (what every backend sees,
+    pyapp/attachments.py) and its size in tokens, counted when it was attached (`estimated`
+    when no in-page tokenizer was loaded to count it)."""
+
+    name: str
+    kind: str
+    text: str
+    tokens: int
+    estimated: bool = False
+
+
 @dataclass
 class ChatMessage:
     role: Role
@@ -44,10 +58,14 @@ class ChatMessage:
     backend: str | None = None  # "browser" | "foundry": who answered (assistant messages)
     model: str | None = None
     stats: ReplyStats | None = None
+    route: str | None = None  # why Auto chose `backend` (a pyapp.route.Reason value)
+    attachments: list[Attached] = field(default_factory=list)  # user messages
 
     def as_prompt(self) -> Message:
-        """What the model sees of this message."""
-        return Message(self.role, self.text)
+        """What the model sees of this message: its attachments' text, then its own."""
+        if not self.attachments:
+            return Message(self.role, self.text)
+        return Message(self.role, prompt_text(self.attachments, self.text))
 
 
 @dataclass
@@ -80,7 +98,7 @@ def title_from(text: str) -> str:
 
 # --- keeping chats: the record schema, export and import ---------------------------------
 
-SCHEMA = 1  # version of a stored or exported chat record
+SCHEMA = 2  # version of a stored or exported chat record
 EXPORT_FORMAT = "hearth-chats"
 MAX_TEXT = 4_000_000  # characters in one message: far beyond any context, short of abuse
 ROLES = (Role.USER, Role.ASSISTANT)
@@ -106,14 +124,36 @@ def chat_to_json(chat: Chat) -> dict[str, Any]:
                 "backend": m.backend,
                 "model": m.model,
                 "stats": m.stats.to_json() if m.stats else None,
+                "route": m.route,
+                "attachments": [
+                    {
+                        "name": a.name,
+                        "kind": a.kind,
+                        "text": a.text,
+                        "tokens": a.tokens,
+                        "estimated": a.estimated,
+                    }
+                    for a in m.attachments
+                ],
             }
             for m in chat.messages
         ],
     }
 
 
-# Older record versions and how to bring each one version up (none yet: SCHEMA is 1).
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+def _v1_to_v2(record: dict[str, Any]) -> dict[str, Any]:
+    """Schema 2 added Auto's reason (`route`) and files (`attachments`) to messages; a v1
+    message had neither."""
+    messages = record.get("messages")
+    if isinstance(messages, list):
+        record["messages"] = [
+            {"route": None, "attachments": [], **m} if isinstance(m, dict) else m for m in messages
+        ]
+    return record
+
+
+# Older record versions and how to bring each one version up.
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
 
 
 def migrate(record: dict[str, Any]) -> dict[str, Any]:
@@ -169,6 +209,9 @@ def _message(data: object) -> ChatMessage:
         figures = ReplyStats.from_json(stats) if stats else None
     except ValueError as error:
         raise RecordError(f"a message's stats are unreadable ({error})") from None
+    files = data.get("attachments")
+    if not isinstance(files, list) or (files and role != Role.USER):
+        raise RecordError("a message's attachments are not a list of files")
     return ChatMessage(
         role=role,
         text=_text(data, "text", 0, MAX_TEXT),
@@ -177,6 +220,25 @@ def _message(data: object) -> ChatMessage:
         backend=_optional_text(data, "backend"),
         model=_optional_text(data, "model"),
         stats=figures,
+        route=_optional_text(data, "route"),
+        attachments=[_attached(f) for f in files],
+    )
+
+
+def _attached(data: object) -> Attached:
+    if not isinstance(data, dict):
+        raise RecordError("an attachment is not a JSON object")
+    tokens, estimated = data.get("tokens"), data.get("estimated", False)
+    if not isinstance(tokens, int) or isinstance(tokens, bool) or tokens < 0:
+        raise RecordError("an attachment's 'tokens' is not a count")
+    if not isinstance(estimated, bool):
+        raise RecordError("an attachment's 'estimated' is not true or false")
+    return Attached(
+        name=_text(data, "name", 1, 500),
+        kind=_text(data, "kind", 1, 20),
+        text=_text(data, "text", 0, MAX_TEXT),
+        tokens=tokens,
+        estimated=estimated,
     )
 
 
@@ -252,5 +314,9 @@ def export_markdown(chat: Chat) -> str:
             MessageState.STOPPED: " (stopped)",
             MessageState.INTERRUPTED: " (interrupted)",
         }.get(message.state, "")
-        parts.append(f"**{who}**{note}\n\n{message.text}\n")
+        files = "".join(
+            f"\n\n*Attached: {a.name}*\n\n{fence(a.text)}\n{a.text}\n{fence(a.text)}"
+            for a in message.attachments
+        )
+        parts.append(f"**{who}**{note}{files}\n\n{message.text}\n")
     return "\n".join(parts)

@@ -1,6 +1,6 @@
 """User settings: what is saved in the browser, and what a link presets for one visit.
 
-`?backend=foundry&temperature=0&max_tokens=64&seed=1&system=...` opens the chat in a known
+`?backend=foundry|auto&temperature=0&max_tokens=64&seed=1&system=...` opens the chat in a known
 configuration (for a link or a test); `?threads=N` pins the WASM thread count (default:
 the machine's cores, at most 4) and `?markdown=0` shows replies as plain text (the
 benchmark's baseline for the cost of rendering). URL presets apply to that page load only
@@ -20,10 +20,12 @@ MAX_TOKENS_LIMIT = 32768  # also the settings panel's max (site/index.html)
 
 
 class Backend(StrEnum):
-    """Where replies come from: the model in this page, or a Foundry Local/OpenAI server."""
+    """Where replies come from: the model in this page, a Foundry Local/OpenAI server, or
+    Auto, which picks one of the two for each message (pyapp/route.py)."""
 
     BROWSER = "browser"
     FOUNDRY = "foundry"
+    AUTO = "auto"
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,7 @@ class Settings:
     system: str = "You are a helpful assistant."
     threads: int | None = None
     markdown: bool = True
+    route_tokens: int = 1024  # under Auto, longer messages go to Foundry (when it answers)
 
     def parse(self, values: dict[str, str]) -> tuple[Settings, list[str]]:
         """Apply raw values by name; returns the new settings and one message per ignored
@@ -50,7 +53,7 @@ class Settings:
 
 
 # Saved between visits (the settings panel and the header's pickers).
-SAVED = ("backend", "model", "system", "temperature", "top_p", "max_tokens")
+SAVED = ("backend", "model", "system", "temperature", "top_p", "max_tokens", "route_tokens")
 
 
 @dataclass
@@ -176,4 +179,5 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "system": _text,
     "threads": _ranged(int, 1, 64, "whole number"),
     "markdown": _flag,
+    "route_tokens": _ranged(int, 16, MAX_TOKENS_LIMIT, "whole number"),
 }

@@ -11,13 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from pyapp.chats import ChatMessage
+from pyapp.chats import Attached, ChatMessage
 from pyapp.library import ChatSummary
+from pyapp.route import explain, label
 from pyapp.settings import Backend, Settings
 from pyapp.status import State
 
 Send = Callable[[dict[str, Any]], None]
-PANEL = ("system", "temperature", "top_p", "max_tokens")  # the settings panel's fields
+PANEL = ("system", "temperature", "top_p", "max_tokens", "route_tokens")  # the settings panel
+WHO = {"browser": "In this browser", "foundry": "Foundry Local"}  # an answer's badge
 # Rendered Markdown: the index of the first block that changed, and the blocks from there.
 Html = tuple[int, list[str]]
 
@@ -46,9 +48,20 @@ def message_view(message: ChatMessage, html: Html | None = None) -> dict[str, An
         "model": message.model,
         "data": data,
     }
+    if message.attachments:
+        view["attachments"] = [chip(a) for a in message.attachments]
+    if message.route and message.backend in WHO:  # chosen by Auto: say who answered and why
+        short = label(message.route)
+        text = f"{WHO[message.backend]} · {short}" if short else WHO[message.backend]
+        view["badge"] = {"text": text, "why": explain(message.route)}
+        view["route"] = message.route
     if html is not None:
         view["html"] = {"start": html[0], "blocks": html[1]}
     return view
+
+
+def chip(file: Attached) -> dict[str, Any]:
+    return {"name": file.name, "tokens": file.tokens, "estimated": file.estimated}
 
 
 class View:
@@ -98,6 +111,10 @@ class View:
     def message(self, message: ChatMessage, html: Html | None = None) -> None:
         """Add the message, or update it in place if it is shown."""
         self._op("message", item=message_view(message, html))
+
+    def attachments(self, files: Sequence[Attached]) -> None:
+        """The files waiting to go with the next message, as removable chips."""
+        self._op("attachments", items=[chip(f) for f in files])
 
     def remove(self, ids: Sequence[str]) -> None:
         self._op("remove", ids=list(ids))

@@ -8,6 +8,7 @@ const PATHS = {
   delete: ["M5 7h14", "M10 7V4h4v3", "M7 7l1 13h8l1-13"],
   close: ["M6 6l12 12", "M18 6L6 18"],
   menu: ["M4 7h16", "M4 12h16", "M4 17h16"],
+  attach: ["M20 11l-8 8a5 5 0 0 1-7-7l9-9a3.5 3.5 0 0 1 5 5l-9 9a2 2 0 0 1-3-3l8-8"],
 };
 
 const SVG = "http://www.w3.org/2000/svg";

@@ -9,6 +9,7 @@ import { icon } from "./icons.js";
 
 const STICK_PX = 48; // within this distance of the bottom, new text keeps the list scrolled down
 const IMPORT_LIMIT = 64 * 1024 * 1024; // bytes: a larger file is refused before it is read
+const ATTACH_LIMIT = 20 * 1024 * 1024; // bytes: pyapp/attachments.py refuses more, so don't send it
 const SANITIZE = {
   ALLOWED_TAGS: ["p", "br", "strong", "em", "s", "del", "code", "pre", "span", "a", "ul", "ol", "li",
     "blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "table", "thead", "tbody", "tr", "th", "td"],
@@ -38,6 +39,7 @@ export class Renderer {
       chatList: $("chat-list"), chatEmpty: $("chat-empty"), search: $("chat-search"),
       exportAll: $("export"), exportMarkdown: $("export-markdown"), importFile: $("import"),
       settingsPanel: $("settings"), removeModel: $("remove-model"), storage: $("storage"),
+      attach: $("attach"), attachButton: $("attach-button"), chips: $("attachments"),
       sidebar: $("sidebar"), scrim: $("scrim"), sidebarOpen: $("sidebar-open"), sidebarClose: $("sidebar-close"),
     };
     this.settings = [...doc.querySelectorAll("[data-setting]")];
@@ -73,6 +75,20 @@ export class Renderer {
     el.exportAll.addEventListener("click", () => emit({ type: "export" }));
     el.exportMarkdown.addEventListener("click", () => emit({ type: "export_markdown" }));
     el.importFile.addEventListener("change", () => this.importChosen());
+    el.attachButton.addEventListener("click", () => el.attach.click());
+    el.attach.addEventListener("change", () => { this.attachFiles([...el.attach.files]); el.attach.value = ""; });
+    el.composer.addEventListener("dragover", (event) => {
+      if (![...(event.dataTransfer?.types || [])].includes("Files")) return;
+      event.preventDefault();
+      el.composer.classList.add("dropping");
+    });
+    el.composer.addEventListener("dragleave", () => el.composer.classList.remove("dropping"));
+    el.composer.addEventListener("drop", (event) => {
+      el.composer.classList.remove("dropping");
+      if (!event.dataTransfer?.files.length) return;
+      event.preventDefault();
+      this.attachFiles([...event.dataTransfer.files]);
+    });
     el.sidebarOpen.addEventListener("click", () => this.toggleSidebar(true));
     el.sidebarClose.addEventListener("click", () => this.toggleSidebar(false));
     el.scrim.addEventListener("click", () => this.toggleSidebar(false));
@@ -82,9 +98,53 @@ export class Renderer {
   }
 
   send() {
-    const { prompt, send } = this.el;
-    if (send.disabled || !prompt.value.trim()) return;
+    const { prompt, send, chips } = this.el;
+    if (send.disabled || (!prompt.value.trim() && chips.hidden)) return;
     this.emit({ type: "send", text: prompt.value });
+  }
+
+  // Each file's bytes go to Python, which extracts the text (PDF included) and counts its
+  // tokens; the chips come back as the "attachments" command.
+  async attachFiles(files) {
+    for (const file of files) {
+      if (file.size > ATTACH_LIMIT) {
+        const mb = (file.size / 1048576).toFixed(1);
+        this.op_banner({ text: `${file.name} is ${mb} MB; Hearth attaches files up to ${ATTACH_LIMIT / 1048576} MB. Attach a shorter excerpt.` });
+        continue;
+      }
+      try {
+        this.emit({ type: "attach", name: file.name, data: new Uint8Array(await file.arrayBuffer()) });
+      } catch (error) {
+        this.op_banner({ text: `${file.name} could not be read (${error.message}); nothing was attached.` });
+      }
+    }
+  }
+
+  op_attachments({ items }) {
+    const list = this.el.chips;
+    list.replaceChildren(...items.map((item, index) => {
+      const chip = this.chip(item);
+      const remove = this.iconButton("close", `Remove ${item.name}`, "detach");
+      remove.addEventListener("click", () => this.emit({ type: "detach", index }));
+      chip.append(remove);
+      return chip;
+    }));
+    list.hidden = items.length === 0;
+  }
+
+  chip({ name, tokens, estimated }) {
+    const doc = this.doc;
+    const chip = doc.createElement("li");
+    chip.className = "chip";
+    chip.dataset.testid = "attachment";
+    chip.dataset.tokens = String(tokens);
+    const label = Object.assign(doc.createElement("span"), { className: "chip-name", textContent: name, title: name });
+    const count = Object.assign(doc.createElement("span"), {
+      className: "chip-tokens",
+      textContent: `${estimated ? "≈" : ""}${tokens.toLocaleString()} tokens`,
+    });
+    chip.append(label, count);
+    return chip;
   }
 
   // The composer grows with its text up to about eight lines, then scrolls.
@@ -317,6 +377,16 @@ export class Renderer {
     for (const [key, value] of Object.entries(item.data || {})) element.dataset[key] = value;
     if (item.model) element.dataset.model = item.model;
     if (item.backend) element.dataset.backend = item.backend;
+    if (item.route) element.dataset.routeReason = item.route;
+    if (item.badge) {
+      shown.badge.textContent = item.badge.text;
+      shown.badge.title = item.badge.why || "";
+      shown.badge.hidden = false;
+    }
+    if (item.attachments?.length && !shown.chips.children.length) {
+      shown.chips.replaceChildren(...item.attachments.map((a) => this.chip(a)));
+      shown.chips.hidden = false;
+    }
     element.dataset.stopped = String(item.state === "stopped");
     element.dataset.interrupted = String(item.state === "interrupted");
     this.markLastReply();
@@ -333,7 +403,11 @@ export class Renderer {
     const content = doc.createElement("div");
     const actions = doc.createElement("div");
     actions.className = "message-actions";
-    const shown = { element, content, text: "", editing: false };
+    const chips = Object.assign(doc.createElement("ul"), { className: "chips message-chips", hidden: true });
+    chips.setAttribute("aria-label", "Attached files");
+    const badge = Object.assign(doc.createElement("span"), { className: "badge", hidden: true });
+    badge.dataset.testid = "route-badge";
+    const shown = { element, content, chips, badge, text: "", editing: false };
     const copy = this.iconButton("copy", "Copy as Markdown", "copy");
     copy.addEventListener("click", () => this.copy(copy, shown.text));
     actions.append(copy);
@@ -346,7 +420,7 @@ export class Renderer {
       again.addEventListener("click", () => this.emit({ type: "regenerate" }));
       actions.append(again);
     }
-    element.append(content, actions);
+    element.append(chips, content, badge, actions);
     return shown;
   }
 

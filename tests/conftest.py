@@ -239,6 +239,12 @@ def wait_until(page: object, check: str, timeout_s: float = 120, every_ms: int =
         page.wait_for_timeout(every_ms)  # type: ignore[attr-defined]
 
 
+def new_chat(page: object) -> None:
+    """New chat, and wait until the view is empty (Python in the worker handles the click)."""
+    page.click("[data-testid=new-chat]")  # type: ignore[attr-defined]
+    page.wait_for_function("() => !document.querySelector('[data-testid=message]')")  # type: ignore[attr-defined]
+
+
 def ask(chat: PageSession, text: str, timeout_s: float = 120) -> object:
     """Send `text` and wait for the reply to complete; returns the reply's locator."""
     page = chat.page

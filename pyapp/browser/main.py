@@ -10,6 +10,7 @@ from pyodide.http import pyfetch
 
 import pyapp
 from pyapp.app import App, Provider
+from pyapp.attachments import Attachment, extract
 from pyapp.browser import host
 from pyapp.browser.foundry import FoundryProvider
 from pyapp.browser.local import LocalProvider
@@ -29,6 +30,13 @@ async def manifest() -> dict[str, object]:
         raise HearthError(f"manifest.json answered HTTP {response.status}")
     data = await response.json()
     return dict(data)
+
+
+async def extract_in_page(name: str, data: bytes) -> Attachment:
+    """pypdf loads the first time a PDF is attached, not at boot."""
+    if name.lower().endswith(".pdf"):
+        await load_packages("pypdf")
+    return extract(name, data)
 
 
 async def start() -> None:
@@ -52,7 +60,8 @@ async def start() -> None:
         from pyapp.markdown import Markdown  # needs the packages loaded above
 
         markdown = Markdown() if prefs.effective.markdown else None
-        app = App(view, prefs, providers, settings_store, Library(ChatRecords()), markdown)
+        library = Library(ChatRecords())
+        app = App(view, prefs, providers, settings_store, library, markdown, extract_in_page)
         local.on_notice = view.banner
         host.listen(app.handle)
         await app.start(problems)

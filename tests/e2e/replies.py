@@ -5,7 +5,9 @@ tag, half a link) are rendered on the way too."""
 
 from __future__ import annotations
 
+import json
 import random
+import re
 from typing import Any
 
 from tests.e2e.xss_corpus import VECTORS
@@ -37,9 +39,21 @@ def chunked(text: str, rng: random.Random) -> list[str]:
     return [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
 
 
+FACT = re.compile(r"The secret word is (\w+)\.")
+FOUNDRY_SAYS = "Foundry's fake model answered this."
+
+
 def script(request: dict[str, Any]) -> Reply:
+    """Rendering tests ask for RICH or a corpus vector; routing and attachment tests get the
+    secret word from wherever it is in the request (so the answer shows the file's text
+    reached the server), or a fixed sentence."""
     prompt = str(request["messages"][-1]["content"])
     if prompt == RICH_PROMPT:
         return Reply(chunked(RICH, random.Random(prompt)))
-    index = int(prompt.removeprefix("vector "))
-    return Reply(chunked(VECTORS[index], random.Random(index)))
+    if prompt.startswith("vector "):
+        index = int(prompt.removeprefix("vector "))
+        return Reply(chunked(VECTORS[index], random.Random(index)))
+    fact = FACT.search(json.dumps(request["messages"]))
+    if "secret word" in prompt and fact:
+        return Reply(["The secret word ", f"is {fact.group(1)}."])
+    return Reply([FOUNDRY_SAYS])

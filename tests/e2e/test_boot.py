@@ -36,12 +36,14 @@ def test_no_console_errors(chat: PageSession) -> None:
 def test_contract_elements_exist(chat: PageSession) -> None:
     chat.open()
     chat.wait_state("ready", timeout_s=30)
-    for testid in ("prompt", "send", "stop", "backend", "model", "status", "error"):
+    for testid in ("prompt", "send", "stop", "backend", "model", "status", "error", "attach"):
         assert chat.page.locator(f"[data-testid={testid}]").count() == 1, testid
     values = chat.page.eval_on_selector(
         "[data-testid=backend]", "s => [...s.options].map(o => o.value)"
     )
-    assert values == ["browser", "foundry"]
+    assert values == ["browser", "foundry", "auto"]
+    kind = chat.page.eval_on_selector("[data-testid=attach]", "e => e.tagName + ':' + e.type")
+    assert kind == "INPUT:file"
 
 
 def test_bad_url_parameter_is_reported_not_fatal(chat: PageSession) -> None:

@@ -6,7 +6,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import ASSISTANT, PageSession, ServerProcess, ask, page_session, wait_until
+from tests.conftest import (
+    ASSISTANT,
+    PageSession,
+    ServerProcess,
+    ask,
+    new_chat,
+    page_session,
+    wait_until,
+)
 
 ITEMS = "[data-testid=chat-item]"
 MESSAGE_TEXTS = (
@@ -50,12 +58,6 @@ SHOWN = """([count, first]) => {
   const shown = document.querySelectorAll("[data-testid=message]");
   return shown.length === count && shown[0].innerText.trim() === first;
 }"""
-
-
-def new_chat(page: object) -> None:
-    """New chat, and wait until the view is empty (Python in the worker handles the click)."""
-    page.click("[data-testid=new-chat]")  # type: ignore[attr-defined]
-    page.wait_for_function("() => !document.querySelector('[data-testid=message]')")  # type: ignore[attr-defined]
 
 
 def texts(chat: PageSession) -> list[str]:

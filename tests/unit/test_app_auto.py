@@ -1,0 +1,118 @@
+"""Auto routing and attachments in the app's policy (#16), over scripted backends: which
+backend each message reaches, what the page is told, and what is kept."""
+
+from __future__ import annotations
+
+from pyapp.app import App, Provider
+from pyapp.backends import BackendKind
+from pyapp.errors import RemoteError
+from pyapp.library import Library
+from pyapp.settings import Backend, Preferences
+from pyapp.view import View
+from tests.conftest import run_async
+from tests.support.memory import MemoryRecords
+from tests.support.scripted import Script, ScriptedBackend
+from tests.unit.test_app import FakeProvider, Page, Store
+
+LONG = " ".join(["word"] * 40)  # 40 tokens to the word-counting stand-in tokenizer
+UNREACHABLE = RemoteError("Foundry Local is not reachable", unreachable=True)
+
+
+def make_auto(
+    local_replies: list[Script],
+    remote_replies: list[Script] | None = None,
+    foundry_error: Exception | None = None,
+    query: str = "?backend=auto&route_tokens=20",
+) -> tuple[App, Page, ScriptedBackend, ScriptedBackend]:
+    page = Page()
+    local = ScriptedBackend(local_replies, context_length=200)
+    remote = ScriptedBackend(remote_replies or [], kind=BackendKind.FOUNDRY, model="big")
+    providers: dict[Backend, Provider] = {
+        Backend.BROWSER: FakeProvider(local),
+        Backend.FOUNDRY: FakeProvider(remote, foundry_error),
+    }
+    prefs, problems = Preferences.load(None, query)
+    app = App(View(page), prefs, providers, Store(), Library(MemoryRecords()))
+    run_async(app.start(problems))
+    return app, page, local, remote
+
+
+def last_reply(page: Page) -> dict[str, object]:
+    return next(
+        op["item"]
+        for op in reversed(page.ops)
+        if op["op"] == "message" and op["item"]["role"] == "assistant"
+    )
+
+
+def test_personal_data_stays_here_and_long_messages_go_to_foundry() -> None:
+    app, page, local, remote = make_auto([Script(["Kept."])], [Script(["Summary."])])
+    run_async(app.handle({"type": "send", "text": "Mail me at ann@example.org " + LONG}))
+    reply = last_reply(page)
+    assert (reply["backend"], reply["route"]) == ("browser", "personal-data")
+    assert remote.asked == []
+    run_async(app.handle({"type": "new_chat"}))
+    run_async(app.handle({"type": "send", "text": LONG + " Summarize"}))
+    reply = last_reply(page)
+    assert (reply["backend"], reply["route"]) == ("foundry", "long-prompt")
+    assert "ann@example.org" not in str(remote.asked)
+    assert reply["badge"]["text"].startswith("Foundry Local")  # type: ignore[index]
+
+
+def test_a_follow_up_carrying_earlier_personal_data_stays_here() -> None:
+    app, page, local, remote = make_auto([Script(["Kept."]), Script(["Still here."])])
+    run_async(app.handle({"type": "send", "text": "My IBAN is GB82 WEST 1234 5698 7654 32"}))
+    run_async(app.handle({"type": "send", "text": LONG}))
+    assert last_reply(page)["route"] == "personal-data"
+    assert remote.asked == [] and len(local.asked) == 2
+
+
+def test_when_foundry_is_down_auto_stays_here_and_says_so() -> None:
+    app, page, local, _ = make_auto([Script(["Local."])], foundry_error=UNREACHABLE)
+    assert page.last("banner")["kind"] == "info"
+    assert "cannot be reached" in page.last("banner")["text"]
+    assert page.last("status")["state"] == "ready"
+    run_async(app.handle({"type": "send", "text": LONG}))
+    assert (last_reply(page)["backend"], last_reply(page)["route"]) == ("browser", "foundry-down")
+
+
+def test_attached_files_reach_the_prompt_are_counted_and_kept() -> None:
+    app, page, local, _ = make_auto([Script(["Read it."])], query="")
+    run_async(app.handle({"type": "attach", "name": "notes.txt", "data": b"alpha beta gamma"}))
+    assert page.last("attachments")["items"] == [
+        {"name": "notes.txt", "tokens": 3, "estimated": False}
+    ]
+    run_async(app.handle({"type": "send", "text": "What is in it?"}))
+    sent = local.asked[-1][-1].content
+    assert "notes.txt" in sent and "alpha beta gamma" in sent and sent.endswith("What is in it?")
+    assert page.last("attachments")["items"] == []
+    question = app.chat.messages[0]
+    assert [a.name for a in question.attachments] == ["notes.txt"]
+
+
+def test_a_failed_send_keeps_the_attached_files() -> None:
+    from pyapp.errors import EngineError
+
+    app, page, _, _ = make_auto([Script([], error=EngineError("broke"))], query="")
+    run_async(app.handle({"type": "attach", "name": "a.md", "data": b"# Title"}))
+    run_async(app.handle({"type": "send", "text": "Summarize"}))
+    assert [f.name for f in app.pending] == ["a.md"]
+    assert page.last("attachments")["items"][0]["name"] == "a.md"
+
+
+def test_a_file_that_cannot_be_read_gets_one_sentence_and_nothing_is_attached() -> None:
+    app, page, _, _ = make_auto([], query="")
+    run_async(app.handle({"type": "attach", "name": "photo.png", "data": b"\x89PNG\r\n"}))
+    assert app.pending == []
+    assert "photo.png" in page.last("banner")["text"]
+
+
+def test_a_file_too_long_for_the_in_page_model_offers_foundry() -> None:
+    app, page, _, _ = make_auto([], query="")
+    run_async(app.handle({"type": "attach", "name": "book.txt", "data": b"w " * 500}))
+    banner = page.last("banner")
+    assert "book.txt is 500 tokens" in banner["text"]
+    assert banner["action"] == "Use Foundry Local"
+    assert [f.name for f in app.pending] == ["book.txt"]  # kept: Foundry can read it
+    run_async(app.handle({"type": "detach", "index": 0}))
+    assert app.pending == []
