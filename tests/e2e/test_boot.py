@@ -9,7 +9,7 @@ from tests.conftest import PageSession
 
 def test_page_reaches_ready_offline(chat: PageSession) -> None:
     chat.open()
-    chat.wait_state("ready", timeout_s=30)
+    chat.wait_state("ready", timeout_s=120)
     status = chat.page.locator("[data-testid=status]").inner_text()
     assert "SmolLM2 135M Instruct" in status, status
     # pyapp was imported in the page: its version is shown, with Python's
@@ -21,21 +21,21 @@ def test_page_reaches_ready_offline(chat: PageSession) -> None:
 
 def test_page_is_cross_origin_isolated(chat: PageSession) -> None:
     chat.open()
-    chat.wait_state("ready", timeout_s=30)
+    chat.wait_state("ready", timeout_s=120)
     assert chat.page.evaluate("crossOriginIsolated") is True
     assert chat.page.evaluate("typeof SharedArrayBuffer") == "function"
 
 
 def test_no_console_errors(chat: PageSession) -> None:
     chat.open()
-    chat.wait_state("ready", timeout_s=30)
+    chat.wait_state("ready", timeout_s=120)
     assert chat.console_errors == []
     assert chat.page.locator("[data-testid=error]").is_hidden()
 
 
 def test_contract_elements_exist(chat: PageSession) -> None:
     chat.open()
-    chat.wait_state("ready", timeout_s=30)
+    chat.wait_state("ready", timeout_s=120)
     for testid in ("prompt", "send", "stop", "backend", "model", "status", "error", "attach"):
         assert chat.page.locator(f"[data-testid={testid}]").count() == 1, testid
     values = chat.page.eval_on_selector(
@@ -48,7 +48,7 @@ def test_contract_elements_exist(chat: PageSession) -> None:
 
 def test_bad_url_parameter_is_reported_not_fatal(chat: PageSession) -> None:
     chat.open("?temperature=hot&max_tokens=64")
-    chat.wait_state("ready", timeout_s=30)
+    chat.wait_state("ready", timeout_s=120)
     banner = chat.page.locator("[data-testid=error]")
     assert banner.is_visible()
     assert "temperature='hot'" in banner.inner_text()
