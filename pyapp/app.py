@@ -265,7 +265,8 @@ class App:
         local = self.opened[Backend.BROWSER]
         prompt = question.as_prompt().content
         threshold = self.prefs.effective.route_tokens
-        texts = [m.as_prompt().content for m in self.chat.messages] + [prompt]
+        history = [m.as_prompt().content for m in self.chat.messages]
+        texts = [turn.system, *history, prompt]  # the system prompt is sent too
         size = _count(local, prompt, threshold + 1)
         decision = route(texts, size, Backend.FOUNDRY in self.opened, threshold)
         if decision.reason == Reason.FOUNDRY_DOWN:
