@@ -18,7 +18,7 @@ import sys
 import time
 from datetime import date
 
-from bench.harness import METRICS, RESULTS, Prompts, model_folders
+from bench.harness import CONTEXT_METHOD, METRICS, RESULTS, Prompts, model_folders
 from bench.report import write_reports
 from bench.rows import ROW_KEYS, collect
 from bench.server import ROOT
@@ -39,10 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     skip = {"ready_cold_s", "ready_warm_s"} if args.quick else set()
     page_folder, reference, gguf = model_folders(default_cache())
     prompts = Prompts.build(page_folder)
+    sized = [(f"{n}", m) for n, m in prompts.sized.items()]
+    sized += [(f"context {n}", m) for n, m in prompts.context.items()]
     print(
-        "prompts: "
-        + ", ".join(f"{n} -> {prompts.length(m)} tokens" for n, m in prompts.sized.items()),
-        flush=True,
+        "prompts: " + ", ".join(f"{n} -> {prompts.length(m)} tokens" for n, m in sized), flush=True
     )
     requests: list[str] = []
     started = time.time()
@@ -62,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": round(time.time() - started),
         "requests_checked": len(requests),
         "metrics": METRICS,
+        "notes": [CONTEXT_METHOD],
         "rows": [vars(row) for row in rows],
     }
     write_reports(result, RESULTS, None if args.no_readme else ROOT / "README.md")

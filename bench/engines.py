@@ -3,7 +3,9 @@
 `reply(messages, max_new)` runs one chat turn and reports what the engine did: time to
 first token, decode rate and tokens generated. Engines that keep a KV cache between turns
 (Hearth, native onnxruntime, ORT GenAI, wllama) keep it until `reset()`, so turn 2 shows
-whether they reuse it. `ready()` times getting the engine ready to answer.
+whether they reuse it; `reset(keep_cache=True)` starts a new chat whose prompt may reuse
+the cached prefix, as Hearth's page always does (transformers.js then reuses its cache too).
+`ready()` times getting the engine ready to answer.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from hearth_build.model.genai import Shape
 from hearth_build.model.native import NativeModel
 from pyapp.generate import common_prefix
 from pyapp.templates import ChatTemplate, Message
@@ -39,7 +42,7 @@ class Engine(Protocol):
 
     def reply(self, messages: list[Message], max_new: int) -> Reply: ...
 
-    def reset(self) -> None: ...
+    def reset(self, keep_cache: bool = False) -> None: ...
 
 
 def _rate(stamps: list[float]) -> float:
@@ -58,7 +61,9 @@ class IdsEngine:
 
 
 class NativeOrt(IdsEngine):
-    """onnxruntime (Python, CPU) on the page's model file, KV cache kept across turns."""
+    """onnxruntime (Python, CPU) on the page's model file, KV cache kept across turns. The
+    cache goes in and out as numpy arrays, copied every step, so decoding slows as the context
+    grows (ORT GenAI, the genai row, updates a shared buffer in place instead)."""
 
     def __init__(self, folder: Path, threads: int, tokenizer: Tokenizer, template: ChatTemplate):
         super().__init__(tokenizer, template)
@@ -72,9 +77,10 @@ class NativeOrt(IdsEngine):
         self.reset()
         return time.perf_counter() - started
 
-    def reset(self) -> None:
-        self.cached: list[int] = []
-        self.cache = self.model.empty_cache()
+    def reset(self, keep_cache: bool = False) -> None:
+        if not keep_cache:
+            self.cached: list[int] = []
+            self.cache = self.model.empty_cache()
 
     def reply(self, messages: list[Message], max_new: int) -> Reply:
         prompt = self.prompt_ids(messages)
@@ -112,8 +118,9 @@ class GenaiInt4(IdsEngine):
         self.reset()
         return time.perf_counter() - started
 
-    def reset(self) -> None:
-        self.generator, self.cached = None, []
+    def reset(self, keep_cache: bool = False) -> None:
+        if not keep_cache:
+            self.generator, self.cached = None, []
 
     def reply(self, messages: list[Message], max_new: int) -> Reply:
         prompt = self.prompt_ids(messages)
@@ -121,7 +128,10 @@ class GenaiInt4(IdsEngine):
         keep = min(common_prefix(self.cached, prompt), len(prompt) - 1)
         if self.generator is None:
             params = self.og.GeneratorParams(self.model)
-            params.set_search_options(do_sample=False, max_length=4096)
+            # the model's whole context, as the page allows: the 4k-context prompt and its reply
+            # must fit (the KV buffer is allocated at this length, shared by past and present)
+            context = Shape.read(self.folder).context_length
+            params.set_search_options(do_sample=False, max_length=context)
             self.generator, keep = self.og.Generator(self.model, params), 0
         elif keep < len(self.cached):
             self.generator.rewind_to(keep)
@@ -151,8 +161,8 @@ class OpenAIStream:
             raise Unavailable("the server is started once for the run; see the Foundry row")
         return float(self.start(cold))
 
-    def reset(self) -> None:
-        pass
+    def reset(self, keep_cache: bool = False) -> None:
+        pass  # every request sends the whole conversation, and the server evaluates all of it
 
     def reply(self, messages: list[Message], max_new: int) -> Reply:
         return asyncio.run(self._reply(messages, max_new))
@@ -223,8 +233,15 @@ class HearthPage:
     def status(self) -> str:
         return str(self.page.inner_text("[data-testid=status]"))
 
-    def reset(self) -> None:
-        """New chat; the click is handled by Python in the worker, so wait for its effect."""
+    def close(self) -> None:
+        """Close the page, so that a reply still running cannot slow the next row."""
+        if self.context is not None:
+            self.context.close()
+            self.context = self.page = None
+
+    def reset(self, keep_cache: bool = False) -> None:
+        """New chat (the page keeps its KV cache either way, for the prefix the next prompt
+        shares); the click is handled by Python in the worker, so wait for its effect."""
         self.page.click("[data-testid=new-chat]")
         self.page.wait_for_function(
             "() => document.querySelectorAll('[data-testid=message]').length === 0", timeout=30_000
@@ -242,7 +259,7 @@ class HearthPage:
         page.fill("[data-testid=prompt]", messages[-1].content)
         page.press("[data-testid=prompt]", "Enter")
         done = page.locator(f'{selector}[data-done="true"]').nth(before)
-        done.wait_for(timeout=180_000)
+        done.wait_for(timeout=600_000)  # a 4k prompt's prefill takes a minute on 2 cores
         return Reply(
             done.inner_text(),
             float(done.get_attribute("data-ttft-ms")) / 1000,
@@ -267,6 +284,7 @@ class PeerPage:
         self.ids, self.requests = ids, requests
         self.context: Any = None
         self.page: Any = None
+        self.keep_cache = False
 
     def ready(self, cold: bool) -> float:
         if cold or self.page is None:
@@ -281,8 +299,10 @@ class PeerPage:
         self.page.evaluate(f"peers.{self.engine}.load({json.dumps(self.options)})")
         return time.perf_counter() - started
 
-    def reset(self) -> None:
-        pass  # wllama reuses the longest common prefix by itself; transformers.js never does
+    def reset(self, keep_cache: bool = False) -> None:
+        """wllama reuses the longest common prefix by itself; transformers.js only when asked
+        (its `past_key_values`, kept by bench/site/peers.js)."""
+        self.keep_cache = keep_cache
 
     def reply(self, messages: list[Message], max_new: int) -> Reply:
         text = self.ids.template.render(messages)
@@ -290,6 +310,7 @@ class PeerPage:
             "promptIds": self.ids.prompt_ids(messages),
             "promptText": text,
             "maxNew": max_new,
+            "reuse": self.keep_cache,
         }
         result = self.page.evaluate(f"peers.{self.engine}.generate({json.dumps(request)})")
         return Reply("", result["ttftMs"] / 1000, result["decodeTokS"], result["tokens"])

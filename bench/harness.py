@@ -8,6 +8,7 @@ import tomllib
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,8 @@ from pyapp.tokenizer import Tokenizer
 RESULTS = ROOT / "bench" / "results"
 METRICS = {
     "decode_tok_s": "decode tok/s",
+    "decode_1k_tok_s": "decode tok/s, 1k context",
+    "decode_4k_tok_s": "decode tok/s, 4k context",
     "ttft_32_s": "TTFT 32-token prompt (s)",
     "ttft_512_s": "TTFT 512 (s)",
     "ttft_1024_s": "TTFT 1,024 (s)",
@@ -42,6 +45,25 @@ SYSTEM = "You are a helpful assistant."
 STORY = "Write a long story about a lighthouse keeper and a storm."
 DECODE_TOKENS = 128
 TTFT_TOKENS = 8
+# Decode with a long context: the prompt's length for each metric, in the order measured (the
+# 1k prompt shares its start with the 4k one, so an engine that reuses a cached prefix only
+# truncates), and the decode steps timed after the first token.
+CONTEXTS = {"decode_4k_tok_s": 4096, "decode_1k_tok_s": 1024}
+CONTEXT_STEPS = 32
+CONTEXT_METHOD = (
+    f"The context columns time {CONTEXT_STEPS} decode steps after a prompt of "
+    + " or ".join(f"{n:,}" for n in sorted(CONTEXTS.values()))
+    + " tokens (the story instruction, then LICENSE and README text), the same prompt every "
+    "run, so an engine that reuses a cached prefix prefills it once; the page stops at EOS "
+    "and must not reach it, the other engines ignore it. Each is followed by its ratio to "
+    "the row's own short-prompt decode."
+)
+WARMED_UP = ("ready_cold_s", "ready_warm_s", "decode_tok_s", "ttft_32_s", "decode_4k_tok_s")
+
+
+def document() -> str:
+    """Real text for long prompts, longer than any context measured (about 11k tokens)."""
+    return (ROOT / "LICENSE").read_text() + (ROOT / "README.md").read_text()
 
 
 @dataclass
@@ -56,27 +78,33 @@ class Row:
 class Prompts:
     tokenizer: Tokenizer
     template: ChatTemplate
-    sized: dict[int, list[Message]]
+    sized: dict[int, list[Message]]  # TTFT prompts: LICENSE text
+    context: dict[int, list[Message]]  # decode-at-context prompts: an instruction, then text
 
     @classmethod
     def build(cls, folder: Path) -> Prompts:
         tokenizer = Tokenizer.from_json(folder / "tokenizer.json")
         template = ChatTemplate.from_folder(folder)
-        words = (ROOT / "LICENSE").read_text().split()
-        sized = {}
-        for target in (32, 512, 1024):
+
+        def longest(head: str, words: list[str], target: int) -> list[Message]:
+            """The chat of `head` and the longest slice of `words` that fits `target` tokens."""
             low, high = 1, len(words)
-            while low < high:  # the longest slice of LICENSE whose prompt fits `target`
+            while low < high:
                 mid = (low + high + 1) // 2
-                if (
-                    len(tokenizer.encode(template.render(cls.chat(" ".join(words[:mid])))))
-                    <= target
-                ):
+                chat = cls.chat(head + " ".join(words[:mid]))
+                if len(tokenizer.encode(template.render(chat))) <= target:
                     low = mid
                 else:
                     high = mid - 1
-            sized[target] = cls.chat(" ".join(words[:low]))
-        return cls(tokenizer, template, sized)
+            return cls.chat(head + " ".join(words[:low]))
+
+        license_words = (ROOT / "LICENSE").read_text().split()
+        sized = {target: longest("", license_words, target) for target in (32, 512, 1024)}
+        # The instruction comes first, so the prompts differ only in how much text follows
+        # and greedy SmolLM2 starts a story rather than ending its turn.
+        text = document().split()
+        context = {n: longest(f"{STORY}\n\n", text, n) for n in CONTEXTS.values()}
+        return cls(tokenizer, template, sized, context)
 
     @staticmethod
     def chat(text: str) -> list[Message]:
@@ -118,6 +146,20 @@ def measure(engine: Engine, prompts: Prompts, runs: int, row: Row, skip: set[str
         ]
         return engine.reply(follow, TTFT_TOKENS).ttft_s
 
+    def at_context(length: int) -> float:
+        """The same prompt in a new chat every run, the KV cache kept: an engine that reuses a
+        cached prefix prefills once (in the warm-up), and the rate does not depend on how
+        the cache was filled. Every reply must decode all its tokens: the page stops at EOS
+        (the prompt is chosen so it does not), the other engines ignore it."""
+        engine.reset(keep_cache=True)
+        reply = engine.reply(prompts.context[length], CONTEXT_STEPS + 1)
+        if reply.tokens < CONTEXT_STEPS + 1:
+            raise RuntimeError(
+                f"the reply ended after {reply.tokens} of {CONTEXT_STEPS + 1} tokens; "
+                "change the context prompt (bench/harness.py) so that it does not end early"
+            )
+        return reply.decode_tok_s
+
     jobs: dict[str, Callable[[], float]] = {
         "ready_cold_s": lambda: engine.ready(cold=True),
         "ready_warm_s": lambda: engine.ready(cold=False),
@@ -126,6 +168,7 @@ def measure(engine: Engine, prompts: Prompts, runs: int, row: Row, skip: set[str
         "ttft_512_s": lambda: fresh(prompts.sized[512], TTFT_TOKENS).ttft_s,
         "ttft_1024_s": lambda: fresh(prompts.sized[1024], TTFT_TOKENS).ttft_s,
         "turn2_ttft_s": turn2,
+        **{metric: partial(at_context, length) for metric, length in CONTEXTS.items()},
     }
     for metric, job in jobs.items():
         if metric in row.missing:
@@ -135,8 +178,9 @@ def measure(engine: Engine, prompts: Prompts, runs: int, row: Row, skip: set[str
             continue
         try:
             # One warm-up per engine and kind of work (JIT, caches, thread pools); the
-            # prompt-length metrics share the first one's.
-            warm_up = metric in ("ready_cold_s", "ready_warm_s", "decode_tok_s", "ttft_32_s")
+            # prompt-length metrics share the first one's, the 1k context the 4k one's (which
+            # is also its prefill).
+            warm_up = metric in WARMED_UP
             row.values[metric] = timed_runs(runs, job, warm_up)
         except Unavailable as why:
             row.missing[metric] = str(why)

@@ -15,6 +15,7 @@ import json
 import statistics
 from pathlib import Path
 
+from bench.harness import document
 from bench.ort_loop import LoopResult, chromium_page, run_loop
 from bench.server import ROOT
 from hearth_build.model.head import PAGE_GRAPH
@@ -24,8 +25,7 @@ CONTEXTS = (100, 1000, 4000)
 
 
 def prompt_of(tokenizer: Tokenizer, length: int) -> list[int]:
-    text = (ROOT / "LICENSE").read_text() + (ROOT / "README.md").read_text()
-    ids = tokenizer.encode(text)
+    ids = tokenizer.encode(document())
     return (ids * (length // len(ids) + 1))[:length]
 
 

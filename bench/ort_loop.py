@@ -18,6 +18,7 @@ from hearth_build.chromium import (
     is_local,
 )
 from hearth_build.model.genai import Shape
+from hearth_build.model.head import PAGE_GRAPH
 
 
 @dataclass(frozen=True)
@@ -78,10 +79,48 @@ def run_loop(
 ) -> LoopResult:
     """One greedy run: through ORT Web's public API, or through site/engine.js's Decoder
     (`engine`, which needs the page graph: its outputs are the top-k)."""
+    config = _config(page, name, folder, max_new, threads, ep, graph, engine)
+    result = page.evaluate(f"runBench({json.dumps({**config, 'promptIds': prompt})})")
+    return LoopResult(
+        decode_tok_s=result["decodeTokPerS"],
+        ttft_ms=result["ttftMs"],
+        session_ms=result["sessionMs"],
+        generated=result["generated"],
+    )
+
+
+def run_prompts(
+    page: Any, name: str, folder: Path, prompts: list[list[int]], max_new: int, threads: int
+) -> list[LoopResult]:
+    """Greedy runs of `prompts` in turn on one site/engine.js Decoder (WASM, the page graph),
+    each reusing the cached prefix it shares with the one before, as the page does."""
+    config = _config(page, name, folder, max_new, threads, "wasm", PAGE_GRAPH, engine=True)
+    result = page.evaluate(f"runBench({json.dumps({**config, 'prompts': prompts})})")
+    return [
+        LoopResult(
+            decode_tok_s=run["decodeTokPerS"],
+            ttft_ms=run["ttftMs"],
+            session_ms=result["sessionMs"],
+            generated=run["generated"],
+        )
+        for run in result["runs"]
+    ]
+
+
+def _config(
+    page: Any,
+    name: str,
+    folder: Path,
+    max_new: int,
+    threads: int,
+    ep: str,
+    graph: str,
+    engine: bool,
+) -> dict[str, Any]:
     shape = Shape.read(folder)
     (ort_dir,) = (ROOT / "dist" / "vendor").glob("ort-*")
     module = "ort.webgpu.min.mjs" if ep == "webgpu" else "ort.wasm.min.mjs"
-    config = {
+    return {
         "ortUrl": f"{page.base_url}vendor/{ort_dir.name}/{module}",
         "modelUrl": f"{page.base_url}models/{name}/",
         "graph": graph,
@@ -90,15 +129,7 @@ def run_loop(
         "threads": threads,
         "ep": ep,
         "shape": {"layers": shape.layers, "kvHeads": shape.kv_heads, "headSize": shape.head_size},
-        "promptIds": prompt,
         "maxNew": max_new,
         "eos": list(shape.eos),
         "ignoreEos": True,
     }
-    result = page.evaluate(f"runBench({json.dumps(config)})")
-    return LoopResult(
-        decode_tok_s=result["decodeTokPerS"],
-        ttft_ms=result["ttftMs"],
-        session_ms=result["sessionMs"],
-        generated=result["generated"],
-    )

@@ -13,25 +13,39 @@ from typing import Any
 README_START = "<!-- BENCH:START -->"
 README_END = "<!-- BENCH:END -->"
 HEARTH = "Hearth"
-LOWER_IS_BETTER = "_s"  # metrics in seconds; decode_tok_s is the one rate
+SHORT = "decode_tok_s"  # decode after a short prompt; every other `*_tok_s` is at a context
+# Issue #13's targets: Hearth's decode at context over its own short-context decode.
+TARGETS = {"decode_1k_tok_s": ("1k context", 0.9), "decode_4k_tok_s": ("4k context", 0.8)}
 
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
+def is_rate(metric: str) -> bool:
+    return metric.endswith("_tok_s")
+
+
+def slowdown(row: dict[str, Any], metric: str) -> float | None:
+    """The row's median decode rate at a context over its own short-context one."""
+    at, short = row["values"].get(metric), row["values"].get(SHORT)
+    return median(at) / median(short) if at and short else None
+
+
 def cell(row: dict[str, Any], metric: str) -> str:
     values = row["values"].get(metric)
     if not values:
         return "—"
-    digits = 1 if metric == "decode_tok_s" else 2
+    digits = 1 if is_rate(metric) else 2
     mid, low, high = median(values), min(values), max(values)
-    return f"{mid:.{digits}f} ({low:.{digits}f}–{high:.{digits}f})"
+    text = f"{mid:.{digits}f} ({low:.{digits}f}–{high:.{digits}f})"
+    ratio = slowdown(row, metric) if is_rate(metric) and metric != SHORT else None
+    return text if ratio is None else f"{text}, {ratio:.2f}×"
 
 
 def best_hearth(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
-    hearth = [r for r in rows if r["name"].startswith(HEARTH) and r["values"].get("decode_tok_s")]
-    return max(hearth, key=lambda r: median(r["values"]["decode_tok_s"]), default=None)
+    hearth = [r for r in rows if r["name"].startswith(HEARTH) and r["values"].get(SHORT)]
+    return max(hearth, key=lambda r: median(r["values"][SHORT]), default=None)
 
 
 def ratios(rows: list[dict[str, Any]]) -> list[tuple[str, float]]:
@@ -39,11 +53,11 @@ def ratios(rows: list[dict[str, Any]]) -> list[tuple[str, float]]:
     best = best_hearth(rows)
     if best is None:
         return []
-    ours = median(best["values"]["decode_tok_s"])
+    ours = median(best["values"][SHORT])
     return [
-        (f"{r['name']} [{r['setting']}]", ours / median(r["values"]["decode_tok_s"]))
+        (f"{r['name']} [{r['setting']}]", ours / median(r["values"][SHORT]))
         for r in rows
-        if r is not best and r["values"].get("decode_tok_s")
+        if r is not best and r["values"].get(SHORT)
     ]
 
 
@@ -56,7 +70,8 @@ def markdown(result: dict[str, Any]) -> str:
         f"Median (min–max) of {result['runs']} runs after one warm-up. Every engine runs "
         "SmolLM2-135M-Instruct greedily on the same chat prompts; the in-browser rows run in "
         "the same headless Chromium. "
-        f"{result['requests_checked']} browser requests checked: none left loopback.",
+        f"{result['requests_checked']} browser requests checked: none left loopback."
+        + "".join(f" {note}" for note in result.get("notes", [])),
         "",
         "| engine | setting | " + " | ".join(metrics.values()) + " |",
         "| --- | --- |" + " ---: |" * len(metrics),
@@ -77,25 +92,61 @@ def markdown(result: dict[str, Any]) -> str:
     if best is not None:
         lines += ["", f"Decode tok/s ratios, Hearth [{best['setting']}] over:", ""]
         lines += [f"- {name}: **{ratio:.2f}×**" for name, ratio in ratios(rows)]
+    for row in rows:
+        kept = [
+            f"{label} **{ratio:.2f}×** (target ≥ {target}×)"
+            for metric, (label, target) in TARGETS.items()
+            if metric in metrics and (ratio := slowdown(row, metric)) is not None
+        ]
+        if row["name"].startswith(HEARTH) and kept:
+            lines += [
+                "",
+                f"Hearth [{row['setting']}], decode at context over its short-context decode: "
+                + ", ".join(kept)
+                + ".",
+            ]
     lines += [""] + [f"[^{i}]: {why}" for i, why in enumerate(notes, 1)]
     return "\n".join(lines) + "\n"
 
 
 def chart(result: dict[str, Any], path: Path) -> None:
+    """Horizontal bars per row: decode after a short prompt, then at each context (paler)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
 
-    rows = [r for r in result["rows"] if r["values"].get("decode_tok_s")]
+    rates = [m for m in result["metrics"] if is_rate(m)]
+    rows = [r for r in result["rows"] if any(r["values"].get(m) for m in rates)]
     labels = [f"{r['name']}\n[{textwrap.shorten(r['setting'], 44, placeholder='…')}]" for r in rows]
-    values = [median(r["values"]["decode_tok_s"]) for r in rows]
-    lows = [v - min(r["values"]["decode_tok_s"]) for v, r in zip(values, rows, strict=True)]
-    highs = [max(r["values"]["decode_tok_s"]) - v for v, r in zip(values, rows, strict=True)]
-    colors = ["#e8692c" if r["name"].startswith(HEARTH) else "#8a8178" for r in rows]
-    figure, axis = plt.subplots(figsize=(9, 0.55 * len(rows) + 1.2))
-    axis.barh(labels, values, xerr=[lows, highs], color=colors)
+    figure, axis = plt.subplots(figsize=(9, (0.15 + 0.2 * len(rates)) * len(rows) + 1.4))
+    height = 0.8 / len(rates)
+    shades = [1.0 - 0.3 * i for i in range(len(rates))]
+    for i, metric in enumerate(rates):
+        drawn = [(y, r) for y, r in enumerate(rows) if r["values"].get(metric)]
+        values = [median(r["values"][metric]) for _, r in drawn]
+        lows = [v - min(r["values"][metric]) for v, (_, r) in zip(values, drawn, strict=True)]
+        highs = [max(r["values"][metric]) - v for v, (_, r) in zip(values, drawn, strict=True)]
+        axis.barh(
+            [y + (i - (len(rates) - 1) / 2) * height for y, _ in drawn],
+            values,
+            height=height,
+            xerr=[lows, highs],
+            color=["#e8692c" if r["name"].startswith(HEARTH) else "#8a8178" for _, r in drawn],
+            alpha=shades[i],
+            error_kw={"elinewidth": 0.8},
+        )
+    axis.set_yticks(range(len(rows)), labels)
     axis.invert_yaxis()
+    axis.legend(
+        handles=[
+            Patch(color="#8a8178", alpha=shade, label=result["metrics"][m])
+            for m, shade in zip(rates, shades, strict=True)
+        ],
+        fontsize=7,
+        loc="lower right",
+    )
     axis.set_xlabel("decode tokens/s (median, min–max); higher is better")
     axis.set_title(f"SmolLM2-135M-Instruct decode speed, {result['date']}")
     axis.tick_params(axis="y", labelsize=7)

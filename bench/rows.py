@@ -11,14 +11,35 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from bench.engines import GenaiInt4, HearthPage, IdsEngine, NativeOrt, OpenAIStream, PeerPage
+from bench.engines import (
+    Engine,
+    GenaiInt4,
+    HearthPage,
+    IdsEngine,
+    NativeOrt,
+    OpenAIStream,
+    PeerPage,
+)
 from bench.formats import int4_folder
-from bench.harness import DECODE_TOKENS, METRICS, STORY, Prompts, Row, chromium, measure
-from bench.ort_loop import chromium_page, run_loop
+from bench.harness import (
+    CONTEXT_STEPS,
+    CONTEXTS,
+    DECODE_TOKENS,
+    METRICS,
+    STORY,
+    WARMED_UP,
+    Prompts,
+    Row,
+    chromium,
+    measure,
+)
+from bench.ort_loop import chromium_page, run_loop, run_prompts
 from bench.server import ROOT, bench_server
 from build import default_cache
+from hearth_build.model.head import PAGE_GRAPH
 from hearth_build.vendor import npm_install
 from hearth_server.upstream import Upstream
+from pyapp.templates import Message
 
 PEERS = ROOT / "bench" / "peers"
 ROW_KEYS = (
@@ -33,6 +54,10 @@ ROW_KEYS = (
     "wllama",
 )
 HEARTH = "Hearth (Python in the page, ORT Web)"
+FOUNDRY_4K = (
+    "Foundry Local evaluates the whole prompt on every request (no prefix cache), so each run "
+    "would add a 4k prefill; its runtime is the onnxruntime-genai row's, measured there"
+)
 NOT_A_PRODUCT = "the bare loop has no tokenizer or chat: decode only"
 
 
@@ -100,8 +125,13 @@ def collect(
     cache = default_cache()
     work = page_folder.parent / "bench"
     n = threads_n()
+    one_thread = dict.fromkeys(
+        CONTEXTS,
+        f"measured at the page's default {n} threads only: on 1 thread the 4k prompt alone "
+        "takes minutes to prefill",
+    )
 
-    def run(name: str, setting: str, engine: Any, missing: dict[str, str] | None = None) -> Row:
+    def run(name: str, setting: str, engine: Engine, missing: dict[str, str] | None = None) -> Row:
         row = Row(name, setting, missing=dict(missing or {}))
         print(f"{name} [{setting}]", flush=True)
         measure(engine, prompts, args.runs, row, skip)
@@ -124,7 +154,8 @@ def collect(
         probe = ", ".join(f"{t} thread{'s' * (t > 1)} {r:.1f}" for t, r in sorted(rates.items()))
         run(
             "onnxruntime (native CPU, same model file)",
-            f"intra_op_num_threads={best}, the faster in a 3-reply probe (tok/s: {probe})",
+            f"intra_op_num_threads={best}, the faster in a 3-reply probe (tok/s: {probe}); "
+            "the KV cache passes in and out as numpy arrays every step",
             NativeOrt(page_folder, best, prompts.tokenizer, prompts.template),
         )
     if selected("genai"):
@@ -152,11 +183,12 @@ def collect(
             with chromium(webgpu=False) as browser:
                 for threads in sorted({1, n}):
                     query = f"?temperature=0&threads={threads}"
-                    engine = HearthPage(browser, url, query, requests)
-                    engine.ready(cold=True)
+                    page = HearthPage(browser, url, query, requests)
+                    page.ready(cold=True)
                     setting = f"WASM, {threads} thread{'s' * (threads > 1)}"
-                    assert setting in engine.status(), engine.status()
-                    run(HEARTH, setting, engine)
+                    assert setting in page.status(), page.status()
+                    run(HEARTH, setting, page, None if threads == n else one_thread)
+                    page.close()
         if selected("hearth-webgpu"):
             with chromium(webgpu=True) as browser:
                 adapter = webgpu_adapter(browser, url)
@@ -167,13 +199,13 @@ def collect(
                     )
                     rows.append(Row(HEARTH, "WebGPU", {}, all_missing(why)))
                 else:
-                    engine = HearthPage(browser, url, "?temperature=0", requests)
-                    run(HEARTH, f"WebGPU ({adapter})", engine)
+                    gpu = HearthPage(browser, url, "?temperature=0", requests)
+                    run(HEARTH, f"WebGPU ({adapter})", gpu)
         if selected("jsloop"):
             rows.append(js_loop_row(args, prompts, page_folder, n))
         if selected("transformers"):
             with chromium(webgpu=False) as browser:
-                engine = PeerPage(
+                peer = PeerPage(
                     browser,
                     url + "bench/",
                     "transformers",
@@ -181,15 +213,15 @@ def collect(
                     IdsEngine(prompts.tokenizer, prompts.template),
                     requests,
                 )
-                engine.ready(cold=True)
+                peer.ready(cold=True)
                 run(
                     "transformers.js 4.3.1 (ORT Web)",
                     f"WASM, {n} threads, the fp32 export (the weights the page runs)",
-                    engine,
+                    peer,
                 )
         if selected("wllama"):
             with chromium(webgpu=False) as browser:
-                engine = PeerPage(
+                peer = PeerPage(
                     browser,
                     url + "bench/",
                     "wllama",
@@ -197,8 +229,8 @@ def collect(
                     IdsEngine(prompts.tokenizer, prompts.template),
                     requests,
                 )
-                engine.ready(cold=True)
-                run("wllama 3.13.0 (llama.cpp WASM)", f"WASM, {n} threads, the Q4_1 GGUF", engine)
+                peer.ready(cold=True)
+                run("wllama 3.13.0 (llama.cpp WASM)", f"WASM, {n} threads, the Q4_1 GGUF", peer)
     return rows
 
 
@@ -207,24 +239,46 @@ def all_missing(why: str) -> dict[str, str]:
 
 
 def js_loop_row(args: argparse.Namespace, prompts: Prompts, folder: Path, n: int) -> Row:
-    """The same ORT Web session and model under a minimal JS greedy loop: what the Python
-    loop costs is the gap between this row's decode rate and Hearth's."""
+    """The page's own decoder (site/engine.js on the page graph, its KV cache in the WASM
+    heap) under a minimal JS greedy loop: what the Python loop costs is the gap between this
+    row's decode rates and Hearth's. The context prompts run on one session, each reusing the
+    cached prefix as the page does, so the 4k prompt is prefilled once."""
     row = Row(
         "ORT Web under a minimal JS loop (same model file)",
-        f"WASM, {n} threads",
+        f"WASM, {n} threads, site/engine.js on the page graph",
         {},
         all_missing(NOT_A_PRODUCT),
     )
-    ids = prompts.tokenizer.encode(prompts.template.render(Prompts.chat(STORY)))
+
+    def ids(messages: list[Message]) -> list[int]:
+        return prompts.tokenizer.encode(prompts.template.render(messages))
+
+    story = ids(Prompts.chat(STORY))
+    # (metric, timed): the warm-ups as measure() has them, the first run of the 4k prompt
+    # being its prefill
+    plan = [
+        (metric, run >= 0)
+        for metric in CONTEXTS
+        for run in range(-int(metric in WARMED_UP), args.runs)
+    ]
     with chromium_page({"page": folder}) as page:
-        run_loop(page, "page", folder, ids, DECODE_TOKENS + 1, n)  # warm-up
-        rates = [
-            run_loop(page, "page", folder, ids, DECODE_TOKENS + 1, n).decode_tok_s
-            for _ in range(args.runs)
-        ]
-    row.values["decode_tok_s"] = rates
-    del row.missing["decode_tok_s"]
-    print(f"  JS loop decode: {statistics.median(rates):.1f}", flush=True)
+
+        def short() -> float:
+            result = run_loop(
+                page, "page", folder, story, DECODE_TOKENS + 1, n, graph=PAGE_GRAPH, engine=True
+            )
+            return result.decode_tok_s
+
+        short()  # warm-up
+        row.values["decode_tok_s"] = [short() for _ in range(args.runs)]
+        context = [ids(prompts.context[CONTEXTS[metric]]) for metric, _ in plan]
+        results = run_prompts(page, "page", folder, context, CONTEXT_STEPS + 1, n)
+    for (metric, timed), result in zip(plan, results, strict=True):
+        if timed:
+            row.values.setdefault(metric, []).append(result.decode_tok_s)
+    for metric in row.values:
+        del row.missing[metric]
+        print(f"  JS loop {metric}: {statistics.median(row.values[metric]):.1f}", flush=True)
     return row
 
 
@@ -268,6 +322,7 @@ def foundry_rows(
             row = Row(
                 "Foundry Local 2.2.1 REST, openai client",
                 "SDK runtime (ORT GenAI), the builder's int4 export",
+                missing={"decode_4k_tok_s": FOUNDRY_4K},
             )
             print(f"{row.name} [{row.setting}]", flush=True)
             direct = OpenAIStream(lambda: running[0].base + "/v1", MODEL_ID, start=restart)
@@ -278,10 +333,8 @@ def foundry_rows(
             with bench_server({"": ROOT / "dist"}, upstream=upstream) as url:
                 row = Row("Foundry Local through Hearth's proxy", "serve.py handler, openai client")
                 print(f"{row.name} [{row.setting}]", flush=True)
-                row.missing.update(
-                    ready_cold_s="same runtime as the row above",
-                    ready_warm_s="same runtime as the row above",
-                )
+                same = ("ready_cold_s", "ready_warm_s", *CONTEXTS)
+                row.missing.update(dict.fromkeys(same, "same runtime as the row above"))
                 proxied = OpenAIStream(lambda: url + "foundry/v1", MODEL_ID)
                 measure(proxied, prompts, args.runs, row, skip)
                 rows.append(row)

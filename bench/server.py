@@ -3,6 +3,9 @@ and model folders at /models/<name>/, with the same headers as serve.py."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,18 +14,33 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from hearth_server.handler import make_handler
+from hearth_server.headers import PAGE_CSP
 from hearth_server.static import resolve
 from hearth_server.upstream import Upstream
 
 ROOT = Path(__file__).resolve().parent.parent
+SITE = ROOT / "bench" / "site"
+
+
+def import_map_sources(folder: Path) -> str:
+    """CSP hash sources for the inline import maps of the pages in `folder`: serve.py's page
+    policy runs no inline script, and peers.html needs one to resolve transformers.js's bare
+    imports of onnxruntime-web (an import map cannot be a separate file)."""
+    sources = []
+    for page in sorted(folder.glob("*.html")):
+        for body in re.findall(r'<script type="importmap">(.*?)</script>', page.read_text(), re.S):
+            digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
+            sources.append(f"'sha256-{digest}'")
+    return " ".join(sources)
 
 
 @contextmanager
 def bench_server(mounts: dict[str, Path], upstream: Upstream | None = None) -> Iterator[str]:
     """Serve `mounts` (URL prefix -> folder, "" for the root) on a free loopback port, with
     serve.py's Foundry proxy when an upstream is given."""
-    base = make_handler(ROOT / "bench" / "site", "bench", quiet=True, upstream=upstream)
+    base = make_handler(SITE, "bench", quiet=True, upstream=upstream)
     ordered = sorted(mounts.items(), key=lambda item: -len(item[0]))
+    policy = PAGE_CSP.replace("script-src 'self'", f"script-src 'self' {import_map_sources(SITE)}")
 
     class Mounted(base):  # type: ignore[valid-type,misc]
         def locate(self, target: str) -> Path | None:
@@ -31,6 +49,11 @@ def bench_server(mounts: dict[str, Path], upstream: Upstream | None = None) -> I
                 if path.startswith(prefix):
                     return resolve(folder, "/" + path[len(prefix) :])
             return None
+
+        def _start(self, status: int, headers: dict[str, str]) -> None:
+            if headers.get("Content-Security-Policy") == PAGE_CSP:
+                headers = {**headers, "Content-Security-Policy": policy}
+            super()._start(status, headers)
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Mounted)
     server.daemon_threads = True

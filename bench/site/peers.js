@@ -2,8 +2,17 @@
 // transformers.js (ONNX Runtime Web underneath) and wllama (llama.cpp compiled to WASM).
 // Every engine exposes the same calls to the Python harness:
 //   load({threads, ...}) -> {ms}
-//   generate({promptIds, promptText, maxNew}) -> {ttftMs, decodeTokS, tokens}
+//   generate({promptIds, promptText, maxNew, reuse}) -> {ttftMs, decodeTokS, tokens}
 // Timing starts when generate() is called; decode rate is over the tokens after the first.
+// Both decode exactly maxNew tokens (EOS ignored). wllama reuses the KV cache of the longest
+// common prefix by itself; transformers.js does when `reuse` asks it to (the harness's
+// decode-at-context runs, which prefill once per engine).
+
+function commonPrefix(a, b) {
+  let n = 0;
+  while (n < a.length && n < b.length && a[n] === b[n]) n++;
+  return n;
+}
 
 function rate(stamps) {
   if (stamps.length < 2) return 0;
@@ -28,7 +37,26 @@ const transformersEngine = {
     });
     return { ms: performance.now() - started };
   },
-  async generate({ promptIds, maxNew }) {
+  // The first `length` positions of a cache tensor [batch, heads, positions, headSize].
+  keepFirst(tensor, length) {
+    const [batch, heads, positions, size] = tensor.dims;
+    const out = new Float32Array(batch * heads * length * size);
+    for (let i = 0; i < batch * heads; i++) {
+      out.set(tensor.data.subarray(i * positions * size, (i * positions + length) * size), i * length * size);
+    }
+    return new this.tjs.Tensor("float32", out, [batch, heads, length, size]);
+  },
+  // transformers.js's documented multi-turn cache: generate() takes a DynamicCache and skips
+  // the prompt positions it holds, and returns the cache with return_dict_in_generate. It
+  // extends the cache it is given in place, so each call gets a trimmed copy.
+  pastFor(promptIds) {
+    if (!this.cache) return {};
+    const keep = Math.min(commonPrefix(this.cachedIds, promptIds), promptIds.length - 1);
+    if (keep === 0) return {};
+    const entries = Object.entries(this.cache).map(([name, t]) => [name, this.keepFirst(t, keep)]);
+    return { past_key_values: new this.tjs.DynamicCache(Object.fromEntries(entries)) };
+  },
+  async generate({ promptIds, maxNew, reuse }) {
     const { Tensor, BaseStreamer } = this.tjs;
     const stamps = [];
     class Clock extends BaseStreamer {
@@ -40,14 +68,19 @@ const transformersEngine = {
     const ids = new Tensor("int64", BigInt64Array.from(promptIds.map(BigInt)), [1, n]);
     const mask = new Tensor("int64", new BigInt64Array(n).fill(1n), [1, n]);
     const started = performance.now();
-    await this.model.generate({
+    const out = await this.model.generate({
       input_ids: ids,
       attention_mask: mask,
       max_new_tokens: maxNew,
       min_new_tokens: maxNew,
       do_sample: false,
       streamer: new Clock(),
+      ...(reuse ? { ...this.pastFor(promptIds), return_dict_in_generate: true } : {}),
     });
+    this.cache = reuse ? out.past_key_values : null;
+    if (reuse) {  // the last token was sampled but never fed
+      this.cachedIds = Array.from(out.sequences.data, Number).slice(0, this.cache.get_seq_length());
+    }
     return { ttftMs: stamps[0] - started, decodeTokS: rate(stamps), tokens: stamps.length };
   },
 };
@@ -62,7 +95,7 @@ const wllamaEngine = {
     );
     await this.wllama.loadModelFromUrl(ggufUrl, {
       n_threads: threads,
-      n_ctx: 4096,
+      n_ctx: 8192, // the model's context, as the page's: the 4k-context prompt and its reply fit
       n_gpu_layers: 0,
       useCache: false,
     });
