@@ -56,18 +56,36 @@ export class Decoder {
   }
 }
 
-// One emscripten module per worker: ORT's thread pool is created once, by OrtInit.
-let runtime = null;
+// Where the model runs in this page: WebGPU when the browser offers an adapter, else WASM,
+// with `requested` threads (0: one per core, at most 4), and 1 thread when the page is not
+// cross-origin isolated (no SharedArrayBuffer). Both the worker's early session
+// (site/worker.js) and the app's (pyapp/browser/ort.py) ask here, so they agree.
+export async function plan(requested) {
+  const adapter = await navigator.gpu?.requestAdapter().catch(() => null);
+  const cores = Math.min(navigator.hardwareConcurrency || 1, 4);
+  return {
+    ep: adapter ? "webgpu" : "wasm",
+    reason: adapter ? "WebGPU adapter found" : "no WebGPU adapter in this browser",
+    threads: crossOriginIsolated ? requested || cores : 1,
+    isolated: crossOriginIsolated,
+  };
+}
+
+// One emscripten module per worker and thread count: ORT's thread pool is created once, by
+// OrtInit, so a session with another thread count needs its own module.
+const runtimes = new Map();
 
 function loadRuntime(ortUrl, threads) {
   const folder = ortUrl.slice(0, ortUrl.lastIndexOf("/") + 1);
-  runtime ??= (async () => {
-    const factory = (await import(`${folder}ort-wasm-simd-threaded.mjs`)).default;
-    const wasm = await factory({ numThreads: threads, locateFile: (file) => folder + file });
-    if (wasm._OrtInit(threads, LOG_ERRORS) !== 0) throw new Error(lastError(wasm, "ONNX Runtime did not start"));
-    return wasm;
-  })();
-  return runtime;
+  if (!runtimes.has(threads)) {
+    runtimes.set(threads, (async () => {
+      const factory = (await import(`${folder}ort-wasm-simd-threaded.mjs`)).default;
+      const wasm = await factory({ numThreads: threads, locateFile: (file) => folder + file });
+      if (wasm._OrtInit(threads, LOG_ERRORS) !== 0) throw new Error(lastError(wasm, "ONNX Runtime did not start"));
+      return wasm;
+    })());
+  }
+  return runtimes.get(threads);
 }
 
 function lastError(wasm, what) {

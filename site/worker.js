@@ -53,25 +53,37 @@ async function saveModelFile(url, bytes, sha256) {
   await cache.put(url, new Response(bytes, { headers }));
 }
 
-// The default model's files are downloaded and hashed while Pyodide boots, instead of
-// after it: Python's first download of a file (and its hash of those bytes) gets the
-// result. Python still checks sizes and hashes against the manifest as before, and a
-// second download of the same file (a damaged saved copy) goes to the network.
-function prefetchModel(engine, config, files) {
+// Everything the default model needs is started at once, while Pyodide boots, instead of
+// after it: its files are downloaded and hashed, then its ONNX Runtime session is created.
+// Python's first download of a file (and its hash of those bytes) gets the result, and its
+// first Decoder.create() gets the early session when it asks for the same backend, threads
+// and bytes. Python still checks sizes and hashes against the manifest as before; a second
+// download of a file (a damaged saved copy) goes to the network, and a session it asks for
+// with other arguments (WebGPU failed, a backend chosen elsewhere) is created anew.
+function prefetchModel(engine, config, files, settings) {
   const entry = config.models[0];
   const early = new Map(); // absolute URL -> promise of {bytes, received}
   const digests = new WeakMap(); // bytes -> promise of their sha256
+  const clock = {}; // seconds from the worker's start: when each early step ended
+  const verified = [];
   for (const name of [entry.graph, ...entry.data]) {
     const url = new URL(entry.path + name, self.location.href).href;
     const { size, sha256 } = files[entry.path + name];
     const download = engine.download(url, size, () => {});
-    download.then(({ bytes }) => {
+    verified.push(download.then(async ({ bytes, received }) => {
       const digest = engine.sha256Hex(bytes);
       digests.set(bytes, digest);
-      digest.then((found) => found === sha256 && saveModelFile(url, bytes, sha256)).catch(() => {});
-    }, () => {});
+      const good = received === size && (await digest) === sha256;
+      if (good) saveModelFile(url, bytes, sha256).catch(() => {});
+      return good ? { name, bytes } : null;
+    }));
     early.set(url, download);
   }
+  let session = openEarly(engine, config, entry, verified, settings, clock).catch(() => null);
+  const drop = async (pending) => {
+    const opened = await pending;
+    if (opened) await opened.decoder.catch(() => null).then((d) => d?.release());
+  };
   return {
     ...engine,
     async download(url, expected, onProgress) {
@@ -83,25 +95,80 @@ function prefetchModel(engine, config, files) {
       return result;
     },
     sha256Hex: (bytes) => digests.get(bytes) ?? engine.sha256Hex(bytes),
-    // once the app has started: a prefetch it did not use (another backend) is let go
-    release: () => early.clear(),
+    Decoder: {
+      async create(ortUrl, graph, externalData, shape, ep, threads) {
+        const opened = await session;
+        session = null;
+        if (opened && opened.ep === ep && opened.threads === threads && opened.graph === graph) {
+          clock.session_taken = (performance.now() - started) / 1000;
+          return opened.decoder;
+        }
+        await drop(opened);
+        return engine.Decoder.create(ortUrl, graph, externalData, shape, ep, threads);
+      },
+    },
+    // the early steps' end times, for the benchmark's phase breakdown (data-phases)
+    earlyPhases: () => ({ ...clock }),
+    // once the app has started: a prefetch or session it did not use (another backend) goes
+    release() {
+      early.clear();
+      if (session) drop(session);
+      session = null;
+    },
   };
+}
+
+// The early session, unless this visit will not use the model in the page (the Foundry
+// backend, saved or in the URL). Resolves to null when it was not started; `decoder` is a
+// promise, so a failure (WebGPU refusing the model) reaches Python's create() as before.
+async function openEarly(engine, config, entry, verified, settings, clock) {
+  const { backend, threads } = await settings;
+  if (backend === "foundry") return null;
+  const files = await Promise.all(verified);
+  clock.model_bytes_done = (performance.now() - started) / 1000;
+  if (files.includes(null)) return null; // Python reports the damage and downloads again
+  const plan = await engine.plan(threads);
+  const [graph, ...data] = files;
+  const externalData = data.map(({ name, bytes }) => ({ path: name, data: bytes }));
+  const { layers, kv_heads: kvHeads, head_size: headSize } = entry.shape;
+  const ortUrl = new URL(config.ort[plan.ep], self.location.href).href;
+  const decoder = engine.Decoder.create(ortUrl, graph.bytes, externalData, { layers, kvHeads, headSize }, plan.ep, plan.threads);
+  decoder.then(() => { clock.session_done = (performance.now() - started) / 1000; }, () => {});
+  return { decoder, ep: plan.ep, threads: plan.threads, graph: graph.bytes };
+}
+
+// What the early session must guess the way Python will decide it (pyapp/settings.py): the
+// backend (the URL's, else the saved one) and `?threads=` (a whole number from 1 to 64).
+async function earlySettings(store) {
+  await helloReceived;
+  const query = new URLSearchParams(hello.query);
+  let backend = query.get("backend");
+  if (backend === null) {
+    const saved = await store.get("kv", "settings").catch(() => null);
+    try {
+      backend = saved ? JSON.parse(saved).backend : null;
+    } catch {
+      backend = null;
+    }
+  }
+  const asked = query.get("threads") ?? "";
+  const threads = /^[0-9]{1,2}$/.test(asked) && +asked >= 1 && +asked <= 64 ? +asked : 0;
+  return { backend, threads };
 }
 
 async function boot() {
   status("Starting Python…");
-  const [config, manifest, engine] = await Promise.all([
-    fetchJSON("./app-config.json"), fetchJSON("./manifest.json"), import("./engine.js"),
+  const [config, manifest, engine, store] = await Promise.all([
+    fetchJSON("./app-config.json"), fetchJSON("./manifest.json"), import("./engine.js"), import("./store.js"),
   ]);
-  const models = prefetchModel(engine, config, manifest.files);
+  const models = prefetchModel(engine, config, manifest.files, earlySettings(store));
   const pyodideDir = new URL(config.vendor.pyodide, self.location.href).href;
-  const [{ loadPyodide }, pyappZip, store] = await Promise.all([
+  const [{ loadPyodide }, pyappZip] = await Promise.all([
     import(pyodideDir + "pyodide.mjs"),
     fetch("./pyapp.zip").then((r) => {
       if (!r.ok) throw new Error(`pyapp.zip answered HTTP ${r.status}; rebuild with "python build.py"`);
       return r.arrayBuffer();
     }),
-    import("./store.js"),
   ]);
   const pyodide = await loadPyodide({ indexURL: pyodideDir, env: { HOME: "/home/pyodide" } });
   pyodide.unpackArchive(pyappZip, "zip", { extractDir: "/home/pyodide" });

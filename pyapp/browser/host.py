@@ -78,3 +78,9 @@ def store() -> Any:
 
 def boot_seconds() -> float:
     return float(hearth_host.bootMs()) / 1000
+
+
+def early_phases() -> dict[str, float]:
+    """When the worker's early model steps (site/worker.js) ended, in seconds from its start:
+    they run while Pyodide boots, so they are times of day, not durations."""
+    return {str(k): float(v) for k, v in to_py(hearth_host.engine.earlyPhases()).items()}

@@ -102,26 +102,24 @@ class OrtSession:
         self.files = files
         self.shape = shape
         self.decoder: Any = None
+        self.plan: Any = None  # engine.js plan(): the backend, reason and threads
         self.engine: Engine | None = None
         # what the KV cache holds, so a mid-reply WebGPU failure can be replayed on WASM
         self.fed: list[int] = []
         self.on_fallback: Callable[[Engine], None] = lambda engine: None
 
     async def open(self) -> Engine:
-        gpu = getattr(js.navigator, "gpu", None)
-        adapter = await gpu.requestAdapter() if gpu else None
+        self.plan = await self.js.plan(self.threads or 0)
         wasm = ExecutionProvider.WASM
-        if adapter:
+        if self.plan.ep == ExecutionProvider.WEBGPU.value:
             try:
-                return await self._create(ExecutionProvider.WEBGPU, "WebGPU adapter found")
+                return await self._create(ExecutionProvider.WEBGPU, self.plan.reason)
             except JsException as error:
                 return await self._create(wasm, f"WebGPU failed: {str(error)[:80]}")
-        return await self._create(wasm, "no WebGPU adapter in this browser")
+        return await self._create(wasm, self.plan.reason)
 
     async def _create(self, ep: ExecutionProvider, reason: str) -> Engine:
-        isolated = bool(js.crossOriginIsolated)
-        cores = min(int(js.navigator.hardwareConcurrency or 1), 4)
-        threads = (self.threads or cores) if isolated else 1
+        threads = int(self.plan.threads)
         external = to_js([to_js_object({"path": n, "data": d}) for n, d in self.files.data.items()])
         shape = to_js_object(
             {
@@ -138,7 +136,7 @@ class OrtSession:
             if ep == ExecutionProvider.WEBGPU:
                 raise
             raise EngineError(f"ONNX Runtime could not open the model: {error}") from None
-        if not isolated and ep == ExecutionProvider.WASM:
+        if not self.plan.isolated and ep == ExecutionProvider.WASM:
             reason = f"{reason}; not cross-origin isolated, so 1 thread"
         self.engine = Engine(ep, reason, threads)
         return self.engine

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
-from tests.conftest import PageSession
+from tests.conftest import PageSession, page_session
+
+PHASES = "[data-testid=status][data-phases]"
 
 
 def test_page_reaches_ready_offline(chat: PageSession) -> None:
@@ -53,3 +57,30 @@ def test_bad_url_parameter_is_reported_not_fatal(chat: PageSession) -> None:
     assert banner.is_visible()
     assert "temperature='hot'" in banner.inner_text()
     assert chat.page.locator("#setting-max_tokens").input_value() == "64"
+
+
+def boot_phases(chat: PageSession) -> dict[str, Any]:
+    chat.page.locator(PHASES).wait_for(state="attached", timeout=30_000)
+    return dict(json.loads(chat.page.get_attribute(PHASES, "data-phases") or "{}"))
+
+
+def test_the_session_started_at_page_load_is_the_one_used(chat: PageSession) -> None:
+    """site/worker.js creates the ORT session while Pyodide boots, guessing the backend and
+    threads the way Python decides them; Python's create() takes that session only when they
+    agree (else it makes a second one). `session_taken` is set only by that hand-over."""
+    chat.open("?temperature=0&threads=1")
+    chat.wait_state("ready", timeout_s=120)
+    phases = boot_phases(chat)
+    assert {"model_bytes_done", "session_done", "session_taken"} <= phases.keys(), phases
+    assert "WASM, 1 thread" in chat.page.locator("[data-testid=status]").inner_text()
+
+
+def test_no_session_is_started_for_the_foundry_backend(
+    browser: object, fake_server: object
+) -> None:
+    """A visit that will not run the model in the page does not spend the boot on it."""
+    with page_session(browser, fake_server) as chat:  # type: ignore[arg-type]
+        chat.open("?backend=foundry")
+        chat.wait_state("ready", timeout_s=120)
+        phases = boot_phases(chat)
+        assert "python" in phases and "session_done" not in phases, phases
