@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-readme", action="store_true", help="leave README.md alone")
     args = parser.parse_args(argv)
     subprocess.run([sys.executable, "build.py"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-    skip = {"ready_cold_s", "ready_warm_s"} if args.quick else set()
+    skip = {"ready_cold_s", "ready_warm_s", "ready_offline_s"} if args.quick else set()
     page_folder, reference, gguf = model_folders(default_cache())
     prompts = Prompts.build(page_folder)
     sized = [(f"{n}", m) for n, m in prompts.sized.items()]

@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+from playwright.sync_api import Error as PlaywrightError
 
+from bench.server import stopped
 from hearth_build.model.genai import Shape
 from hearth_build.model.native import NativeModel
 from pyapp.generate import common_prefix
@@ -40,6 +42,10 @@ class Engine(Protocol):
         """Seconds until the engine can answer (cold: nothing cached; warm: reopened)."""
         ...
 
+    def ready_offline(self) -> float:
+        """Seconds until a page reloaded with its server stopped can answer."""
+        ...
+
     def reply(self, messages: list[Message], max_new: int) -> Reply: ...
 
     def reset(self, keep_cache: bool = False) -> None: ...
@@ -58,6 +64,9 @@ class IdsEngine:
 
     def prompt_ids(self, messages: list[Message]) -> list[int]:
         return self.tokenizer.encode(self.template.render(messages))
+
+    def ready_offline(self) -> float:
+        raise Unavailable("a native library, not a page: there is no server to stop")
 
 
 class NativeOrt(IdsEngine):
@@ -161,6 +170,9 @@ class OpenAIStream:
             raise Unavailable("the server is started once for the run; see the Foundry row")
         return float(self.start(cold))
 
+    def ready_offline(self) -> float:
+        raise Unavailable("it is the server: with it stopped there is nothing to answer")
+
     def reset(self, keep_cache: bool = False) -> None:
         pass  # every request sends the whole conversation, and the server evaluates all of it
 
@@ -196,6 +208,14 @@ class Unavailable(Exception):
     """This engine cannot measure this metric; the message is the reason shown."""
 
 
+# The service worker controls the page and has the model files (site/sw.js, site/worker.js).
+SAVED = """async () => {
+  if (!navigator.serviceWorker.controller) return false;
+  const models = await caches.open("hearth-models");
+  return (await models.keys()).length >= 2;
+}"""
+
+
 class HearthPage:
     """The real page (dist/ through serve.py's handler) in headless Chromium, driven through
     its DOM like a user; figures come from the reply's data attributes."""
@@ -204,6 +224,8 @@ class HearthPage:
         self.browser, self.url, self.query, self.requests = browser, url, query, requests
         self.context: Any = None
         self.page: Any = None
+        # the page's own boot breakdown (data-phases) after each timed load, by kind of load
+        self.phases: dict[str, list[dict[str, float]]] = {}
 
     def _new_context(self) -> None:
         if self.context is not None:
@@ -220,6 +242,20 @@ class HearthPage:
         else:
             started = time.perf_counter()
             self.page.reload()
+        return self._ready(started, "cold" if cold else "warm")
+
+    def ready_offline(self) -> float:
+        """A reload with the server stopped: the service worker serves the app, the saved
+        model and the isolation headers. It must have taken over and saved the model first."""
+        if self.page is None:
+            raise RuntimeError("ready_offline() reloads a page that ready() opened")
+        self.page.wait_for_function(SAVED, timeout=60_000, polling=250)
+        with stopped(self.url):
+            started = time.perf_counter()
+            self.page.reload()
+            return self._ready(started, "offline")
+
+    def _ready(self, started: float, kind: str) -> float:
         self.page.wait_for_selector(
             '[data-testid=status][data-state="ready"], [data-testid=status][data-state="error"]',
             timeout=300_000,
@@ -228,6 +264,8 @@ class HearthPage:
         state = self.page.get_attribute("[data-testid=status]", "data-state")
         if state != "ready":
             raise RuntimeError(self.page.inner_text("[data-testid=error]"))
+        phases = self.page.get_attribute("[data-testid=status]", "data-phases")
+        self.phases.setdefault(kind, []).append(json.loads(phases))
         return elapsed
 
     def status(self) -> str:
@@ -298,6 +336,21 @@ class PeerPage:
         self.page.wait_for_function("window.peers !== undefined")
         self.page.evaluate(f"peers.{self.engine}.load({json.dumps(self.options)})")
         return time.perf_counter() - started
+
+    def ready_offline(self) -> float:
+        """Tried, not assumed: reload with the server stopped and load the model again."""
+        if self.page is None:
+            raise RuntimeError("ready_offline() reloads a page that ready() opened")
+        with stopped(self.url):
+            started = time.perf_counter()
+            try:
+                self.page.reload(timeout=30_000)
+                self.page.wait_for_function("window.peers !== undefined", timeout=30_000)
+                self.page.evaluate(f"peers.{self.engine}.load({json.dumps(self.options)})")
+            except PlaywrightError as error:
+                first = str(error).strip().splitlines()[0]
+                raise Unavailable(f"does not load with the server stopped ({first})") from None
+            return time.perf_counter() - started
 
     def reset(self, keep_cache: bool = False) -> None:
         """wllama reuses the longest common prefix by itself; transformers.js only when asked

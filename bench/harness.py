@@ -40,6 +40,7 @@ METRICS = {
     "turn2_ttft_s": "turn-2 TTFT, 1,000 tokens of history (s)",
     "ready_cold_s": "ready, cold (s)",
     "ready_warm_s": "ready, warm (s)",
+    "ready_offline_s": "ready, offline (s)",
 }
 SYSTEM = "You are a helpful assistant."
 STORY = "Write a long story about a lighthouse keeper and a storm."
@@ -58,7 +59,14 @@ CONTEXT_METHOD = (
     "and must not reach it, the other engines ignore it. Each is followed by its ratio to "
     "the row's own short-prompt decode."
 )
-WARMED_UP = ("ready_cold_s", "ready_warm_s", "decode_tok_s", "ttft_32_s", "decode_4k_tok_s")
+WARMED_UP = (
+    "ready_cold_s",
+    "ready_warm_s",
+    "ready_offline_s",
+    "decode_tok_s",
+    "ttft_32_s",
+    "decode_4k_tok_s",
+)
 
 
 def document() -> str:
@@ -72,6 +80,8 @@ class Row:
     setting: str
     values: dict[str, list[float]] = field(default_factory=dict)
     missing: dict[str, str] = field(default_factory=dict)  # metric -> why
+    # Hearth's boot breakdown (its data-phases) per kind of load: cold, warm, offline
+    phases: dict[str, list[dict[str, float]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -169,6 +179,8 @@ def measure(engine: Engine, prompts: Prompts, runs: int, row: Row, skip: set[str
         "ttft_1024_s": lambda: fresh(prompts.sized[1024], TTFT_TOKENS).ttft_s,
         "turn2_ttft_s": turn2,
         **{metric: partial(at_context, length) for metric, length in CONTEXTS.items()},
+        # last: a page that does not load offline (the peers) is of no use after it
+        "ready_offline_s": engine.ready_offline,
     }
     for metric, job in jobs.items():
         if metric in row.missing:

@@ -16,6 +16,25 @@ HEARTH = "Hearth"
 SHORT = "decode_tok_s"  # decode after a short prompt; every other `*_tok_s` is at a context
 # Issue #13's targets: Hearth's decode at context over its own short-context decode.
 TARGETS = {"decode_1k_tok_s": ("1k context", 0.9), "decode_4k_tok_s": ("4k context", 0.8)}
+# Issue #12's targets for Hearth's ready time, in seconds.
+READY_TARGETS = {
+    "ready_cold_s": ("cold", 6.0),
+    "ready_warm_s": ("warm", 2.0),
+    "ready_offline_s": ("offline", 2.5),
+}
+# The page's boot breakdown (data-phases, pyapp/browser/main.py), in the order it happens:
+# the worker's early steps run beside Pyodide's boot and are times from the worker's start;
+# the rest are how long Python then waited for each step.
+PHASES = {
+    "python": "Pyodide up",
+    "model_bytes_done": "model read + hashed (at)",
+    "session_done": "ORT session created (at)",
+    "session_taken": "Python took it (at)",
+    "model_bytes": "wait: model",
+    "tokenizer": "tokenizer",
+    "template": "jinja2 + template",
+    "session": "wait: session",
+}
 
 
 def median(values: list[float]) -> float:
@@ -105,8 +124,42 @@ def markdown(result: dict[str, Any]) -> str:
                 + ", ".join(kept)
                 + ".",
             ]
+    for row in rows:
+        reached = [
+            f"{label} **{median(values):.2f} s** (target ≤ {target} s)"
+            for metric, (label, target) in READY_TARGETS.items()
+            if (values := row["values"].get(metric))
+        ]
+        if row["name"].startswith(HEARTH) and reached:
+            lines += ["", f"Hearth [{row['setting']}] ready: " + ", ".join(reached) + "."]
+    lines += phase_table(rows)
     lines += [""] + [f"[^{i}]: {why}" for i, why in enumerate(notes, 1)]
     return "\n".join(lines) + "\n"
+
+
+def phase_table(rows: list[dict[str, Any]]) -> list[str]:
+    """Hearth's boot, phase by phase (median seconds over the timed loads of each kind):
+    what the ready times are made of."""
+    measured = [r for r in rows if r["name"].startswith(HEARTH) and r.get("phases")]
+    if not measured:
+        return []
+    lines = [
+        "",
+        'Hearth\'s boot, phase by phase (median s). "(at)" steps start with the page and run '
+        "beside Pyodide's boot, so they are seconds from the worker's start; the others are "
+        "how long Python then waited for each.",
+        "",
+        "| setting | load | " + " | ".join(PHASES.values()) + " |",
+        "| --- | --- |" + " ---: |" * len(PHASES),
+    ]
+    for row in measured:
+        for kind, loads in row["phases"].items():
+            cells = [
+                f"{median(found):.2f}" if (found := [p[k] for p in loads if k in p]) else "—"
+                for k in PHASES
+            ]
+            lines.append(f"| {row['setting']} | {kind} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def chart(result: dict[str, Any], path: Path) -> None:

@@ -187,7 +187,8 @@ def collect(
                     page.ready(cold=True)
                     setting = f"WASM, {threads} thread{'s' * (threads > 1)}"
                     assert setting in page.status(), page.status()
-                    run(HEARTH, setting, page, None if threads == n else one_thread)
+                    row = run(HEARTH, setting, page, None if threads == n else one_thread)
+                    row.phases = page.phases
                     page.close()
         if selected("hearth-webgpu"):
             with chromium(webgpu=True) as browser:
@@ -200,7 +201,7 @@ def collect(
                     rows.append(Row(HEARTH, "WebGPU", {}, all_missing(why)))
                 else:
                     gpu = HearthPage(browser, url, "?temperature=0", requests)
-                    run(HEARTH, f"WebGPU ({adapter})", gpu)
+                    run(HEARTH, f"WebGPU ({adapter})", gpu).phases = gpu.phases
         if selected("jsloop"):
             rows.append(js_loop_row(args, prompts, page_folder, n))
         if selected("transformers"):

@@ -20,6 +20,8 @@ from hearth_server.upstream import Upstream
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE = ROOT / "bench" / "site"
+SERVERS: dict[str, ThreadingHTTPServer] = {}  # by base URL, for stopped()
+STOPPED: set[ThreadingHTTPServer] = set()
 
 
 def import_map_sources(folder: Path) -> str:
@@ -50,6 +52,14 @@ def bench_server(mounts: dict[str, Path], upstream: Upstream | None = None) -> I
                     return resolve(folder, "/" + path[len(prefix) :])
             return None
 
+        def handle_one_request(self) -> None:
+            """While `stopped()`, every request is dropped unanswered, even on a connection
+            opened before: what the page sees of a server that is not running."""
+            if self.server in STOPPED:
+                self.close_connection = True
+                return
+            super().handle_one_request()
+
         def _start(self, status: int, headers: dict[str, str]) -> None:
             if headers.get("Content-Security-Policy") == PAGE_CSP:
                 headers = {**headers, "Content-Security-Policy": policy}
@@ -57,10 +67,25 @@ def bench_server(mounts: dict[str, Path], upstream: Upstream | None = None) -> I
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Mounted)
     server.daemon_threads = True
+    SERVERS[f"http://127.0.0.1:{server.server_address[1]}/"] = server
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/"
     finally:
         server.shutdown()
+        del SERVERS[f"http://127.0.0.1:{server.server_address[1]}/"]
         server.server_close()
+
+
+@contextmanager
+def stopped(url: str) -> Iterator[None]:
+    """The bench server under `url` answers nothing while this lasts (the offline runs): it
+    drops connections rather than closing its port, so it comes back on the same origin,
+    whose service worker and caches the next runs need."""
+    server = next(s for base, s in SERVERS.items() if url.startswith(base))
+    STOPPED.add(server)
+    try:
+        yield
+    finally:
+        STOPPED.discard(server)

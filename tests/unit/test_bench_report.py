@@ -19,6 +19,7 @@ RESULT: dict[str, Any] = {
         "decode_1k_tok_s": "decode tok/s, 1k context",
         "decode_4k_tok_s": "decode tok/s, 4k context",
         "ttft_32_s": "TTFT 32 (s)",
+        "ready_warm_s": "ready, warm (s)",
     },
     "notes": ["The context columns time 32 decode steps."],
     "rows": [
@@ -30,8 +31,15 @@ RESULT: dict[str, Any] = {
                 "decode_1k_tok_s": [29.0, 27.9, 30.0],
                 "decode_4k_tok_s": [24.8, 25.0, 24.0],
                 "ttft_32_s": [0.3, 0.2, 0.4],
+                "ready_warm_s": [2.5, 2.4, 2.6],
             },
             "missing": {},
+            "phases": {
+                "warm": [
+                    {"python": 2.5, "session_done": 2.0, "session": 0.0},
+                    {"python": 2.7, "session_done": 2.2, "session": 0.1},
+                ]
+            },
         },
         {
             "name": "onnxruntime (native CPU, same model file)",
@@ -99,3 +107,12 @@ def test_reports_are_written_and_the_readme_block_replaced(tmp_path: Path) -> No
     assert "old" not in text and "31.0 (30.0–32.0)" in text
     assert "![Decode speed](results/2026-11-24.png)" in text
     assert text.startswith("intro\n") and text.endswith("rest\n")
+
+
+def test_hearth_ready_times_and_boot_phases_are_reported() -> None:
+    table = markdown(RESULT)
+    assert "Hearth [WASM, 2 threads] ready: warm **2.50 s** (target ≤ 2.0 s)." in table
+    header = next(line for line in table.splitlines() if line.startswith("| setting | load |"))
+    assert "Pyodide up" in header and "ORT session created (at)" in header
+    # medians per phase; a phase the loads did not report is a dash
+    assert "| WASM, 2 threads | warm | 2.60 | — | 2.10 | — | — | — | — | 0.05 |" in table
