@@ -29,7 +29,7 @@ PHASES = {
     "python": "Pyodide up",
     "model_bytes_done": "model read + hashed (at)",
     "session_done": "ORT session created (at)",
-    "session_taken": "Python took it (at)",
+    "session_taken": "Python asked for it (at)",
     "model_bytes": "wait: model",
     "tokenizer": "tokenizer",
     "template": "jinja2 + template",
