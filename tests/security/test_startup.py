@@ -15,6 +15,7 @@ from pathlib import Path
 
 from tests.conftest import ROOT
 from tests.security.wire import eventually
+from tests.support.terminal import ctrl_c_as_in_a_terminal
 
 
 def test_ctrl_c_during_upstream_detection_stops_cleanly(site: Path, tmp_path: Path) -> None:
@@ -32,6 +33,7 @@ def test_ctrl_c_during_upstream_detection_stops_cleanly(site: Path, tmp_path: Pa
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        preexec_fn=ctrl_c_as_in_a_terminal,
     )
     try:
         assert eventually(asked.exists), "serve.py never asked the foundry CLI"

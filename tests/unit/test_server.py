@@ -18,6 +18,7 @@ from hearth_server.handler import make_handler
 from hearth_server.headers import PAGE_CSP
 from serve import is_loopback
 from tests.conftest import ROOT
+from tests.support.terminal import ctrl_c_as_in_a_terminal
 
 BODY = bytes(range(256)) * 40
 
@@ -154,6 +155,7 @@ def _start(dist: Path, *args: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=ctrl_c_as_in_a_terminal,
     )
 
 
