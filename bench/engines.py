@@ -22,6 +22,7 @@ import numpy as np
 from playwright.sync_api import Error as PlaywrightError
 
 from bench.server import stopped
+from hearth_build.chromium import MODEL_SAVED_JS
 from hearth_build.model.genai import Shape
 from hearth_build.model.native import NativeModel
 from pyapp.generate import common_prefix
@@ -208,14 +209,6 @@ class Unavailable(Exception):
     """This engine cannot measure this metric; the message is the reason shown."""
 
 
-# The service worker controls the page and has the model files (site/sw.js, site/worker.js).
-SAVED = """async () => {
-  if (!navigator.serviceWorker.controller) return false;
-  const models = await caches.open("hearth-models");
-  return (await models.keys()).length >= 2;
-}"""
-
-
 class HearthPage:
     """The real page (dist/ through serve.py's handler) in headless Chromium, driven through
     its DOM like a user; figures come from the reply's data attributes."""
@@ -249,7 +242,7 @@ class HearthPage:
         model and the isolation headers. It must have taken over and saved the model first."""
         if self.page is None:
             raise RuntimeError("ready_offline() reloads a page that ready() opened")
-        self.page.wait_for_function(SAVED, timeout=60_000, polling=250)
+        self.page.wait_for_function(MODEL_SAVED_JS, timeout=60_000, polling=250)
         with stopped(self.url):
             started = time.perf_counter()
             self.page.reload()

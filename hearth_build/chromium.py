@@ -58,3 +58,12 @@ def is_local(url: str) -> bool:
     if parts.scheme in ("data", "blob", "about"):
         return True
     return is_loopback(parts.hostname or "")
+
+
+# A page-side check (for page.wait_for_function): the service worker controls the page and
+# has saved the model files (site/sw.js, site/worker.js), so a reload works offline.
+MODEL_SAVED_JS = """async () => {
+  if (!navigator.serviceWorker.controller) return false;
+  const models = await caches.open("hearth-models");
+  return (await models.keys()).length >= 2;
+}"""

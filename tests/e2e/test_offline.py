@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from build import default_cache
+from hearth_build.chromium import MODEL_SAVED_JS
 from hearth_build.files import HashCache
 from hearth_build.manifest import build_manifest, write_manifest
 from hearth_build.pack import write_service_worker
@@ -32,12 +33,6 @@ from tests.conftest import (
 
 QUERY = "?temperature=0&max_tokens=16"
 APP_CACHES = """async () => (await caches.keys()).filter((k) => k.startsWith("hearth-app-"))"""
-# The worker controls the page, and the model files are saved (the page has read them).
-SAVED = """async () => {
-  if (!navigator.serviceWorker.controller) return false;
-  const models = await caches.open("hearth-models");
-  return (await models.keys()).length >= 2;
-}"""
 # Flip one byte in the middle of the saved weights, keeping size and headers: what a
 # damaged disk or a tampered profile would leave.
 TAMPER = """async () => {
@@ -72,7 +67,7 @@ def own_server(own_dist: Path) -> Iterator[ServerProcess]:
 def ready_and_saved(chat: PageSession) -> None:
     chat.open(QUERY)
     chat.wait_state("ready")
-    wait_until(chat.page, SAVED, timeout_s=60)
+    wait_until(chat.page, MODEL_SAVED_JS, timeout_s=60)
 
 
 def test_second_visit_works_with_the_server_stopped(
