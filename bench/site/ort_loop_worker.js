@@ -28,6 +28,23 @@ function commonPrefix(a, b) {
   return n;
 }
 
+// Greedy decoding with `step(tokens) -> next token`: the prompt, then one token at a time up
+// to config.maxNew (or EOS unless ignored). Time to first token, and the decode rate over the
+// tokens after it.
+async function greedy(step, prompt, config) {
+  const started = now();
+  let token = await step(prompt);
+  const first = now();
+  const generated = [token];
+  while (generated.length < config.maxNew) {
+    token = await step([token]);
+    generated.push(token);
+    if (!config.ignoreEos && config.eos.includes(token)) break;
+  }
+  const seconds = (now() - first) / 1000;
+  return { ttftMs: first - started, decodeTokPerS: (generated.length - 1) / seconds, generated };
+}
+
 // The same loop through engine.js: one step() per token, the top-1 of its top-k. With
 // `prompts` it answers each in turn on one session, reusing the cached prefix each shares
 // with what the decoder holds, as Hearth's Python loop does (pyapp/generate.py).
@@ -48,18 +65,9 @@ async function runEngine(config) {
   for (const ids of config.prompts ?? [config.promptIds]) {
     const keep = Math.min(commonPrefix(cached, ids), ids.length - 1);
     await decoder.truncate(keep);
-    const t3 = now();
-    let token = await step(ids.slice(keep));
-    const t4 = now();
-    const generated = [token];
-    while (generated.length < config.maxNew) {
-      token = await step([token]);
-      generated.push(token);
-      if (!config.ignoreEos && config.eos.includes(token)) break;
-    }
-    const t5 = now();
-    cached = [...ids, ...generated.slice(0, -1)]; // the last token was never fed
-    runs.push({ ttftMs: t4 - t3, decodeTokPerS: (generated.length - 1) / ((t5 - t4) / 1000), generated });
+    const run = await greedy(step, ids.slice(keep), config);
+    cached = [...ids, ...run.generated.slice(0, -1)]; // the last token was never fed
+    runs.push(run);
   }
   await decoder.release();
   return {
@@ -126,20 +134,9 @@ self.onmessage = async ({ data: config }) => {
       past = total;
       return next;
     };
-    const t3 = now();
-    let token = await step(ids);
-    const t4 = now();
-    const generated = [token];
-    while (generated.length < config.maxNew) {
-      token = await step([token]);
-      generated.push(token);
-      if (!config.ignoreEos && config.eos.includes(token)) break;
-    }
-    const t5 = now();
-    const decodeSteps = generated.length - 1;
+    const run = await greedy(step, ids, config);
     self.postMessage({
-      loadMs: t1 - t0, sessionMs: t2 - t1, ttftMs: t4 - t3,
-      decodeTokPerS: decodeSteps / ((t5 - t4) / 1000), generated,
+      loadMs: t1 - t0, sessionMs: t2 - t1, ...run,
       promptTokens: ids.length, threads: config.threads, ep: config.ep,
     });
     await session.release();
