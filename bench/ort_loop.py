@@ -19,6 +19,7 @@ from hearth_build.chromium import (
 )
 from hearth_build.model.genai import Shape
 from hearth_build.model.head import PAGE_GRAPH
+from hearth_build.model.page_weights import RECIPE
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,8 @@ def _config(
         "graph": graph,
         "engineUrl": f"{page.base_url}app/engine.js" if engine else None,
         "dataFiles": data_files(folder),
+        "recipe": RECIPE if graph == PAGE_GRAPH and (folder / RECIPE).exists() else None,
+        "weightsUrl": f"{page.base_url}app/weights.js",
         "threads": threads,
         "ep": ep,
         "shape": {"layers": shape.layers, "kvHeads": shape.kv_heads, "headSize": shape.head_size},

@@ -76,6 +76,14 @@ class ModelEntry:
     bytes: int
     shape: ModelShape
     chat: ChatSpec
+    # the recipe for the fp32 weights the page rebuilds (hearth_build/model/page_weights.py)
+    weights: str | None = None
+
+    @property
+    def session_files(self) -> tuple[str, ...]:
+        """The files the page's session is built from (the rest, the tokenizer and the
+        like, Python reads itself)."""
+        return (self.graph, *self.data, *((self.weights,) if self.weights else ()))
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ModelEntry:
@@ -89,6 +97,7 @@ class ModelEntry:
             bytes=int(data["bytes"]),
             shape=ModelShape.from_json(data["shape"]),
             chat=ChatSpec.from_json(data["chat"]),
+            weights=str(data["weights"]) if data.get("weights") else None,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -102,6 +111,7 @@ class ModelEntry:
             "bytes": self.bytes,
             "shape": self.shape.to_json(),
             "chat": self.chat.to_json(),
+            "weights": self.weights,
         }
 
 

@@ -1,7 +1,6 @@
-// The small JS half of Hearth's in-page engine, loaded by Python (pyapp/browser/ort.py) in
-// the worker. It owns what must not cross into Python every token: the ORT session and its
-// KV cache. Python calls step() once per token and gets back only the graph's top-k logits
-// and ids.
+// The small JS half of Hearth's in-page engine, run in the model worker (site/model.js). It
+// owns what must not cross into Python every token: the ORT session and its KV cache.
+// Python asks for one step() per token and gets back only the graph's top-k logits and ids.
 //
 // On WASM the cache lives in the WebAssembly heap for the whole chat. ORT Web's public API
 // copies every CPU input into the heap and every output out of it on each run(), which for
@@ -19,7 +18,8 @@
 // Decoder.create(ortUrl, graph, externalData, shape, ep, threads)
 //   ortUrl: URL of ORT Web's bundle for `ep` (vendor/ort-<v>/ort.webgpu.min.mjs on WebGPU,
 //     ort.wasm.min.mjs on WASM: the binding loads ort-wasm-simd-threaded.mjs beside it);
-//   graph: the page graph's bytes (Uint8Array); externalData: [{path, data: Uint8Array}];
+//   graph: the page graph's bytes (Uint8Array); externalData: [{path, data}], data being a
+//     Uint8Array or, on WASM, anything with ORT's mounted-file reads (weights.js unpacked());
 //   shape: {layers, kvHeads, headSize}; ep: "webgpu" | "wasm"; threads: WASM threads.
 // A decoder has step(ids) -> {values: Float32Array, ids: Int32Array}, truncate(length) and
 // release().
@@ -40,15 +40,6 @@ function kvNames(layers) {
 
 const presentName = (name) => name.replace("past_key_values", "present");
 
-// Resolve on the next task (a MessageChannel message: no setTimeout clamping).
-function nextTask() {
-  return new Promise((resolve) => {
-    const channel = new MessageChannel();
-    channel.port1.onmessage = () => { channel.port1.close(); resolve(); };
-    channel.port2.postMessage(null);
-  });
-}
-
 export class Decoder {
   static async create(ortUrl, graph, externalData, shape, ep, threads) {
     if (ep === "wasm") return HeapDecoder.create(ortUrl, graph, externalData, shape, threads);
@@ -58,8 +49,8 @@ export class Decoder {
 
 // Where the model runs in this page: WebGPU when the browser offers an adapter, else WASM,
 // with `requested` threads (0: one per core, at most 4), and 1 thread when the page is not
-// cross-origin isolated (no SharedArrayBuffer). Both the worker's early session
-// (site/worker.js) and the app's (pyapp/browser/ort.py) ask here, so they agree.
+// cross-origin isolated (no SharedArrayBuffer). Both the early session (site/model.js) and
+// the app's (pyapp/browser/ort.py) ask here, so they agree.
 export async function plan(requested) {
   const adapter = await navigator.gpu?.requestAdapter().catch(() => null);
   const cores = Math.min(navigator.hardwareConcurrency || 1, 4);
@@ -86,6 +77,11 @@ function loadRuntime(ortUrl, threads) {
     })());
   }
   return runtimes.get(threads);
+}
+
+// Compile ORT's WASM module and start its threads ahead of the first session.
+export async function warmUp(ortUrl, threads) {
+  await loadRuntime(ortUrl, threads);
 }
 
 function lastError(wasm, what) {
@@ -266,14 +262,10 @@ class HeapDecoder {
     }
     this.length = total;
     const buffer = heap(wasm);
-    const result = {
+    return {
       values: new Float32Array(buffer, this.topk, TOP_K).slice(),
       ids: Int32Array.from(new BigInt64Array(buffer, this.topk + TOP_K * 4, TOP_K), Number),
     };
-    // The run settles without a real task boundary; without one the worker never gets to
-    // process queued events (such as the Stop click) while decoding.
-    await nextTask();
-    return result;
   }
 
   async release() {
@@ -367,9 +359,7 @@ class GpuDecoder {
     for (const name of this.pastNames) next[name] = out[presentName(name)];
     this.cache = next;
     this.length = total;
-    const result = { values: out.topk_values.data, ids: Int32Array.from(out.topk_indices.data, Number) };
-    await nextTask(); // see HeapDecoder.step
-    return result;
+    return { values: out.topk_values.data, ids: Int32Array.from(out.topk_indices.data, Number) };
   }
 
   async release() {

@@ -43,98 +43,77 @@ async function fetchJSON(url) {
   return response.json();
 }
 
-// On a first visit the service worker does not control the page yet, so it has not seen
-// the model go by: store the verified bytes where it looks for them (site/sw.js).
-async function saveModelFile(url, bytes, sha256) {
-  const cache = await caches.open("hearth-models");
-  const saved = await cache.match(url);
-  if (saved && saved.headers.get("X-Hearth-Sha256") === sha256) return;
-  const headers = { "Content-Type": "application/octet-stream", "X-Hearth-Sha256": sha256 };
-  await cache.put(url, new Response(bytes, { headers }));
-}
-
-// Everything the default model needs is started at once, while Pyodide boots, instead of
-// after it: its files are downloaded and hashed, then its ONNX Runtime session is created.
-// Python's first download of a file (and its hash of those bytes) gets the result, and its
-// first Decoder.create() gets the early session when it asks for the same backend, threads
-// and bytes. Python still checks sizes and hashes against the manifest as before; a second
-// download of a file (a damaged saved copy) goes to the network, and a session it asks for
-// with other arguments (WebGPU failed, a backend chosen elsewhere) is created anew.
-function prefetchModel(engine, config, files, settings) {
-  const entry = config.models[0];
-  const early = new Map(); // absolute URL -> promise of {bytes, received}
-  const digests = new WeakMap(); // bytes -> promise of their sha256
-  const clock = {}; // seconds from the worker's start: when each early step ended
-  const verified = [];
-  for (const name of [entry.graph, ...entry.data]) {
-    const url = new URL(entry.path + name, self.location.href).href;
-    const { size, sha256 } = files[entry.path + name];
-    const download = engine.download(url, size, () => {});
-    verified.push(download.then(async ({ bytes, received }) => {
-      const digest = engine.sha256Hex(bytes);
-      digests.set(bytes, digest);
-      const good = received === size && (await digest) === sha256;
-      if (good) saveModelFile(url, bytes, sha256).catch(() => {});
-      return good ? { name, bytes } : null;
-    }));
-    early.set(url, download);
-  }
-  let session = openEarly(engine, config, entry, verified, settings, clock).catch(() => null);
-  const drop = async (pending) => {
-    const opened = await pending;
-    if (opened) await opened.decoder.catch(() => null).then((d) => d?.release());
+// The model worker (site/model.js), and the calls Python makes to it: `hearth_host.model`.
+// Each call is a message with an id; its answer (or error) settles the promise, and
+// progress messages in between go to the call's last argument when it is a function.
+function modelWorker() {
+  const worker = new Worker("./model.js", { type: "module" });
+  const calls = new Map();
+  let next = 1;
+  let broken = null;
+  worker.onmessage = ({ data }) => {
+    const call = calls.get(data.id);
+    if (!call) return;
+    if ("progress" in data) {
+      call.onProgress?.(data.progress);
+      return;
+    }
+    calls.delete(data.id);
+    if ("error" in data) call.reject(new Error(data.error));
+    else call.resolve(data.value);
   };
+  worker.onerror = (event) => {
+    event.preventDefault();
+    broken = new Error(`the model worker stopped (${event.message || "it could not start"}); reload the page`);
+    for (const call of calls.values()) call.reject(broken);
+    calls.clear();
+  };
+  const call = (op, ...args) => {
+    if (broken) return Promise.reject(broken);
+    const onProgress = typeof args.at(-1) === "function" ? args.pop() : null;
+    const id = next++;
+    return new Promise((resolve, reject) => {
+      calls.set(id, { resolve, reject, onProgress });
+      worker.postMessage({ id, op, args });
+    });
+  };
+  const decoder = (handle) => ({
+    step: (ids) => call("step", handle, ids),
+    truncate: (length) => call("truncate", handle, length),
+    release: () => call("release", handle),
+  });
   return {
-    ...engine,
-    async download(url, expected, onProgress) {
-      const download = early.get(url);
-      early.delete(url);
-      const result = download && (await download.catch(() => null));
-      if (!result) return engine.download(url, expected, onProgress);
-      onProgress(result.received);
-      return result;
-    },
-    sha256Hex: (bytes) => digests.get(bytes) ?? engine.sha256Hex(bytes),
-    Decoder: {
-      async create(ortUrl, graph, externalData, shape, ep, threads) {
-        const opened = await session;
-        session = null;
-        if (opened && opened.ep === ep && opened.threads === threads && opened.graph === graph) {
-          clock.session_taken = (performance.now() - started) / 1000;
-          return opened.decoder;
-        }
-        await drop(opened);
-        return engine.Decoder.create(ortUrl, graph, externalData, shape, ep, threads);
-      },
-    },
-    // the early steps' end times, for the benchmark's phase breakdown (data-phases)
-    earlyPhases: () => ({ ...clock }),
-    // once the app has started: a prefetch or session it did not use (another backend) goes
-    release() {
-      early.clear();
-      if (session) drop(session);
-      session = null;
-    },
+    plan: (threads) => call("plan", threads),
+    prefetch: (args) => call("prefetch", args),
+    fetch: (files, onProgress) => call("fetch", files, onProgress),
+    forget: (urls) => call("forget", urls),
+    open: async (spec) => decoder(await call("open", spec)),
+    phases: () => call("phases"),
   };
 }
 
-// The early session, unless this visit will not use the model in the page (the Foundry
-// backend, saved or in the URL). Resolves to null when it was not started; `decoder` is a
-// promise, so a failure (WebGPU refusing the model) reaches Python's create() as before.
-async function openEarly(engine, config, entry, verified, settings, clock) {
+// Start the default model at once, beside Pyodide's boot, unless this visit will not use
+// the model in the page (the Foundry backend, saved or in the URL). Python's own requests
+// for the same files and session then take what is ready (site/model.js).
+async function prefetchModel(model, config, files, settings) {
   const { backend, threads } = await settings;
-  if (backend === "foundry") return null;
-  const files = await Promise.all(verified);
-  clock.model_bytes_done = (performance.now() - started) / 1000;
-  if (files.includes(null)) return null; // Python reports the damage and downloads again
-  const plan = await engine.plan(threads);
-  const [graph, ...data] = files;
-  const externalData = data.map(({ name, bytes }) => ({ path: name, data: bytes }));
+  if (backend === "foundry") return;
+  const entry = config.models[0];
+  const url = (name) => new URL(entry.path + name, self.location.href).href;
+  const names = [entry.graph, ...entry.data, ...(entry.weights ? [entry.weights] : [])];
+  const ortUrls = Object.fromEntries(Object.entries(config.ort).map(([ep, path]) => [ep, new URL(path, self.location.href).href]));
   const { layers, kv_heads: kvHeads, head_size: headSize } = entry.shape;
-  const ortUrl = new URL(config.ort[plan.ep], self.location.href).href;
-  const decoder = engine.Decoder.create(ortUrl, graph.bytes, externalData, { layers, kvHeads, headSize }, plan.ep, plan.threads);
-  decoder.then(() => { clock.session_done = (performance.now() - started) / 1000; }, () => {});
-  return { decoder, ep: plan.ep, threads: plan.threads, graph: graph.bytes };
+  await model.prefetch({
+    files: names.map((name) => ({ url: url(name), ...files[entry.path + name] })),
+    spec: {
+      ortUrls,
+      graph: url(entry.graph),
+      data: entry.data.map((name) => ({ path: name, url: url(name) })),
+      recipe: entry.weights ? url(entry.weights) : null,
+      shape: { layers, kvHeads, headSize },
+    },
+    threads,
+  });
 }
 
 // What the early session must guess the way Python will decide it (pyapp/settings.py): the
@@ -158,10 +137,11 @@ async function earlySettings(store) {
 
 async function boot() {
   status("Starting Python…");
-  const [config, manifest, engine, store] = await Promise.all([
-    fetchJSON("./app-config.json"), fetchJSON("./manifest.json"), import("./engine.js"), import("./store.js"),
+  const model = modelWorker();
+  const [config, manifest, store] = await Promise.all([
+    fetchJSON("./app-config.json"), fetchJSON("./manifest.json"), import("./store.js"),
   ]);
-  const models = prefetchModel(engine, config, manifest.files, earlySettings(store));
+  prefetchModel(model, config, manifest.files, earlySettings(store)).catch(() => {});
   const pyodideDir = new URL(config.vendor.pyodide, self.location.href).href;
   const [{ loadPyodide }, pyappZip] = await Promise.all([
     import(pyodideDir + "pyodide.mjs"),
@@ -178,7 +158,7 @@ async function boot() {
     config,
     query: hello.query,
     bootMs: () => performance.now() - started,
-    engine: models,
+    model,
     store,
     listen(handler) {
       listener = (event) => handler(event);
@@ -187,7 +167,6 @@ async function boot() {
   });
   const main = pyodide.pyimport("pyapp.browser.main");
   await main.start();
-  models.release();
 }
 
 boot().catch((error) => {

@@ -22,6 +22,16 @@ function argmaxLast(logits) {
   return best;
 }
 
+// The page graph's fp32 weights, rebuilt from the blocks as the page does (site/model.js):
+// produced as ORT copies them in (`lazy`, engine.js's WASM loader), or whole.
+async function addRebuiltWeights(config, externalData, lazy) {
+  if (!config.recipe) return;
+  const { unpack, unpacked } = await import(config.weightsUrl);
+  const recipe = JSON.parse(new TextDecoder().decode(await fetchBytes(config.modelUrl + config.recipe)));
+  const source = externalData.find(({ path }) => path === recipe.source).data;
+  externalData.push({ path: recipe.file, data: (lazy ? unpacked : unpack)(recipe, source) });
+}
+
 function commonPrefix(a, b) {
   let n = 0;
   while (n < a.length && n < b.length && a[n] === b[n]) n++;
@@ -56,6 +66,7 @@ async function runEngine(config) {
   for (const name of config.dataFiles) {
     externalData.push({ path: name, data: await fetchBytes(config.modelUrl + name) });
   }
+  await addRebuiltWeights(config, externalData, true);
   const t1 = now();
   const decoder = await Decoder.create(config.ortUrl, graph, externalData, config.shape, config.ep, config.threads);
   const t2 = now();
@@ -95,6 +106,7 @@ self.onmessage = async ({ data: config }) => {
     for (const name of config.dataFiles) {
       externalData.push({ path: name, data: await fetchBytes(config.modelUrl + name) });
     }
+    await addRebuiltWeights(config, externalData, false);
     const t1 = now();
     const { layers, kvHeads, headSize } = config.shape;
     const pastNames = [];

@@ -4,7 +4,8 @@ Measured in Chromium (docs/model-formats.md): ONNX Runtime Web's fp32 GEMV beats
 MatMulInteger and 4-bit MatMulNBits kernels, but fp32 weights are a 519 MB download. So each
 large MatMul weight is stored compactly and rebuilt by constant nodes
 (`Cast -> DequantizeLinear -> Add`) that ORT folds into fp32 at load time once the session
-option `session.disable_quant_qdq=1` is set. The graph that runs is the plain fp32 graph.
+option `session.disable_quant_qdq=1` is set. The graph that runs is the plain fp32 graph. (The
+page's own graph rebuilds those floats itself rather than through ORT: page_weights.py.)
 
 Three encodings, tried in order, per tensor:
 - Q4_1: blocks of 32 along K, w = d*q + m with q in 0..15 and fp16 d, m (5 bits/weight);

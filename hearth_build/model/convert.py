@@ -188,7 +188,7 @@ def convert(
     """Export fp32 into `work/fp32` (directly from `gguf` when given, else with the builder),
     then write the page's folder in `out`; returns how many weights got each encoding."""
     from hearth_build.model.blocks import compress_model
-    from hearth_build.model.head import PAGE_GRAPH, page_graph_bytes
+    from hearth_build.model.head import page_graph_files
 
     fp32 = work / "fp32"
     if gguf is not None:
@@ -206,7 +206,8 @@ def convert(
     for name in GENAI_FILES:
         if (fp32 / name).exists():
             shutil.copy2(fp32 / name, out / name)
-    (out / PAGE_GRAPH).write_bytes(page_graph_bytes(out / "model.onnx"))
+    for name, data in page_graph_files(out / "model.onnx").items():
+        (out / name).write_bytes(data)
     return dict(counts)
 
 

@@ -35,10 +35,14 @@ def rotary_caches(shape: LlamaShape) -> tuple[np.ndarray, np.ndarray]:
 
     The angles are float32 products, as transformers (and the builder) compute them, so long
     positions round as they did in training; their cos/sin are correctly rounded to float32
-    (torch's float32 cos can be one unit in the last place away; nothing else differs).
+    (torch's float32 cos can be one unit in the last place away; nothing else differs). The
+    frequencies' power is taken in float64 and rounded once, as torch's float32 pow gives it:
+    numpy's own float32 pow differs by a unit in the last place on some CPUs (AVX-512), an
+    error that long positions multiply (2.4e-4 at position 8,000).
     """
     exponents = np.arange(0, shape.head_size, 2).astype(np.float32) / np.float32(shape.head_size)
-    inv_freq = np.float32(1) / np.float32(shape.rope_theta) ** exponents
+    power = (np.float64(shape.rope_theta) ** exponents.astype(np.float64)).astype(np.float32)
+    inv_freq = np.float32(1) / power
     angles = np.outer(np.arange(shape.context_length, dtype=np.float32), inv_freq)
     wide = angles.astype(np.float64)
     return np.cos(wide).astype(np.float32), np.sin(wide).astype(np.float32)

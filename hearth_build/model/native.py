@@ -16,6 +16,8 @@ import numpy as np
 import onnxruntime as ort
 
 from hearth_build.model.genai import Shape
+from hearth_build.model.head import PAGE_GRAPH
+from hearth_build.model.page_weights import WeightsRecipe, unpack
 
 
 class NativeModel:
@@ -23,8 +25,17 @@ class NativeModel:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
-        # fold the int8 format's DequantizeLinear weights into fp32 constants, as the page does
+        # fold the blocks' DequantizeLinear weights into fp32 constants (model.onnx); the
+        # page's graph instead reads them rebuilt, as the page rebuilds them
         options.add_session_config_entry("session.disable_quant_qdq", "1")
+        recipe = WeightsRecipe.read(folder)
+        if recipe is not None and graph == PAGE_GRAPH:
+            # ORT then wants every external file from memory, the real one too
+            source = (folder / recipe.source).read_bytes()
+            files = {recipe.source: source, recipe.file: unpack(recipe, source)}
+            options.add_external_initializers_from_files_in_memory(
+                list(files), list(files.values()), [len(b) for b in files.values()]
+            )
         self.session = ort.InferenceSession(
             str(folder / graph), options, providers=["CPUExecutionProvider"]
         )

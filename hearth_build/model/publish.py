@@ -9,6 +9,7 @@ from hearth_build.console import BuildError, detail
 from hearth_build.files import sync_file, write_if_changed
 from hearth_build.model.genai import Shape
 from hearth_build.model.head import PAGE_GRAPH
+from hearth_build.model.page_weights import RECIPE
 from pyapp.config import ChatSpec, ModelEntry, ModelShape
 from pyapp.templates import ChatTemplate, TemplateError, chat_spec
 
@@ -29,10 +30,11 @@ def publish_model(
         sync_file(src, dest / src.name)
         written.append(dest / src.name)
     if not (folder / PAGE_GRAPH).exists():  # an ORT GenAI folder shipped as it is
-        from hearth_build.model.head import page_graph_bytes
+        from hearth_build.model.head import page_graph_files
 
-        write_if_changed(dest / PAGE_GRAPH, page_graph_bytes(folder / "model.onnx"))
-        written.append(dest / PAGE_GRAPH)
+        for name, data in page_graph_files(folder / "model.onnx").items():
+            write_if_changed(dest / name, data)
+            written.append(dest / name)
     entry = ModelEntry(
         id=slug(name),
         label=label,
@@ -43,6 +45,7 @@ def publish_model(
         bytes=sum(p.stat().st_size for p in written),
         shape=ModelShape.from_json(Shape.read(folder).as_json()),
         chat=checked_chat_spec(folder),
+        weights=RECIPE if (dest / RECIPE).exists() else None,
     )
     return written, entry
 

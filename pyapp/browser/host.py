@@ -66,9 +66,10 @@ def url(relative: str) -> str:
     return urljoin(str(js.location.href), relative)
 
 
-def engine() -> Any:
-    """site/engine.js: the ONNX Runtime session and KV cache."""
-    return hearth_host.engine
+def model() -> Any:
+    """The model worker's calls (site/worker.js `modelWorker`): the model's files, the ONNX
+    Runtime session and its KV cache, on a thread of their own (site/model.js)."""
+    return hearth_host.model
 
 
 def store() -> Any:
@@ -80,7 +81,7 @@ def boot_seconds() -> float:
     return float(hearth_host.bootMs()) / 1000
 
 
-def early_phases() -> dict[str, float]:
-    """When the worker's early model steps (site/worker.js) ended, in seconds from its start:
+async def early_phases() -> dict[str, float]:
+    """When the model worker's early steps (site/model.js) ended, in seconds from its start:
     they run while Pyodide boots, so they are times of day, not durations."""
-    return {str(k): float(v) for k, v in to_py(hearth_host.engine.earlyPhases()).items()}
+    return {str(k): float(v) for k, v in to_py(await hearth_host.model.phases()).items()}

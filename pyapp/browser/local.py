@@ -3,11 +3,11 @@ the manifest, open it in ONNX Runtime Web and put the chat template and tokenize
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
 
-import js
 from pyodide.http import pyfetch
 
 from pyapp.backends import LocalBackend
@@ -21,8 +21,6 @@ from pyapp.status import ModelOption, download_text
 from pyapp.templates import ChatTemplate
 from pyapp.tokenizer import Tokenizer
 
-MODEL_CACHE = "hearth-models"  # site/sw.js keeps the model files there
-
 
 async def fetch_text(relative: str) -> str:
     response = await pyfetch(host.url(relative))
@@ -34,18 +32,6 @@ async def fetch_text(relative: str) -> str:
 
 
 DAMAGED_COPY = "The saved copy of the model was damaged, so it was downloaded again."
-
-
-async def forget_saved_model(names: list[str], folder: str) -> bool:
-    """Delete these model files from the service worker's cache (site/sw.js); True if any
-    was there."""
-    if not hasattr(js, "caches"):
-        return False
-    cache = await js.caches.open(MODEL_CACHE)
-    found = False
-    for name in names:
-        found = bool(await cache.delete(host.url(folder + name))) or found
-    return found
 
 
 class Phases:
@@ -88,7 +74,34 @@ class LocalProvider:
         return self.loaded[entry.id]
 
     async def _load(self, entry: ModelEntry, progress: Callable[[str], None]) -> LocalBackend:
-        engine_js = host.engine()
+        """The model worker reads the files (started at page load for the default model)
+        while Python builds the tokenizer and the template; then the session."""
+        model_js = host.model()
+        clock = Phases()
+        files = asyncio.ensure_future(self._files(model_js, entry, progress))
+        try:
+            tokenizer = Tokenizer.from_json(await fetch_text(entry.path + "tokenizer.json"))
+            clock.lap("tokenizer")
+            await load_packages("jinja2")
+            template = ChatTemplate(entry.chat.template, entry.chat.special_tokens)
+            clock.lap("template")
+        finally:
+            checked = await files  # its failure, if any, is the one to report
+        clock.lap("model_bytes")
+        progress(f"Opening {entry.label} in ONNX Runtime…")
+        urls = {ep: host.url(address) for ep, address in self.config.ort.items()}
+        session = OrtSession(model_js, urls, checked, entry.shape, self.threads)
+        self.engine = await session.open()
+        clock.lap("session")
+        self.phases = clock.seconds
+        session.on_fallback = self._fallback
+        generator = Generator(session, tokenizer, entry.shape.context_length)
+        eos = frozenset(entry.shape.eos)
+        return LocalBackend(entry.id, entry.label, generator, tokenizer, template, eos)
+
+    async def _files(
+        self, model_js: Any, entry: ModelEntry, progress: Callable[[str], None]
+    ) -> ModelFiles:
         shown = [-1]
 
         def downloaded(fraction: float) -> None:
@@ -97,37 +110,19 @@ class LocalProvider:
                 shown[0] = percent
                 progress(download_text(entry.label, fraction))
 
-        clock = Phases()
+        base = host.url("./")
         try:
-            files = await ModelFiles.download(
-                engine_js, host.url("./"), entry, self.manifest, downloaded
-            )
+            return await ModelFiles.download(model_js, base, entry, self.manifest, downloaded)
         except ModelLoadError:
             # A damaged saved copy (disk trouble, a tampered profile): drop it and fetch
             # the files again; what the server sends is checked just the same.
-            if not await forget_saved_model([entry.graph, *entry.data], entry.path):
+            urls = [host.url(entry.path + name) for name in entry.session_files]
+            if not await model_js.forget(host.to_js_object(urls)):
                 raise
             progress("The saved copy of the model is damaged; downloading it again…")
-            files = await ModelFiles.download(
-                engine_js, host.url("./"), entry, self.manifest, downloaded
-            )
+            files = await ModelFiles.download(model_js, base, entry, self.manifest, downloaded)
             self.on_notice(DAMAGED_COPY)
-        clock.lap("model_bytes")
-        tokenizer = Tokenizer.from_json(await fetch_text(entry.path + "tokenizer.json"))
-        clock.lap("tokenizer")
-        await load_packages("jinja2")
-        template = ChatTemplate(entry.chat.template, entry.chat.special_tokens)
-        clock.lap("template")
-        progress(f"Opening {entry.label} in ONNX Runtime…")
-        urls = {ep: host.url(address) for ep, address in self.config.ort.items()}
-        session = OrtSession(engine_js, urls, files, entry.shape, self.threads)
-        self.engine = await session.open()
-        clock.lap("session")
-        self.phases = clock.seconds
-        session.on_fallback = self._fallback
-        generator = Generator(session, tokenizer, entry.shape.context_length)
-        eos = frozenset(entry.shape.eos)
-        return LocalBackend(entry.id, entry.label, generator, tokenizer, template, eos)
+            return files
 
     def _fallback(self, engine: Engine) -> None:
         self.engine = engine

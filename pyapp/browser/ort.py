@@ -34,69 +34,74 @@ class Engine:
 
 
 class ModelFiles:
-    """The model's bytes, downloaded once and checked against dist/manifest.json."""
+    """A model's files, read by the model worker (site/model.js) and checked here against
+    dist/manifest.json. The bytes stay in that worker; Python holds their URLs."""
 
-    def __init__(self, graph: Any, data: dict[str, Any]) -> None:
-        self.graph = graph
-        self.data = data
+    def __init__(self, entry: ModelEntry, base: str) -> None:
+        self.urls = {name: base + entry.path + name for name in entry.session_files}
+        self.graph = self.urls[entry.graph]
+        self.data = {name: self.urls[name] for name in entry.data}
+        self.weights = self.urls[entry.weights] if entry.weights else None
 
     @classmethod
     async def download(
         cls,
-        engine: Any,
+        model: Any,
         base: str,
         entry: ModelEntry,
         manifest: dict[str, Any],
         progress: Callable[[float], None],
     ) -> ModelFiles:
-        names = [entry.graph, *entry.data]
-        files = {n: manifest["files"][entry.path + n] for n in names}
-        total = sum(f["size"] for f in files.values())
+        files = cls(entry, base)
+        expected = {n: manifest["files"][entry.path + n] for n in files.urls}
+        total = sum(f["size"] for f in expected.values())
         done = 0
 
         def advance(count: int) -> None:
             nonlocal done
             done += count
-            progress(done / total)
+            progress(min(done / total, 1.0))
 
         hook = to_js(advance)
-        blobs = {}
+        asked = [
+            {"url": files.urls[n], "size": f["size"], "sha256": f["sha256"]}
+            for n, f in expected.items()
+        ]
         try:
-            for name, expected in files.items():
-                try:
-                    result = await engine.download(base + entry.path + name, expected["size"], hook)
-                except JsException as error:
-                    raise ModelLoadError(
-                        f"Could not download {name} ({error}). Check that serve.py is running."
-                    ) from None
-                if result.received != expected["size"]:
-                    raise ModelLoadError(
-                        f"{name} is truncated ({result.received} of {expected['size']} bytes). "
-                        "Rebuild with `python build.py` and reload."
-                    )
-                if await engine.sha256Hex(result.bytes) != expected["sha256"]:
-                    raise ModelLoadError(
-                        f"{name} is corrupted (its sha256 does not match the manifest). "
-                        "Rebuild with `python build.py --rebuild-model` and reload."
-                    )
-                blobs[name] = result.bytes
+            results = await model.fetch(to_js([to_js_object(a) for a in asked]), hook)
+        except JsException as error:
+            raise ModelLoadError(
+                f"Could not download the model ({error}). Check that serve.py is running."
+            ) from None
         finally:
             hook.destroy()
-        return cls(blobs[entry.graph], {n: blobs[n] for n in entry.data})
+        for (name, want), got in zip(expected.items(), results, strict=True):
+            if got.received != want["size"]:
+                raise ModelLoadError(
+                    f"{name} is truncated ({got.received} of {want['size']} bytes). "
+                    "Rebuild with `python build.py` and reload."
+                )
+            if got.sha256 != want["sha256"]:
+                raise ModelLoadError(
+                    f"{name} is corrupted (its sha256 does not match the manifest). "
+                    "Rebuild with `python build.py --rebuild-model` and reload."
+                )
+        return files
 
 
 class OrtSession:
-    """`StepSession` over engine.js's Decoder, with a transparent WebGPU -> WASM fallback."""
+    """`StepSession` over a decoder in the model worker (site/engine.js through
+    site/model.js), with a transparent WebGPU -> WASM fallback."""
 
     def __init__(
         self,
-        engine: Any,
+        model: Any,
         urls: dict[ExecutionProvider, str],
         files: ModelFiles,
         shape: ModelShape,
         threads: int | None = None,
     ):
-        self.js = engine
+        self.js = model
         self.threads = threads  # None: one per core, at most 4
         self.urls = urls
         self.files = files
@@ -120,18 +125,21 @@ class OrtSession:
 
     async def _create(self, ep: ExecutionProvider, reason: str) -> Engine:
         threads = int(self.plan.threads)
-        external = to_js([to_js_object({"path": n, "data": d}) for n, d in self.files.data.items()])
-        shape = to_js_object(
-            {
+        spec = {
+            "ortUrl": self.urls[ep],
+            "graph": self.files.graph,
+            "data": [{"path": name, "url": url} for name, url in self.files.data.items()],
+            "recipe": self.files.weights,
+            "shape": {
                 "layers": self.shape.layers,
                 "kvHeads": self.shape.kv_heads,
                 "headSize": self.shape.head_size,
-            }
-        )
+            },
+            "ep": ep.value,
+            "threads": threads,
+        }
         try:
-            self.decoder = await self.js.Decoder.create(
-                self.urls[ep], self.files.graph, external, shape, ep.value, threads
-            )
+            self.decoder = await self.js.open(to_js_object(spec))
         except JsException as error:
             if ep == ExecutionProvider.WEBGPU:
                 raise

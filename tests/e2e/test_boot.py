@@ -65,9 +65,10 @@ def boot_phases(chat: PageSession) -> dict[str, Any]:
 
 
 def test_the_session_started_at_page_load_is_the_one_used(chat: PageSession) -> None:
-    """site/worker.js creates the ORT session while Pyodide boots, guessing the backend and
-    threads the way Python decides them; Python's create() takes that session only when they
-    agree (else it makes a second one). `session_taken` is set only by that hand-over."""
+    """The model worker (site/model.js) creates the ORT session while Pyodide boots, guessing
+    the backend and threads the way Python decides them; Python's open() takes that session
+    only when they agree (else it makes a second one). `session_taken` is set only by that
+    hand-over."""
     chat.open("?temperature=0&threads=1")
     chat.wait_state("ready", timeout_s=120)
     phases = boot_phases(chat)

@@ -152,3 +152,52 @@ def test_bad_model_path_is_one_line(tmp_path: Path, bad: str) -> None:
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
     assert "supported: a .gguf file, a Hugging Face model folder" in lines[0]
+
+
+def test_the_page_rebuilds_every_large_weight_bit_for_bit(
+    dist: Path, reference: Path, tmp_path: Path
+) -> None:
+    """The page's graph keeps no weights prologue for ORT to fold: its recipe covers every
+    encoded weight, and rebuilding gives back the fp32 export's values bit for bit, in
+    numpy and in site/weights.js (run by Node on the shipped files)."""
+    import hashlib
+    import shutil
+
+    import onnx
+    from onnx import numpy_helper
+
+    from hearth_build.model.page_weights import RECIPE, WeightsRecipe, unpack
+
+    entry, folder = page_model(dist)
+    recipe = WeightsRecipe.read(folder)
+    assert recipe is not None and entry["weights"] == RECIPE
+    graph = onnx.load(str(folder / str(entry["graph"])), load_external_data=False).graph
+    assert not [n for n in graph.node if n.op_type == "DequantizeLinear"]
+    source = (folder / recipe.source).read_bytes()
+    rebuilt = unpack(recipe, source)
+    originals = {i.name: i for i in onnx.load(str(reference / "model.onnx")).graph.initializer}
+    for w in recipe.weights:
+        original = numpy_helper.to_array(originals[w.name]).ravel()
+        values = np.frombuffer(rebuilt, np.float32, w.rows * w.cols, w.offset)
+        assert np.array_equal(values.view(np.uint32), original.view(np.uint32)), w.name
+
+    node = shutil.which("node")
+    assert node, "Node.js is needed (the build needs it too)"
+    shutil.copy(ROOT / "site" / "weights.js", tmp_path / "weights.mjs")
+    (tmp_path / "run.mjs").write_text(
+        'import { readFileSync } from "node:fs";\n'
+        'import { createHash } from "node:crypto";\n'
+        'import { unpack } from "./weights.mjs";\n'
+        "const [recipe, source] = process.argv.slice(2);\n"
+        'const out = unpack(JSON.parse(readFileSync(recipe, "utf8")), readFileSync(source));\n'
+        'console.log(createHash("sha256").update(out).digest("hex"));\n'
+    )
+    result = subprocess.run(
+        [node, "run.mjs", str(folder / RECIPE), str(folder / recipe.source)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    assert result.stdout.strip() == hashlib.sha256(rebuilt).hexdigest()
