@@ -23,16 +23,20 @@ READY_TARGETS = {
     "ready_offline_s": ("offline", 2.5),
 }
 # The page's boot breakdown (data-phases, pyapp/browser/main.py), in the order it happens:
-# the worker's early steps run beside Pyodide's boot and are times from the worker's start;
-# the rest are how long Python then waited for each step.
+# the model worker's early steps (site/model.js) run beside Pyodide's boot and are times
+# from its start ("at"), or durations ("s"); the rest are how long Python spent on each
+# step, or waited for it.
 PHASES = {
     "python": "Pyodide up",
-    "model_bytes_done": "model read + hashed (at)",
-    "session_done": "ORT session created (at)",
-    "session_taken": "Python asked for it (at)",
-    "model_bytes": "wait: model",
+    "runtime_ready": "ORT runtime up (at)",
+    "model_bytes_done": "model read (at)",
+    "weights_unpack_s": "weights rebuilt (s)",
+    "session_create_s": "ORT session created (s)",
+    "session_done": "session ready (at)",
+    "session_taken": "Python took it (at)",
     "tokenizer": "tokenizer",
     "template": "jinja2 + template",
+    "model_bytes": "wait: model hashes",
     "session": "wait: session",
 }
 

@@ -79,9 +79,10 @@ function loadRuntime(ortUrl, threads) {
   return runtimes.get(threads);
 }
 
-// Compile ORT's WASM module and start its threads ahead of the first session.
-export async function warmUp(ortUrl, threads) {
-  await loadRuntime(ortUrl, threads);
+// Compile ORT's WASM module and start its threads ahead of the first session; resolves
+// when they are up (before a session waiting on them starts).
+export function warmUp(ortUrl, threads) {
+  return loadRuntime(ortUrl, threads);
 }
 
 function lastError(wasm, what) {

@@ -22,9 +22,10 @@ import { unpack, unpacked } from "./weights.js";
 
 const MODEL_CACHE = "hearth-models"; // site/sw.js serves the model from it offline
 const HASH_HEADER = "X-Hearth-Sha256";
-const started = performance.now();
-const clock = {}; // seconds from this worker's start: when each early step ended
-const mark = (name) => { clock[name] = (performance.now() - started) / 1000; };
+// seconds from Python's worker's start (its `origin` op), when each early step ended
+let origin = performance.timeOrigin;
+const clock = {};
+const mark = (name) => { clock[name] = (performance.timeOrigin + performance.now() - origin) / 1000; };
 
 const held = new Map(); // URL -> {file: promise of {bytes, received, sha256: promise, saved}, ...}
 const decoders = new Map(); // handle -> Decoder
@@ -171,6 +172,7 @@ async function prefetch({ files, spec, threads }) {
 }
 
 const ops = {
+  origin: (epoch) => { origin = epoch; },
   plan: (threads) => engine.plan(threads),
   prefetch: (args) => prefetch(args),
   fetch: (files, onProgress) => fetchFiles(files, onProgress),

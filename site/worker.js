@@ -77,6 +77,7 @@ function modelWorker() {
       worker.postMessage({ id, op, args });
     });
   };
+  call("origin", performance.timeOrigin + started); // one clock for the boot's phases
   const decoder = (handle) => ({
     step: (ids) => call("step", handle, ids),
     truncate: (length) => call("truncate", handle, length),
