@@ -27,7 +27,8 @@ READY_TARGETS = {
 # from its start ("at"), or durations ("s"); the rest are how long Python spent on each
 # step, or waited for it.
 PHASES = {
-    "python": "Pyodide up",
+    "pyodide_loaded": "Pyodide loaded (at)",
+    "python": "app imported (at)",
     "runtime_ready": "ORT runtime up (at)",
     "model_bytes_done": "model read (at)",
     "weights_unpack_s": "weights rebuilt (s)",
@@ -149,9 +150,10 @@ def phase_table(rows: list[dict[str, Any]]) -> list[str]:
         return []
     lines = [
         "",
-        'Hearth\'s boot, phase by phase (median s). "(at)" steps start with the page and run '
-        "beside Pyodide's boot, so they are seconds from the worker's start; the others are "
-        "how long Python then waited for each.",
+        'Hearth\'s boot, phase by phase (median s). "(at)" is when a step ended, in seconds '
+        "from the start of Python's worker; the model worker's steps run beside Pyodide's "
+        'boot. "(s)" is how long a step took; the last four are how long Python spent on '
+        "each step after its boot, or waited for it.",
         "",
         "| setting | load | " + " | ".join(PHASES.values()) + " |",
         "| --- | --- |" + " ---: |" * len(PHASES),

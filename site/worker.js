@@ -136,6 +136,8 @@ async function earlySettings(store) {
   return { backend, threads };
 }
 
+const bootMarks = {}; // seconds from this worker's start: when Pyodide was loaded
+
 async function boot() {
   status("Starting Python…");
   const model = modelWorker();
@@ -152,6 +154,7 @@ async function boot() {
     }),
   ]);
   const pyodide = await loadPyodide({ indexURL: pyodideDir, env: { HOME: "/home/pyodide" } });
+  bootMarks.pyodide_loaded = (performance.now() - started) / 1000;
   pyodide.unpackArchive(pyappZip, "zip", { extractDir: "/home/pyodide" });
   await helloReceived;
   pyodide.registerJsModule("hearth_host", {
@@ -159,6 +162,7 @@ async function boot() {
     config,
     query: hello.query,
     bootMs: () => performance.now() - started,
+    bootMarks: () => ({ ...bootMarks }),
     model,
     store,
     listen(handler) {

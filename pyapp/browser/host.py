@@ -81,6 +81,11 @@ def boot_seconds() -> float:
     return float(hearth_host.bootMs()) / 1000
 
 
+def boot_marks() -> dict[str, float]:
+    """When Pyodide itself was loaded (site/worker.js), in seconds from the worker's start."""
+    return {str(k): float(v) for k, v in to_py(hearth_host.bootMarks()).items()}
+
+
 async def early_phases() -> dict[str, float]:
     """When the model worker's early steps (site/model.js) ended, in seconds from its start:
     they run while Pyodide boots, so they are times of day, not durations."""

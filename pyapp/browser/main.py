@@ -65,7 +65,8 @@ async def start() -> None:
         local.on_notice = view.banner
         host.listen(app.handle)
         await app.start(problems)
-        view.phases({"python": python_s, **local.phases, **await host.early_phases()})
+        early = await host.early_phases()
+        view.phases({"python": python_s, **host.boot_marks(), **local.phases, **early})
     except Exception as error:  # noqa: BLE001 - boot must always end in a visible state
         view.status(State.ERROR, "Hearth failed to start")
         view.banner(f"{error}. Reload the page; if it persists, run `python build.py` again.")
