@@ -362,7 +362,8 @@ export class Renderer {
     const list = this.el.messages;
     const stick = list.scrollHeight - list.scrollTop - list.clientHeight < STICK_PX;
     let shown = this.shown.get(item.id);
-    if (!shown) {
+    const added = !shown;
+    if (added) {
       shown = this.newMessage(item);
       list.appendChild(shown.element);
       this.shown.set(item.id, shown);
@@ -389,7 +390,9 @@ export class Renderer {
     }
     element.dataset.stopped = String(item.state === "stopped");
     element.dataset.interrupted = String(item.state === "interrupted");
-    this.markLastReply();
+    // a streaming reply is redrawn many times a second: scan the list only when it changes
+    if (added || shown.state !== item.state) this.markLastReply();
+    shown.state = item.state;
     // data-done last: tests and the benchmark wait for it, then read the figures above
     element.dataset.done = String(item.state !== "streaming");
     if (stick) list.scrollTop = list.scrollHeight;

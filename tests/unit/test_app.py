@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pyapp.app import App, Provider
+from pyapp.app import FIRST_S, STREAM_EVERY_S, STREAM_SETTLED_S, App, Provider, Redraw
 from pyapp.backends import Backend as ChatBackend
 from pyapp.backends import BackendKind
 from pyapp.errors import RemoteError, StorageError
@@ -217,3 +217,28 @@ def test_unknown_or_malformed_events_are_ignored() -> None:
     for event in ({"type": "launch_missiles"}, {"type": "backend", "value": "cloud"}, {}):
         run_async(app.handle(event))
     assert page.ops == before and backend.asked == []
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_streaming_reply_redraws_quickly_at_first_then_ten_times_a_second() -> None:
+    """Plain text (no Markdown): every 50 ms during the first second, every 100 ms after."""
+    clock = FakeClock()
+    redraw = Redraw(None, clock)
+    drawn = []
+    for _ in range(int(2.0 / 0.01)):
+        if redraw.due("text") is not False:
+            drawn.append(round(clock.now - 100.0, 2))
+        clock.now += 0.01
+    early = [t for t in drawn if t < FIRST_S]
+    late = [t for t in drawn if t >= FIRST_S + STREAM_SETTLED_S]
+    assert early[:3] == [0.0, STREAM_EVERY_S, 2 * STREAM_EVERY_S]
+    assert len(early) == round(FIRST_S / STREAM_EVERY_S)
+    gaps = {round(b - a, 2) for a, b in zip(late, late[1:], strict=False)}
+    assert gaps == {STREAM_SETTLED_S}
