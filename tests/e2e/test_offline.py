@@ -33,6 +33,13 @@ from tests.conftest import (
 
 QUERY = "?temperature=0&max_tokens=16"
 APP_CACHES = """async () => (await caches.keys()).filter((k) => k.startsWith("hearth-app-"))"""
+WORKER_STATE = """async () => {
+  const r = await navigator.serviceWorker.getRegistration();
+  const sw = (w) => w && `${w.state} ${w.scriptURL}`;
+  const script = await (await fetch("sw.js", { cache: "no-store" })).text();
+  return { caches: await caches.keys(), active: sw(r?.active), waiting: sw(r?.waiting),
+           installing: sw(r?.installing), build: script.match(/BUILD = "([^"]+)"/)?.[1] };
+}"""
 # Flip one byte in the middle of the saved weights, keeping size and headers: what a
 # damaged disk or a tampered profile would leave.
 TAMPER = """async () => {
@@ -98,12 +105,18 @@ def test_a_new_build_is_served_within_one_reload_and_old_caches_go(
         chat.page.reload()  # type: ignore[attr-defined]
         chat.wait_state("ready")
         assert chat.page.locator("[data-testid=version]").inner_text() == "v9.8.7"  # type: ignore[attr-defined]
-        wait_until(
-            chat.page,
-            f"async () => {{ const k = await ({APP_CACHES})(); "
-            f"return k.length === 1 && k[0] !== {before[0]!r}; }}",
-            timeout_s=60,
-        )
+        try:
+            wait_until(
+                chat.page,
+                f"async () => {{ const k = await ({APP_CACHES})(); "
+                f"return k.length === 1 && k[0] !== {before[0]!r}; }}",
+            )
+        except AssertionError as error:  # say where the update stopped
+            try:
+                state = chat.page.evaluate(WORKER_STATE)  # type: ignore[attr-defined]
+            except Exception as why:  # noqa: BLE001 - the diagnosis must not hide the failure
+                state = f"unknown ({why})"
+            raise AssertionError(f"{error}; caches and service worker: {state}") from None
         assert "Paris" in ask(chat, "What is the capital of France?").inner_text()  # type: ignore[attr-defined]
 
 
