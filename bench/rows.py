@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import time
 import urllib.request
@@ -92,7 +93,9 @@ def transformers_js_folder(reference: Path, hf: Path, dest: Path) -> Path:
                 entry.value = "model.onnx_data"
     data = graph.parent / "model.onnx_data"
     if not data.exists():
-        os.link(reference / "model.onnx.data", data)  # same bytes, no copy
+        # A copy, not a hard link: onnx.load refuses external data with more than one link
+        # (it reads that as a hardlink attack), and the reference must stay loadable.
+        shutil.copyfile(reference / "model.onnx.data", data)
     onnx.save(proto, str(graph))
     return model_dir
 
