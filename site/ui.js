@@ -24,6 +24,7 @@ export class Renderer {
     this.doc = doc;
     this.emit = emit;
     this.purify = purify;
+    this.sources = new WeakMap(); // a shown Markdown block -> the HTML it was drawn from
     purify.addHook("afterSanitizeAttributes", (node) => {
       if (node.tagName === "A") {
         node.setAttribute("target", "_blank");
@@ -440,7 +441,8 @@ export class Renderer {
     }
   }
 
-  // Blocks from `start` on are new or changed; each is sanitised on its own.
+  // Blocks from `start` on are new or changed; each is sanitised on its own, then merged
+  // into what is shown (see `morph`).
   renderBlocks(content, { start, blocks }) {
     const doc = this.doc;
     while (content.children.length > start + blocks.length) content.lastElementChild.remove();
@@ -451,12 +453,13 @@ export class Renderer {
         block.className = "block";
         content.append(block);
       }
-      if (block.dataset.source === html) return;
+      if (this.sources.get(block) === html) return;
       const fragment = this.purify.sanitize(html, SANITIZE);
       dropLayoutWhitespace(fragment);
-      block.replaceChildren(fragment);
-      block.dataset.source = html;
+      morph(block, fragment);
+      this.sources.set(block, html);
       for (const pre of block.querySelectorAll("pre")) {
+        if (pre.querySelector(":scope > .code-copy")) continue;
         const copy = this.iconButton("copy", "Copy code", "copy-code");
         copy.classList.add("code-copy");
         copy.addEventListener("click", () => this.copy(copy, pre.querySelector("code")?.textContent ?? ""));
@@ -525,6 +528,34 @@ export class Renderer {
     shown.content.replaceChildren(box, bar);
     box.focus();
   }
+}
+
+// Make `target`'s children those of `source` (sanitised nodes), touching only what differs:
+// a streaming reply's last block mostly grows at its end, so its text nodes are extended in
+// place. The page then re-lays out and repaints far less per redraw than for new nodes, and
+// a selection in the earlier text survives. Our code-copy buttons are not content: kept.
+function morph(target, source) {
+  const ours = (node) => node.nodeType === 1 && node.classList.contains("code-copy");
+  const have = [...target.childNodes].filter((node) => !ours(node));
+  const anchor = [...target.childNodes].find(ours) ?? null;
+  const want = [...source.childNodes];
+  want.forEach((node, index) => {
+    const old = have[index];
+    if (!old) {
+      target.insertBefore(node, anchor);
+    } else if (old.nodeType !== node.nodeType || old.nodeName !== node.nodeName) {
+      target.replaceChild(node, old);
+    } else if (node.nodeType !== 1) {
+      if (old.nodeValue === node.nodeValue) return;
+      if (node.nodeValue.startsWith(old.nodeValue)) old.appendData(node.nodeValue.slice(old.nodeValue.length));
+      else old.nodeValue = node.nodeValue;
+    } else {
+      for (const { name } of [...old.attributes]) if (!node.hasAttribute(name)) old.removeAttribute(name);
+      for (const { name, value } of node.attributes) if (old.getAttribute(name) !== value) old.setAttribute(name, value);
+      morph(old, node);
+    }
+  });
+  for (const extra of have.slice(want.length)) extra.remove();
 }
 
 // markdown-it puts a newline after every block tag. Between blocks those text nodes only add

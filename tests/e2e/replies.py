@@ -30,6 +30,25 @@ Raw <b>tag</b> and <script>alert(1)</script> stay text, and [bad](javascript:ale
 link, while [docs](https://docs.python.org/3/) is one.
 """
 
+# A reply whose half-written states render as something else than the finished one, each
+# sent after a pause so that the page draws it: a paragraph that becomes a heading, text
+# that becomes emphasis and then text again, list items that grow into a new list, text
+# that becomes a link, a fence that closes (and is then highlighted). A page draws its
+# first reply's first chunk late (one-time set-up), so that one is only an introduction.
+GROWING_PROMPT = "Show me Markdown as it grows."
+GROWING = [
+    "Intro.\n\n",
+    "Title\n",
+    "--",
+    "-\n\nx _a_",
+    "b **c",
+    "** d _e_",
+    "f.\n\n- one\n- tw",
+    "o\n\n1. three\n\n[docs](https://docs.python.org/3/",
+    ") end.\n\n```python\nx = 1\n",
+    "```\n",
+]
+
 
 def chunked(text: str, rng: random.Random) -> list[str]:
     """`text` cut at up to 12 random places (at least one, where it has two characters)."""
@@ -50,6 +69,8 @@ def script(request: dict[str, Any]) -> Reply:
     prompt = str(request["messages"][-1]["content"])
     if prompt == RICH_PROMPT:
         return Reply(chunked(RICH, random.Random(prompt)))
+    if prompt == GROWING_PROMPT:
+        return Reply(GROWING, pause_s=0.2)
     if prompt.startswith("vector "):
         index = int(prompt.removeprefix("vector "))
         return Reply(chunked(VECTORS[index], random.Random(index)))

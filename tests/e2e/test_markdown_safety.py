@@ -19,7 +19,7 @@ from tests.conftest import (
     ask,
     page_session,
 )
-from tests.e2e.replies import RICH_PROMPT
+from tests.e2e.replies import GROWING_PROMPT, RICH_PROMPT
 from tests.e2e.xss_corpus import VECTORS
 from tests.support.fake_openai import FakeOpenAI
 
@@ -42,7 +42,7 @@ AUDIT = """() => {
   const tags = new Set(["div", "p", "br", "strong", "em", "s", "del", "code", "pre", "span",
     "a", "ul", "ol", "li", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "table",
     "thead", "tbody", "tr", "th", "td"]);
-  const attributes = new Set(["href", "title", "class", "start", "target", "rel", "data-source"]);
+  const attributes = new Set(["href", "title", "class", "start", "target", "rel"]);
   const found = [];
   document.querySelectorAll("[data-testid=message] .content").forEach((content, index) => {
     for (const el of content.querySelectorAll("*")) {
@@ -59,6 +59,9 @@ AUDIT = """() => {
   });
   return found;
 }"""
+
+REPLY_HTML = """() => [...document.querySelectorAll(
+  "[data-testid=message][data-role=assistant] .content")].map((content) => content.innerHTML)"""
 
 
 @pytest.fixture
@@ -108,6 +111,7 @@ def test_hostile_replies_neither_run_nor_fetch_nor_survive_a_reload(
     assert page.evaluate(AUDIT) == []  # type: ignore[attr-defined]
     assert page.evaluate("window.__xss") == 0  # type: ignore[attr-defined]
     assert page.evaluate("window.__csp") == []  # type: ignore[attr-defined]
+    streamed = page.evaluate(REPLY_HTML)  # type: ignore[attr-defined]
 
     # The saved chat is rendered again from storage, all at once this time.
     page.reload()  # type: ignore[attr-defined]
@@ -117,3 +121,25 @@ def test_hostile_replies_neither_run_nor_fetch_nor_survive_a_reload(
     assert page.evaluate(AUDIT) == []  # type: ignore[attr-defined]
     assert page.evaluate("window.__xss") == 0  # type: ignore[attr-defined]
     assert page.evaluate("window.__csp") == []  # type: ignore[attr-defined]
+    # A streamed reply is drawn by merging each redraw into what is shown (site/ui.js
+    # `morph`); it must end up exactly as the same reply drawn at once.
+    redrawn = page.evaluate(REPLY_HTML)  # type: ignore[attr-defined]
+    assert [i for i, (a, b) in enumerate(zip(streamed, redrawn, strict=True)) if a != b] == []
+
+
+def test_a_reply_drawn_as_it_streams_ends_as_if_drawn_at_once(trapped: PageSession) -> None:
+    """Each redraw of a streaming reply is merged into what is shown (site/ui.js `morph`),
+    through states that render differently from the end (tests/e2e/replies.py GROWING)."""
+    page = trapped.page
+    reply = ask(trapped, GROWING_PROMPT)
+    content = reply.locator(".content")  # type: ignore[attr-defined]
+    assert content.locator("p").nth(1).inner_text() == "x _a_b c d _e_f."
+    assert content.locator("h2").inner_text() == "Title"
+    assert content.locator("pre code span[class]").count() >= 3
+    assert content.locator("ul li").all_inner_texts() == ["one", "two"]
+    assert content.locator("a").get_attribute("href") == "https://docs.python.org/3/"
+    streamed = page.evaluate(REPLY_HTML)  # type: ignore[attr-defined]
+    page.reload()  # type: ignore[attr-defined]
+    trapped.wait_state("ready", timeout_s=90)
+    page.locator(ASSISTANT).first.wait_for()  # type: ignore[attr-defined]
+    assert page.evaluate(REPLY_HTML) == streamed  # type: ignore[attr-defined]

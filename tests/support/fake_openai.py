@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ class Reply:
     cut: bool = False  # close the connection mid-stream, without [DONE]
     malformed: bool = False  # send a `data:` line that is not JSON after the chunks
     usage: int | None = None  # completion_tokens to report in a final usage chunk
+    pause_s: float = 0.0  # between chunks: long enough, and the page draws each state
 
 
 @dataclass
@@ -121,7 +123,9 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
             try:
-                for piece in reply.chunks:
+                for index, piece in enumerate(reply.chunks):
+                    if index and reply.pause_s:
+                        time.sleep(reply.pause_s)
                     self._send(_chunk(piece, None))
                 if reply.malformed:
                     self._send(b"data: {this is not json\n\n")
