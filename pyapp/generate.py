@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -17,12 +17,16 @@ from pyapp.sampling import SamplingOptions, sample
 from pyapp.stats import ReplyStats, StopReason
 from pyapp.tokenizer import Tokenizer
 
+Step = tuple[list[float], list[int]]  # the top-k logits and their token ids
+
 
 class StepSession(Protocol):
     """One model with a KV cache; implemented over ORT Web in the page, natively in tests."""
 
-    async def step(self, ids: Sequence[int]) -> tuple[list[float], list[int]]:
-        """Append `ids` to the cache; return the top-k logits and ids for the next token."""
+    def step(self, ids: Sequence[int]) -> Awaitable[Step]:
+        """Start appending `ids` to the cache now, and return what to await for the top-k of
+        the next token. Starting at the call lets the model compute the next token while
+        Python shows the last one; at most one step is in flight."""
         ...
 
     async def truncate(self, length: int) -> None:
@@ -112,14 +116,18 @@ class Generator:
         seen: set[int] = set()  # for the repetition penalty, kept as we go (not per token)
         reason = StopReason.MAX_TOKENS
         first_at = decode_from = started
+        pending: Awaitable[Step] | None = None  # the step already started for `feed`
         try:
             while len(produced) < stop.max_tokens:
                 if cancelled():
                     reason = StopReason.CANCELLED
                     break
-                if len(self.cached) + len(feed) >= self.context_length:
-                    break
-                values, ids = await self.session.step(feed)
+                if pending is None:
+                    if not self._fits(feed):
+                        break
+                    pending = self.session.step(feed)
+                running, pending = pending, None
+                values, ids = await running
                 self.cached += feed
                 token = sample(values, ids, options, rng, seen)
                 if not produced:
@@ -130,6 +138,9 @@ class Generator:
                 produced.append(token)
                 seen.add(token)
                 feed = [token]
+                # the model computes the next token while this one goes to the page
+                if len(produced) < stop.max_tokens and self._fits(feed) and not cancelled():
+                    pending = self.session.step(feed)
                 text, hit = stops.push(decoder.push(token))
                 if text:
                     yield text
@@ -154,3 +165,16 @@ class Generator:
                 reason=reason,
                 context_used=len(self.cached),
             )
+            if pending is not None:
+                await self._abandon(pending)
+
+    def _fits(self, feed: list[int]) -> bool:
+        return len(self.cached) + len(feed) < self.context_length
+
+    async def _abandon(self, pending: Awaitable[Step]) -> None:
+        """A step started for a token the reply will not use (a stop string, Stop, a failure
+        on the way): let it finish, then drop what it added to the cache."""
+        try:
+            await pending
+        finally:
+            await self.session.truncate(len(self.cached))

@@ -7,7 +7,7 @@ Per token it makes one JS call (`Decoder.step`) and converts two 64-element arra
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +17,7 @@ from pyodide.ffi import JsException, to_js
 from pyapp.browser.host import to_js_object
 from pyapp.config import ExecutionProvider, ModelEntry, ModelShape
 from pyapp.errors import EngineError, ModelLoadError
+from pyapp.generate import Step
 
 
 @dataclass(frozen=True)
@@ -149,9 +150,14 @@ class OrtSession:
         self.engine = Engine(ep, reason, threads)
         return self.engine
 
-    async def step(self, ids: Sequence[int]) -> tuple[list[float], list[int]]:
+    def step(self, ids: Sequence[int]) -> Awaitable[Step]:
+        """Post the step to the model worker now; the returned coroutine awaits its answer."""
+        fed = list(ids)
+        return self._answer(self.decoder.step(js.Int32Array.new(to_js(fed))), fed)
+
+    async def _answer(self, running: Any, ids: list[int]) -> Step:
         try:
-            result = await self.decoder.step(js.Int32Array.new(to_js(list(ids))))
+            result = await running
         except JsException as error:
             if self.engine is None or self.engine.ep != ExecutionProvider.WEBGPU:
                 raise EngineError(f"ONNX Runtime failed while generating: {error}") from None

@@ -126,3 +126,47 @@ def test_incremental_decoding_never_splits_a_character(folder: Path) -> None:
     pieces = [decoder.push(i) for i in ids] + [decoder.flush()]
     assert "".join(pieces) == text
     assert all("\ufffd" not in p for p in pieces)
+
+
+@pytest.mark.parametrize("ending", ["stop string", "Stop"])
+def test_a_step_started_for_a_token_the_reply_drops_leaves_no_trace(
+    folder: Path, ending: str
+) -> None:
+    """The loop starts the next step before it shows a token. When the reply then ends
+    without that token (a stop string, or Stop pressed), that step has run, and the cache
+    is cut back to what the reply used: a follow-up turn answers as a fresh session does."""
+    tokenizer = Tokenizer.from_json(folder / "tokenizer.json")
+    ask = "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n"
+    prompt = tokenizer.encode(ask)
+    greedy = SamplingOptions(temperature=0)
+    session = NativeStepSession(folder)
+    generator = Generator(session, tokenizer, 8192)
+    shown: list[str] = []
+
+    async def first() -> None:
+        stops = ("Paris",) if ending == "stop string" else ()
+        conditions = StopConditions(frozenset({2}), stops, max_tokens=24)
+        pressed = lambda: ending == "Stop" and len(shown) >= 3  # noqa: E731
+        async for text in generator.run(prompt, greedy, conditions, pressed):
+            shown.append(text)
+
+    run(first())
+    stats = generator.stats
+    assert stats is not None
+    wanted = StopReason.STOP_STRING if ending == "stop string" else StopReason.CANCELLED
+    assert stats.reason == wanted
+    # the prompt's step, one per token, and the one started for the token that was dropped
+    assert len(session.steps) == 1 + stats.generated_tokens
+    assert session.length == len(generator.cached) == len(prompt) + stats.generated_tokens - 1
+
+    before = len(generator.cached)
+    follow = generator.cached + tokenizer.encode("<|im_end|>\n<|im_start|>user\nAnd Germany?")
+    follow += tokenizer.encode("<|im_end|>\n<|im_start|>assistant\n")
+    conditions = StopConditions(frozenset({2}), max_tokens=12)
+
+    async def reply(on: Generator) -> str:
+        return "".join([c async for c in on.run(follow, greedy, conditions)])
+
+    reused = run(reply(generator))
+    assert generator.stats is not None and generator.stats.cached_tokens == before
+    assert reused == run(reply(Generator(NativeStepSession(folder), tokenizer, 8192)))
