@@ -536,8 +536,9 @@ export class Renderer {
 // a selection in the earlier text survives. Our code-copy buttons are not content: kept.
 function morph(target, source) {
   const ours = (node) => node.nodeType === 1 && node.classList.contains("code-copy");
-  const have = [...target.childNodes].filter((node) => !ours(node));
-  const anchor = [...target.childNodes].find(ours) ?? null;
+  const children = [...target.childNodes];
+  const have = children.filter((node) => !ours(node));
+  const anchor = children.find(ours) ?? null;
   const want = [...source.childNodes];
   want.forEach((node, index) => {
     const old = have[index];

@@ -18,6 +18,7 @@ import onnxruntime as ort
 from hearth_build.model.genai import Shape
 from hearth_build.model.head import PAGE_GRAPH
 from hearth_build.model.page_weights import WeightsRecipe, unpack
+from pyapp.generate import Step
 
 
 class NativeModel:
@@ -125,7 +126,7 @@ class NativeStepSession:
     async def truncate(self, length: int) -> None:
         self.truncate_sync(length)
 
-    def step(self, ids: Sequence[int]) -> Awaitable[tuple[list[float], list[int]]]:
+    def step(self, ids: Sequence[int]) -> Awaitable[Step]:
         """Runs at the call, as the page's model worker starts at once: a step the loop
         starts and then abandons has changed the cache here too."""
         out, self.cache = self.model.run(list(ids), self.cache, self.length)
@@ -144,5 +145,5 @@ def agreement(reference: NativeModel, candidate: NativeModel, ids: list[int], wi
     return same / total
 
 
-async def _ready(value: tuple[list[float], list[int]]) -> tuple[list[float], list[int]]:
+async def _ready(value: Step) -> Step:
     return value

@@ -31,7 +31,7 @@ class Reply:
     cut: bool = False  # close the connection mid-stream, without [DONE]
     malformed: bool = False  # send a `data:` line that is not JSON after the chunks
     usage: int | None = None  # completion_tokens to report in a final usage chunk
-    pause_s: float = 0.0  # between chunks: long enough, and the page draws each state
+    pause_s: float = 0.0  # between chunks; longer than the page's redraw interval, each is drawn
 
 
 @dataclass
