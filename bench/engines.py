@@ -23,7 +23,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 from bench.server import stopped
 from hearth_build.chromium import MODEL_SAVED_JS
-from hearth_build.model.genai import Shape
+from hearth_build.model.genai import read_shape
 from hearth_build.model.native import NativeModel
 from pyapp.generate import common_prefix
 from pyapp.templates import ChatTemplate, Message
@@ -140,7 +140,7 @@ class GenaiInt4(IdsEngine):
             params = self.og.GeneratorParams(self.model)
             # the model's whole context, as the page allows: the 4k-context prompt and its reply
             # must fit (the KV buffer is allocated at this length, shared by past and present)
-            context = Shape.read(self.folder).context_length
+            context = read_shape(self.folder).context_length
             params.set_search_options(do_sample=False, max_length=context)
             self.generator, keep = self.og.Generator(self.model, params), 0
         elif keep < len(self.cached):

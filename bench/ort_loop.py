@@ -17,7 +17,7 @@ from hearth_build.chromium import (
     find_chromium,
     is_local,
 )
-from hearth_build.model.genai import Shape
+from hearth_build.model.genai import read_shape
 from hearth_build.model.head import PAGE_GRAPH
 from hearth_build.model.page_weights import RECIPE
 
@@ -118,7 +118,7 @@ def _config(
     graph: str,
     engine: bool,
 ) -> dict[str, Any]:
-    shape = Shape.read(folder)
+    shape = read_shape(folder)
     (ort_dir,) = (ROOT / "dist" / "vendor").glob("ort-*")
     module = "ort.webgpu.min.mjs" if ep == "webgpu" else "ort.wasm.min.mjs"
     return {

@@ -4,45 +4,31 @@ read for the fields Hearth needs."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pyapp.config import ModelShape
 
-@dataclass(frozen=True)
-class Shape:
-    """What a decoding loop must know: KV-cache geometry, stop ids, context and vocab size."""
 
-    layers: int
-    kv_heads: int
-    head_size: int
-    eos: tuple[int, ...]
-    context_length: int
-    vocab_size: int
-
-    @classmethod
-    def read(cls, folder: Path) -> Shape:
-        model = json.loads((folder / "genai_config.json").read_text())["model"]
-        decoder = model["decoder"]
-        eos = model["eos_token_id"]
-        return cls(
-            layers=decoder["num_hidden_layers"],
-            kv_heads=decoder["num_key_value_heads"],
-            head_size=decoder["head_size"],
-            eos=tuple(eos) if isinstance(eos, list) else (eos,),
-            context_length=model["context_length"],
-            vocab_size=model["vocab_size"],
-        )
-
-    def as_json(self) -> dict[str, object]:
-        data = asdict(self)
-        data["eos"] = list(self.eos)
-        return data
+def read_shape(folder: Path) -> ModelShape:
+    """The decoding loop's view of an ORT GenAI folder, from its `genai_config.json`."""
+    model = json.loads((folder / "genai_config.json").read_text())["model"]
+    decoder = model["decoder"]
+    eos = model["eos_token_id"]
+    return ModelShape(
+        layers=decoder["num_hidden_layers"],
+        kv_heads=decoder["num_key_value_heads"],
+        head_size=decoder["head_size"],
+        eos=tuple(eos) if isinstance(eos, list) else (eos,),
+        context_length=model["context_length"],
+        vocab_size=model["vocab_size"],
+    )
 
 
 @dataclass(frozen=True)
 class Decoder:
-    """What `genai_config.json` says about a decoder-only model besides its `Shape`."""
+    """What `genai_config.json` says about a decoder-only model besides its `ModelShape`."""
 
     model_type: str
     hidden_size: int
@@ -51,7 +37,7 @@ class Decoder:
     pad: int
 
 
-def genai_config(shape: Shape, decoder: Decoder) -> str:
+def genai_config(shape: ModelShape, decoder: Decoder) -> str:
     """The config the ORT GenAI model builder writes for an fp32 CPU export: the graph's
     input/output names, the cache geometry, the special ids and greedy search defaults."""
     context = shape.context_length

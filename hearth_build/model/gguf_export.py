@@ -15,10 +15,11 @@ from pathlib import Path
 
 import onnx
 
-from hearth_build.model.genai import Decoder, Shape, genai_config
+from hearth_build.model.genai import Decoder, genai_config
 from hearth_build.model.gguf_reader import GGUFModel
 from hearth_build.model.llama_graph import llama_model
 from hearth_build.model.tokenizer_json import tokenizer_config, tokenizer_json
+from pyapp.config import ModelShape
 
 
 def export_gguf(gguf: GGUFModel, out: Path) -> None:
@@ -35,7 +36,7 @@ def export_gguf(gguf: GGUFModel, out: Path) -> None:
         location="model.onnx.data",
         size_threshold=0,
     )
-    shape = Shape(
+    shape = ModelShape(
         layers=llama.layers,
         kv_heads=llama.kv_heads,
         head_size=llama.head_size,

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from hearth_build.model.genai import Shape
+from hearth_build.model.genai import read_shape
 from hearth_build.model.head import PAGE_GRAPH
 from hearth_build.model.page_weights import WeightsRecipe, unpack
 from pyapp.generate import Step
@@ -40,7 +40,7 @@ class NativeModel:
         self.session = ort.InferenceSession(
             str(folder / graph), options, providers=["CPUExecutionProvider"]
         )
-        self.shape = Shape.read(folder)
+        self.shape = read_shape(folder)
 
     def empty_cache(self) -> dict[str, np.ndarray]:
         empty = np.zeros((1, self.shape.kv_heads, 0, self.shape.head_size), np.float32)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from hearth_build.console import BuildError, detail
 from hearth_build.files import sync_file, write_if_changed
-from hearth_build.model.genai import Shape
+from hearth_build.model.genai import read_shape
 from hearth_build.model.head import PAGE_GRAPH
 from hearth_build.model.page_weights import RECIPE
-from pyapp.config import ChatSpec, ModelEntry, ModelShape
+from pyapp.config import ChatSpec, ModelEntry
 from pyapp.templates import ChatTemplate, TemplateError, chat_spec
 
 
@@ -43,7 +43,7 @@ def publish_model(
         data=tuple(p.name for p in files if p.name.startswith("model.onnx.")),
         files=tuple(sorted(p.name for p in written)),
         bytes=sum(p.stat().st_size for p in written),
-        shape=ModelShape.from_json(Shape.read(folder).as_json()),
+        shape=read_shape(folder),
         chat=checked_chat_spec(folder),
         weights=RECIPE if (dest / RECIPE).exists() else None,
     )
