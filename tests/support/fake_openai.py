@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.support.fake_http import FakeHandler, serving, sse_chunk
 
 MODEL = "fake-model"
 
@@ -58,25 +59,8 @@ def echo(chunks: list[str]) -> Callable[[dict[str, Any]], Reply]:
     return lambda request: Reply(list(chunks))
 
 
-def _chunk(content: str | None, finish: str | None) -> bytes:
-    delta = {"content": content} if content is not None else {}
-    body = {
-        "id": "chatcmpl-fake",
-        "object": "chat.completion.chunk",
-        "created": 1,
-        "model": MODEL,
-        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-    }
-    return b"data: " + json.dumps(body).encode() + b"\n\n"
-
-
 def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args: object) -> None:
-            pass
-
+    class Handler(FakeHandler):
         def _body(self) -> dict[str, Any]:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
@@ -94,53 +78,40 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             self._record()
             if self.path.endswith("/v1/models"):
-                self._json(200, {"object": "list", "data": [{"id": MODEL, "object": "model"}]})
+                self.send_json(200, {"object": "list", "data": [{"id": MODEL, "object": "model"}]})
             else:
-                self._json(404, {"error": {"message": f"no route {self.path}"}})
+                self.send_json(404, {"error": {"message": f"no route {self.path}"}})
 
         def do_POST(self) -> None:
             body = self._record()
             if not self.path.endswith("/v1/chat/completions"):
-                self._json(404, {"error": {"message": f"no route {self.path}"}})
+                self.send_json(404, {"error": {"message": f"no route {self.path}"}})
                 return
             self._stream(fake.script(body))
 
-        def _json(self, status: int, body: object) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def _send(self, data: bytes) -> None:
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-            self.wfile.flush()
-
         def _stream(self, reply: Reply) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream")
-            self.send_header("Transfer-Encoding", "chunked")
-            self.end_headers()
+            self.start_stream()
             try:
                 for index, piece in enumerate(reply.chunks):
                     if index and reply.pause_s:
                         time.sleep(reply.pause_s)
-                    self._send(_chunk(piece, None))
+                    self.send_chunk(sse_chunk(piece, None, MODEL))
                 if reply.malformed:
-                    self._send(b"data: {this is not json\n\n")
+                    self.send_chunk(b"data: {this is not json\n\n")
                 if reply.cut:
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)
                     return
-                self._send(_chunk(None, reply.finish) if reply.finish else b": end\n\n")
+                self.send_chunk(
+                    sse_chunk(None, reply.finish, MODEL) if reply.finish else b": end\n\n"
+                )
                 if reply.usage is not None:
                     usage = {"completion_tokens": reply.usage, "prompt_tokens": 1}
                     body = {"id": "u", "object": "chat.completion.chunk", "created": 1}
                     body |= {"model": MODEL, "choices": [], "usage": usage}
-                    self._send(b"data: " + json.dumps(body).encode() + b"\n\n")
-                self._send(b"data: [DONE]\n\n")
-                self.wfile.write(b"0\r\n\r\n")
+                    self.send_chunk(b"data: " + json.dumps(body).encode() + b"\n\n")
+                self.send_chunk(b"data: [DONE]\n\n")
+                self.end_stream()
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True
 
@@ -150,14 +121,7 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
 @contextmanager
 def fake_openai(script: Callable[[dict[str, Any]], Reply]) -> Iterator[FakeOpenAI]:
     """A fake server on a free loopback port for the duration of the block."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), None)  # type: ignore[arg-type]
-    fake = FakeOpenAI(f"http://127.0.0.1:{server.server_address[1]}", script)
-    server.RequestHandlerClass = _handler(fake)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    fake = FakeOpenAI("", script)
+    with serving(_handler(fake)) as port:
+        fake.url = f"http://127.0.0.1:{port}"
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -12,7 +12,7 @@ import json
 import socket
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -27,6 +27,7 @@ from hearth_server.upstream import (
     detect,
     normalize_base,
 )
+from tests.support.fake_http import FakeHandler, serving
 
 CHAT_CHUNK = (
     b'data: {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "cut", '
@@ -45,12 +46,7 @@ class Script:
 
 
 def scripted_upstream(script: Script) -> type[BaseHTTPRequestHandler]:
-    class Upstream(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args: object) -> None:
-            pass
-
+    class Upstream(FakeHandler):
         def do_GET(self) -> None:
             self.do_POST()
 
@@ -63,29 +59,21 @@ def scripted_upstream(script: Script) -> type[BaseHTTPRequestHandler]:
             if path == "/v1/chat/completions" and model == "cut":
                 self._cut(CHAT_CHUNK)
             elif path == "/v1/chat/completions" and model == "openai-error":
-                self._json(429, {"error": {"message": "slow down", "type": "rate_limit"}})
+                self.send_json(429, {"error": {"message": "slow down", "type": "rate_limit"}})
             elif path == "/v1/chat/completions" and model == "broken":
-                self._raw(500, b"server=oatpp/1.3.0\ncode=500\nmessage=Kaboom inside\n")
+                self.send_raw(
+                    500, b"server=oatpp/1.3.0\ncode=500\nmessage=Kaboom inside\n", "text/plain"
+                )
             elif path == "/v1/chat/completions":
                 self._stream()
             elif path == "/v1/models":
-                self._json(200, {"data": [{"id": "m-generic-cpu:1"}, {"id": "other:2"}]})
+                self.send_json(200, {"data": [{"id": "m-generic-cpu:1"}, {"id": "other:2"}]})
             elif path == "/models/loaded":
-                self._json(200, ["m-generic-cpu:1"])
+                self.send_json(200, ["m-generic-cpu:1"])
             elif path == "/models/load/m":
-                self._json(200, {"status": "loaded"})
+                self.send_json(200, {"status": "loaded"})
             else:
-                self._raw(404, b"message=No mapping\n")
-
-        def _json(self, status: int, body: object) -> None:
-            self._raw(status, json.dumps(body).encode(), "application/json")
-
-        def _raw(self, status: int, data: bytes, kind: str = "text/plain") -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+                self.send_raw(404, b"message=No mapping\n", "text/plain")
 
         def _stream(self) -> None:
             self.send_response(200)
@@ -94,36 +82,22 @@ def scripted_upstream(script: Script) -> type[BaseHTTPRequestHandler]:
                 self.send_header("Connection", "keep-alive")
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
-            self._chunk(b'data: {"first": true}\n\n')
+            self.send_chunk(b'data: {"first": true}\n\n')
             try:
                 while not script.release.wait(0.05):
-                    self._chunk(b": keep-alive\n\n")
-                self._chunk(b"data: [DONE]\n\n")
-                self.wfile.write(b"0\r\n\r\n")
+                    self.send_chunk(b": keep-alive\n\n")
+                self.send_chunk(b"data: [DONE]\n\n")
+                self.end_stream()
             except (BrokenPipeError, ConnectionResetError):
                 script.closed.set()
 
         def _cut(self, first: bytes) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream")
-            self.send_header("Transfer-Encoding", "chunked")
-            self.end_headers()
-            self._chunk(first)
+            self.start_stream()
+            self.send_chunk(first)
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
 
-        def _chunk(self, data: bytes) -> None:
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-            self.wfile.flush()
-
     return Upstream
-
-
-def serve(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPServer, int]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, int(server.server_address[1])
 
 
 @pytest.fixture
@@ -134,13 +108,11 @@ def script() -> Script:
 @pytest.fixture
 def hearth(script: Script, tmp_path: Path) -> Iterator[int]:
     """serve.py's handler in-process, proxying to the scripted upstream under /prefix."""
-    upstream_server, upstream_port = serve(scripted_upstream(script))
-    target = Upstream(f"http://127.0.0.1:{upstream_port}/prefix", "test", api_key="sk-test")
-    server, port = serve(make_handler(tmp_path, "test", quiet=True, upstream=target))
-    yield port
-    script.release.set()
-    server.shutdown()
-    upstream_server.shutdown()
+    with serving(scripted_upstream(script)) as upstream_port:
+        target = Upstream(f"http://127.0.0.1:{upstream_port}/prefix", "test", api_key="sk-test")
+        with serving(make_handler(tmp_path, "test", quiet=True, upstream=target)) as port:
+            yield port
+            script.release.set()
 
 
 JSON = {"Content-Type": "application/json"}
@@ -240,28 +212,22 @@ def test_upstream_down_is_a_502_that_says_how_to_start_it(tmp_path: Path) -> Non
         spare.bind(("127.0.0.1", 0))
         dead = spare.getsockname()[1]
     target = Upstream(f"http://127.0.0.1:{dead}", "test")
-    server, port = serve(make_handler(tmp_path, "test", quiet=True, upstream=target))
-    try:
+    with serving(make_handler(tmp_path, "test", quiet=True, upstream=target)) as port:
         status, _, body = request(port, "POST", "/foundry/v1/chat/completions", {})
         assert status == 502
         message = json.loads(body)["error"]["message"]
         assert "not reachable" in message and "foundry service start" in message
         status, _, body = request(port, "GET", "/api/foundry/status")
         assert json.loads(body)["reachable"] is False
-    finally:
-        server.shutdown()
 
 
 def test_no_upstream_configured_is_a_503_with_the_fix(tmp_path: Path) -> None:
-    server, port = serve(make_handler(tmp_path, "test", quiet=True, upstream=None))
-    try:
+    with serving(make_handler(tmp_path, "test", quiet=True, upstream=None)) as port:
         status, _, body = request(port, "GET", "/foundry/v1/models")
         assert status == 503
         assert "BASE_URL" in json.loads(body)["error"]["message"]
         status, _, body = request(port, "GET", "/api/foundry/status")
         assert (status, json.loads(body)["configured"]) == (200, False)
-    finally:
-        server.shutdown()
 
 
 def test_models_and_loading_use_the_management_routes(hearth: int) -> None:
