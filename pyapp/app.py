@@ -8,6 +8,8 @@ only wires the browser's versions of them in.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -38,6 +40,9 @@ STREAM_EVERY_S = 0.05
 STREAM_SETTLED_S = 0.1
 FIRST_S = 1.0
 RENDER_SHARE = 0.03
+# Leaving a chat whose reply is still being written stops it, asking again this often
+# until it has ended (a reply still being routed has nothing to stop yet).
+LEAVE_POLL_S = 0.05
 
 
 class Provider(Protocol):
@@ -97,6 +102,9 @@ class App:
         self.pending: list[Attached] = []  # files attached to the message being written
         self.session: ChatSession | None = None
         self.busy = False
+        self._doing = State.READY  # while busy: loading a model, or writing a reply
+        self._idle = asyncio.Event()  # set while no model is loading and no reply is written
+        self._idle.set()
         self.query = ""  # the chat list's search
         self._banner_action: Callable[[], Awaitable[None]] | None = None
         self._history_warned = False
@@ -381,7 +389,7 @@ class App:
     async def open_chat(self, chat: Chat) -> None:
         """Continue `chat` (a new one appears in the list once it has a message). The
         in-page model's cache follows on the next prompt: its common prefix decides."""
-        if self.busy:
+        if not await self._leave_reply():
             return
         self.chat = chat
         if self.session is not None:
@@ -399,7 +407,9 @@ class App:
             self._warn_history()
 
     async def delete(self, chat_id: str) -> None:
-        if self.busy:
+        """Forget a chat, with Undo. Another chat goes at once, even while a reply streams;
+        the open one first ends its reply."""
+        if chat_id == self.chat.id and not await self._leave_reply():
             return
         chat = await self.library.delete(chat_id)
         if chat is None:
@@ -495,9 +505,26 @@ class App:
         both = (Backend.BROWSER, Backend.FOUNDRY)
         return "Auto: " + " or ".join(self.providers[b].where for b in both if b in self.opened)
 
+    async def _leave_reply(self) -> bool:
+        """Whether the open chat may be left now. A reply being written is stopped and
+        waited for, as Stop would (what it wrote is kept), so that a click on another chat
+        is never silently ignored; while a model loads, the page is told to wait."""
+        if self._idle.is_set():
+            return True
+        if self._doing is not State.GENERATING:
+            self.view.banner("A model is still loading: try again once it is ready.", kind="info")
+            return False
+        while not self._idle.is_set():
+            if self.session is not None:
+                self.session.stop()  # again each time: the reply may not have started yet
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), LEAVE_POLL_S)
+        return True
+
     @asynccontextmanager
     async def _busy(self, state: State, text: str) -> AsyncIterator[None]:
-        self.busy = True
+        self.busy, self._doing = True, state
+        self._idle.clear()
         self.view.controls(busy=True, ready=self.session is not None)
         self.view.status(state, text)
         try:
@@ -505,6 +532,7 @@ class App:
         finally:
             if self.busy:
                 self._settle()
+            self._idle.set()  # only now: the reply's last drawing is done
 
     def _settle(self) -> None:
         """Controls, pickers and the status line reflect the active backend again."""

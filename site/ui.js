@@ -225,10 +225,11 @@ export class Renderer {
   op_controls({ busy, ready }) {
     const { prompt, send, stop, backend, model, newChat } = this.el;
     this.busy = busy;
-    prompt.disabled = false;
+    prompt.disabled = newChat.disabled = false;
     send.disabled = busy || !ready;
     stop.disabled = !busy;
-    backend.disabled = model.disabled = newChat.disabled = busy;
+    // New chat and the chat list stay on: leaving a chat stops the reply it is writing
+    backend.disabled = model.disabled = busy;
     this.el.messages.classList.toggle("busy", busy);
     this.markLastReply();
   }

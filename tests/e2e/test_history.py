@@ -167,6 +167,38 @@ def test_export_in_one_browser_and_import_into_another(
             assert shown == [m["text"].strip() for m in record["messages"]]
 
 
+# the reply being written has shown some text
+STREAMING = f"""() => [...document.querySelectorAll('{ASSISTANT}[data-done=false]')]
+  .some((m) => m.innerText.trim().length > 20)"""
+
+
+def test_leaving_a_chat_mid_reply_stops_the_reply_and_opens_the_other(chat: PageSession) -> None:
+    chat.open("?temperature=0&max_tokens=600")
+    chat.wait_state("ready")
+    page = chat.page
+    story = "Write a very long story about a dragon who learns to bake."
+    ask(chat, "What is the capital of France?")
+    new_chat(page)
+    page.fill("[data-testid=prompt]", story)
+    page.press("[data-testid=prompt]", "Enter")
+    page.wait_for_function(STREAMING)
+    page.locator(ITEMS).filter(has_text="capital of France").click()  # mid-reply
+    page.wait_for_function(SHOWN, arg=[2, "What is the capital of France?"])
+    chat.wait_state("ready")
+    page.locator(ITEMS).filter(has_text="dragon").click()
+    page.wait_for_function(SHOWN, arg=[2, story])
+    reply = page.locator(ASSISTANT).first
+    assert reply.get_attribute("data-stopped") == "true"  # kept, as Stop keeps it
+    assert len(reply.inner_text().strip()) > 20
+    # New chat, too, works mid-reply
+    page.fill("[data-testid=prompt]", "Tell me more.")
+    page.press("[data-testid=prompt]", "Enter")
+    page.wait_for_function(STREAMING)
+    new_chat(page)
+    chat.wait_state("ready")
+    assert sorted(chat_titles(chat)) == sorted([story, "What is the capital of France?"])
+
+
 def test_rename_search_delete_and_undo(chat: PageSession) -> None:
     chat.open("?temperature=0&max_tokens=8")
     chat.wait_state("ready")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -242,3 +243,82 @@ def test_a_streaming_reply_redraws_quickly_at_first_then_ten_times_a_second() ->
     assert len(early) == round(FIRST_S / STREAM_EVERY_S)
     gaps = {round(b - a, 2) for a, b in zip(late, late[1:], strict=False)}
     assert gaps == {STREAM_SETTLED_S}
+
+
+async def _mid_reply(app: App, page: Page, text: str, then: dict[str, Any]) -> None:
+    """Send `text`, and deliver `then` once the reply has streamed a few chunks."""
+
+    async def later() -> None:
+        while sum(op["op"] == "message" for op in page.ops) < 4:
+            await asyncio.sleep(0)
+        await app.handle(then)
+
+    await asyncio.gather(app.handle({"type": "send", "text": text}), later())
+
+
+def test_opening_another_chat_mid_reply_stops_the_reply_keeps_its_text_and_opens_it() -> None:
+    endless = Script([f"word{i} " for i in range(10_000)])
+    app, page, backend, _ = make_app([Script(["Paris."]), endless])
+    run_async(app.handle({"type": "send", "text": "Capital of France?"}))
+    first = app.chat
+    run_async(app.handle({"type": "new_chat"}))
+    page.ops.clear()
+    run_async(_mid_reply(app, page, "Count for ever", {"type": "open_chat", "id": first.id}))
+    assert app.chat is first
+    assert [m.text for m in first.messages] == ["Capital of France?", "Paris."]
+    assert page.last("messages")["items"][-1]["text"] == "Paris."
+    # nothing of the stopped reply is drawn over the chat that was opened
+    names = page.names()
+    assert "message" not in names[names.index("messages") :]
+    left = next(c for c in app.library.chats.values() if c is not first)
+    reply = left.messages[-1]
+    assert reply.state.value == "stopped" and 0 < len(reply.text.split()) < 10_000
+    assert backend.last_stats is not None and backend.last_stats.reason.value == "cancelled"
+    assert page.last("controls") == {"op": "controls", "busy": False, "ready": True}
+
+
+def test_deleting_the_chat_being_written_stops_its_reply_first() -> None:
+    endless = Script([f"word{i} " for i in range(10_000)])
+    app, page, _, _ = make_app([endless])
+    chat = app.chat
+    run_async(_mid_reply(app, page, "Count for ever", {"type": "delete", "id": chat.id}))
+    assert chat.id not in app.library.chats and app.chat is not chat
+    assert page.last("messages") == {"op": "messages", "items": []}
+    assert page.last("banner")["action"] == "Undo"
+    run_async(app.handle({"type": "banner_action"}))  # Undo brings it back, stopped reply and all
+    assert app.library.chats[chat.id].messages[-1].state.value == "stopped"
+
+
+class SlowProvider(FakeProvider):
+    """Opens its model only once `go` is set."""
+
+    def __init__(self, backend: ChatBackend) -> None:
+        super().__init__(backend)
+        self.go = asyncio.Event()
+
+    async def open(self, model: str | None, progress: Callable[[str], None]) -> ChatBackend:
+        await self.go.wait()
+        return await super().open(model, progress)
+
+
+def test_leaving_a_chat_while_a_model_loads_says_to_wait() -> None:
+    slow = SlowProvider(ScriptedBackend([], kind=BackendKind.FOUNDRY, model_id="big"))
+    app, page, _, _ = make_app([Script(["Paris."])], foundry=slow)
+    run_async(app.handle({"type": "send", "text": "Capital of France?"}))
+    chat = app.chat
+
+    async def switch_then_leave() -> None:
+        switching = asyncio.ensure_future(app.handle({"type": "backend", "value": "foundry"}))
+        await asyncio.sleep(0)
+        await app.handle({"type": "new_chat"})
+        slow.go.set()
+        await switching
+
+    run_async(switch_then_leave())
+    assert app.chat is chat
+    assert {
+        "op": "banner",
+        "text": "A model is still loading: try again once it is ready.",
+        "action": None,
+        "kind": "info",
+    } in page.ops
