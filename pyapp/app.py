@@ -219,6 +219,7 @@ class App:
         problem = self.prefs.edit(name, value)
         if problem is not None:
             self.view.banner(problem)
+            self.view.settings(self.prefs.effective)  # the field shows the value in use again
             return
         try:
             await self.settings_store.save(self.prefs.stored())

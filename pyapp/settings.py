@@ -41,19 +41,23 @@ class Settings:
     markdown: bool = True
     route_tokens: int = 1024  # under Auto, longer messages go to Foundry (when it answers)
 
-    def parse(self, values: dict[str, str]) -> tuple[Settings, list[str]]:
-        """Apply raw values by name; returns the new settings and one message per ignored
-        value (unknown names are skipped silently: URLs carry unrelated parameters)."""
-        changes, problems = _parse(values, "")
-        return replace(self, **changes), problems
-
     def with_query(self, query: str) -> tuple[Settings, list[str]]:
         changes, problems = _parse(_query(query), "URL parameter ")
         return replace(self, **changes), problems
 
 
-# Saved between visits (the settings panel and the header's pickers).
-SAVED = ("backend", "model", "system", "temperature", "top_p", "max_tokens", "route_tokens")
+# Saved between visits (the settings panel and the header's pickers), with the names the
+# page shows them by.
+LABELS = {
+    "backend": "Backend",
+    "model": "Model",
+    "system": "System prompt",
+    "temperature": "Temperature",
+    "top_p": "Top-p",
+    "max_tokens": "Max tokens",
+    "route_tokens": "Auto's threshold",
+}
+SAVED = tuple(LABELS)
 
 
 @dataclass
@@ -86,13 +90,18 @@ class Preferences:
         return replace(self.saved, **self.overrides)
 
     def edit(self, name: str, raw: str) -> str | None:
-        """The user changed `name` in the page: save it; returns a problem to show, if any."""
+        """The user changed `name` in the page: save it; returns a problem to show, if any.
+        A bad value changes nothing, and the problem says what the setting takes and which
+        value stays in use (the page then shows that value again)."""
         if name not in SAVED:
             return f"{name} is not a setting."
-        updated, problems = self.saved.parse({name: raw})
-        if problems:
-            return problems[0]
-        self.saved = updated
+        try:
+            value = _PARSERS[name](raw)
+        except ValueError as error:
+            takes = str(error).removeprefix("expected ")
+            kept = getattr(self.effective, name)
+            return f"{LABELS[name]} takes {takes}; it stays at {kept}."
+        self.saved = replace(self.saved, **{name: value})
         self.overrides.pop(name, None)
         return None
 
@@ -106,7 +115,8 @@ def _query(query: str) -> dict[str, str]:
 
 
 def _parse(values: dict[str, str], what: str) -> tuple[dict[str, Any], list[str]]:
-    """Parsed values by name, and one "Ignored ..." message per bad one."""
+    """Parsed values by name, and one "Ignored ..." message per bad one; unknown names are
+    skipped silently (URLs carry unrelated parameters)."""
     changes: dict[str, Any] = {}
     problems: list[str] = []
     for key, raw in values.items():

@@ -192,7 +192,14 @@ def test_settings_edits_are_saved_but_url_presets_are_not() -> None:
     assert store.saved[-1]["system"] == "You are a helpful assistant."  # the link's is not kept
     assert store.saved[-1]["max_tokens"] == 512
     run_async(app.handle({"type": "setting", "name": "max_tokens", "value": "lots"}))
-    assert "max_tokens='lots'" in page.last("banner")["text"]
+    assert page.last("banner")["text"] == (
+        "Max tokens takes a whole number from 1 to 32768; it stays at 64."
+    )
+    assert page.last("settings")["values"]["max_tokens"] == "64"  # the field is put back
+    run_async(app.handle({"type": "setting", "name": "temperature", "value": ""}))
+    assert page.last("banner")["text"] == "Temperature takes a number from 0 to 2; it stays at 0.2."
+    assert page.last("settings")["values"]["temperature"] == "0.2"
+    assert store.saved[-1]["temperature"] == 0.2
 
 
 def test_storage_that_refuses_is_reported_and_the_setting_still_applies() -> None:
