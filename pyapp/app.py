@@ -476,8 +476,13 @@ class App:
 
     def report(self, error: HearthError, involved: Backend | None) -> None:
         """Show `error`; when a server that `involved` needs is unreachable, offer the
-        in-browser model as the way out."""
+        in-browser model as the way out, or say that it still answers when it already does
+        (a switch to the server that failed leaves it answering)."""
         if isinstance(error, RemoteError) and error.unreachable and involved != Backend.BROWSER:
+            if self.active == Backend.BROWSER and self.session is not None:
+                self._banner_action = None
+                self.view.banner(f"{error} Replies still come from the model in this browser.")
+                return
             self._banner_action = lambda: self.choose(Backend.BROWSER)
             self.view.banner(str(error), "Use the in-browser model")
         else:

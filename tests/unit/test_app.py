@@ -150,20 +150,28 @@ def test_events_while_busy_do_not_start_a_second_reply() -> None:
     assert backend.asked == []
 
 
-def test_an_unreachable_server_offers_the_in_browser_model() -> None:
-    down = FakeProvider(None, RemoteError("Foundry Local is not reachable", unreachable=True))
+def test_an_unreachable_server_says_the_in_browser_model_still_answers() -> None:
+    down = FakeProvider(None, RemoteError("Foundry Local is not reachable.", unreachable=True))
     app, page, _, store = make_app([], foundry=down)
     run_async(app.handle({"type": "backend", "value": "foundry"}))
     assert page.last("banner") == {
         "op": "banner",
-        "text": "Foundry Local is not reachable",
-        "action": "Use the in-browser model",
+        "text": "Foundry Local is not reachable. "
+        "Replies still come from the model in this browser.",
+        "action": None,  # nothing to switch to: it already answers
         "kind": "error",
     }
     assert page.last("backend")["value"] == "browser"  # still answering with the browser
     assert store.saved == []  # a backend that did not open is not remembered
+
+
+def test_an_unreachable_server_at_boot_offers_the_in_browser_model() -> None:
+    down = FakeProvider(None, RemoteError("Foundry Local is not reachable.", unreachable=True))
+    app, page, _, _ = make_app([], query="?backend=foundry", foundry=down)
+    assert app.session is None
+    assert page.last("banner")["action"] == "Use the in-browser model"
     run_async(app.handle({"type": "banner_action"}))
-    assert page.last("status")["state"] == "ready"
+    assert page.last("status")["state"] == "ready" and app.active == Backend.BROWSER
 
 
 def test_switching_backend_keeps_the_chat_and_is_remembered() -> None:
