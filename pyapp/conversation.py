@@ -34,11 +34,15 @@ class ContextWindow:
         return max(1, min(max_tokens, self.length // 2))
 
     def fit(self, messages: Sequence[Message], max_tokens: int) -> list[Message]:
-        return fit(messages, self.count, self.length - self.reply_room(max_tokens))
+        budget = self.length - self.reply_room(max_tokens)
+        return fit(messages, self.count, budget, self.length)
 
 
-def fit(messages: Sequence[Message], count: Counter, budget: int) -> list[Message]:
-    """The longest suffix of history (whole exchanges) whose prompt fits `budget` tokens."""
+def fit(
+    messages: Sequence[Message], count: Counter, budget: int, context: int | None = None
+) -> list[Message]:
+    """The longest suffix of history (whole exchanges) whose prompt fits `budget` tokens
+    (of a `context` that long, when known: it shapes the advice of a refusal)."""
     head = [m for m in messages[:1] if m.role == Role.SYSTEM]
     turns = list(messages[len(head) :])
     while True:
@@ -48,6 +52,6 @@ def fit(messages: Sequence[Message], count: Counter, budget: int) -> list[Messag
         if len(turns) <= 1:
             cap = budget * EXACT_COUNT_FACTOR
             used = count(head + turns, cap)
-            raise PromptTooLong(used=min(used, cap), budget=budget, capped=used > cap)
+            raise PromptTooLong(min(used, cap), budget, capped=used > cap, context=context)
         drop = 2 if len(turns) > 2 and turns[0].role == Role.USER else 1
         turns = turns[drop:]

@@ -8,14 +8,23 @@ class HearthError(Exception):
 
 
 class PromptTooLong(HearthError):
-    """`used` is exact up to the counter's cap; beyond it the message says "more than"."""
+    """`used` is exact up to the counter's cap; beyond it the message says "more than".
+    With the model's whole `context` known, the advice is only what can help: a lower max
+    tokens frees room only for a message shorter than the context (older turns have been
+    dropped already, so a new chat would not help either)."""
 
-    def __init__(self, used: int, budget: int, capped: bool = False) -> None:
+    def __init__(
+        self, used: int, budget: int, capped: bool = False, context: int | None = None
+    ) -> None:
         self.used, self.budget = used, budget
-        needs = f"more than {used}" if capped else f"{used}"
+        needs = f"more than {used:,}" if capped else f"{used:,}"
+        if context is None or (not capped and used < context):
+            advice = "Shorten it, or lower max tokens to leave it more room."
+        else:
+            advice = f"Shorten it: the model's whole context is {context:,} tokens."
         super().__init__(
-            f"Your message needs {needs} tokens but only {budget} fit in the model's context "
-            "after room for the reply. Shorten it, lower max tokens, or start a new chat."
+            f"Your message needs {needs} tokens but only {budget:,} fit in the model's context "
+            f"after room for the reply. {advice}"
         )
 
 

@@ -58,6 +58,7 @@ def test_oversized_prompt_is_refused_and_kept(browser: object, server: ServerPro
         chat.page.press("[data-testid=prompt]", "Enter")
         banner = chat.page.locator("[data-testid=error]")
         banner.wait_for(state="visible", timeout=30_000)
-        assert "only 7680 fit" in banner.inner_text() and "Shorten it" in banner.inner_text()
+        assert "only 7,680 fit" in banner.inner_text()
+        assert "Shorten it: the model's whole context is 8,192 tokens." in banner.inner_text()
         chat.wait_state("ready")
         assert chat.page.locator("[data-testid=prompt]").input_value() == huge.strip()

@@ -76,7 +76,7 @@ def test_a_refused_prompt_is_counted_only_up_to_a_cap() -> None:
         limits.append(limit)
         return limit + 1  # what a counter that stops early returns
 
-    with pytest.raises(PromptTooLong, match="needs more than 1600 tokens"):
+    with pytest.raises(PromptTooLong, match="needs more than 1,600 tokens"):
         fit([Message(Role.USER, "x" * 10**6)], huge, budget=100)
     assert limits == [100, 100 * EXACT_COUNT_FACTOR]
 
@@ -85,5 +85,16 @@ def test_an_outsized_max_tokens_never_leaves_a_negative_budget() -> None:
     window = ContextWindow(8192, lambda messages, limit: 5000)
     assert window.reply_room(512) == 512
     assert window.reply_room(32768) == 4096  # half the context at most
-    with pytest.raises(PromptTooLong, match="needs 5000 tokens but only 4096 fit"):
+    with pytest.raises(PromptTooLong, match="needs 5,000 tokens but only 4,096 fit") as refused:
         window.fit([Message(Role.USER, "a long paste")], 32768)
+    assert str(refused.value).endswith("Shorten it, or lower max tokens to leave it more room.")
+
+
+def test_a_message_longer_than_the_whole_context_is_not_told_to_lower_max_tokens() -> None:
+    window = ContextWindow(8192, lambda messages, limit: min(9000, limit + 1))
+    with pytest.raises(PromptTooLong) as refused:
+        window.fit([Message(Role.USER, "a longer paste")], 512)
+    assert str(refused.value) == (
+        "Your message needs 9,000 tokens but only 7,680 fit in the model's context after "
+        "room for the reply. Shorten it: the model's whole context is 8,192 tokens."
+    )
