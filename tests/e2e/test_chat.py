@@ -154,3 +154,40 @@ def test_new_chat_and_reply_figures(chat: PageSession) -> None:
     assert again.inner_text() == first.inner_text()  # type: ignore[attr-defined]
     # the thread was dropped: the same question fills the context exactly as before
     assert context_used(status) == used
+
+
+# Where the composer's controls and the header's pickers sit, in CSS pixels.
+LAYOUT = """() => {
+  const box = (s) => { const r = document.querySelector(s).getBoundingClientRect();
+                       return r.width ? [r.top, r.bottom] : null; };
+  return { prompt: box("[data-testid=prompt]"), send: box("[data-testid=send]"),
+           stop: box("[data-testid=stop]"), backend: box("[data-testid=backend]"),
+           model: box("[data-testid=model]"), wide: document.documentElement.scrollWidth };
+}"""
+
+
+def beside(a: list[float], b: list[float]) -> bool:
+    """Two boxes on one row: their vertical extents overlap."""
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def test_a_phone_shows_one_button_beside_the_message_box(chat: PageSession) -> None:
+    page = chat.page
+    page.set_viewport_size({"width": 390, "height": 844})
+    chat.open("?temperature=0&max_tokens=600")
+    chat.wait_state("ready")
+    idle = page.evaluate(LAYOUT)
+    assert idle["wide"] <= 390  # nothing scrolls sideways
+    assert idle["stop"] is None and beside(idle["send"], idle["prompt"])
+    assert beside(idle["backend"], idle["model"])  # the two pickers share a row
+    page.fill("[data-testid=prompt]", "Write a very long story about a dragon who learns to bake.")
+    page.press("[data-testid=prompt]", "Enter")
+    page.wait_for_function(
+        "() => (document.querySelector('[data-testid=message][data-role=assistant]')"
+        "?.textContent || '').length > 20"
+    )
+    busy = page.evaluate(LAYOUT)
+    assert busy["send"] is None and beside(busy["stop"], busy["prompt"])
+    page.click("[data-testid=stop]")
+    page.locator(f'{ASSISTANT}[data-done="true"]').first.wait_for()
+    assert page.locator(ASSISTANT).first.get_attribute("data-stopped") == "true"
