@@ -27,6 +27,7 @@ from pyapp.library import Library
 from pyapp.markdown import Markdown, MarkdownStream
 from pyapp.route import Reason, route
 from pyapp.settings import Backend, Preferences
+from pyapp.stats import ReplyStats
 from pyapp.status import ModelOption, State, picker_options, ready_text
 from pyapp.templates import Message, Role
 from pyapp.view import Html, View
@@ -399,6 +400,8 @@ class App:
             await self.library.open(chat)
         self.view.messages([self._message(m) for m in chat.messages])
         self.view.prompt("")
+        if self.session is not None and self.active is not None:
+            self._show_ready(None)  # the last reply's figures belong to the chat left
         self._show_chats()
         self._warn_history()
 
@@ -550,10 +553,14 @@ class App:
             self.view.status(State.ERROR, "No backend is available")
             return
         self.view.controls(busy=False, ready=True)
-        backend = session.backend
+        self._show_ready(session.backend.last_stats)
+
+    def _show_ready(self, stats: ReplyStats | None) -> None:
+        """The ready status line, with the figures of the reply just written (`stats`)."""
+        assert self.session is not None
+        backend = self.session.backend
         context = backend.context.length if backend.context is not None else None
-        where = self._where()
-        self.view.status(State.READY, ready_text(where, backend.model, backend.last_stats, context))
+        self.view.status(State.READY, ready_text(self._where(), backend.model, stats, context))
 
 
 def _count(backend: ChatBackend, text: str, limit: int) -> int:

@@ -78,6 +78,7 @@ class LocalProvider:
         while Python builds the tokenizer and the template; then the session."""
         model_js = host.model()
         clock = Phases()
+        progress(f"Preparing {entry.label}: its tokenizer and chat template, beside the model…")
         files = asyncio.ensure_future(self._files(model_js, entry, progress))
         try:
             tokenizer = Tokenizer.from_json(await fetch_text(entry.path + "tokenizer.json"))

@@ -220,8 +220,15 @@ def test_storage_that_refuses_is_reported_and_the_setting_still_applies() -> Non
 def test_new_chat_empties_the_thread() -> None:
     app, page, backend, _ = make_app([Script(["Paris."]), Script(["Hello."])])
     run_async(app.handle({"type": "send", "text": "Capital of France?"}))
+    assert "TTFT" in page.last("status")["text"]
     run_async(app.handle({"type": "new_chat"}))
     assert page.last("messages") == {"op": "messages", "items": []}
+    # the last reply's figures belong to the chat that was left
+    assert page.last("status") == {
+        "op": "status",
+        "state": "ready",
+        "text": "Ready · somewhere · Scripted",
+    }
     assert app.session is not None and app.session.chat.messages == []
     run_async(app.handle({"type": "send", "text": "Hi"}))
     assert [m.content for m in backend.asked[-1]] == ["You are a helpful assistant.", "Hi"]
