@@ -34,6 +34,7 @@ from hearth_server.http_limits import (
     DeadlineReader,
     body_deadline,
     body_length,
+    check_header_block,
 )
 from hearth_server.request_log import log_lines, log_request
 from hearth_server.static import (
@@ -126,6 +127,7 @@ class HearthHandler(BaseHTTPRequestHandler):
         """The stdlib's parsing, then the checks every request must pass, then its body."""
         if not super().parse_request():
             return False
+        check_header_block(self.headers)
         if not self.path.startswith("/"):  # absolute-form targets: never a forward proxy
             raise HttpError(
                 HTTPStatus.BAD_REQUEST,

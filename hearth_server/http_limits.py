@@ -44,6 +44,22 @@ MAX_JSON_ANSWER = 4 << 20  # of an upstream's management answer (a model list)
 _LENGTH = re.compile(r"[0-9]{1,19}")
 
 
+def check_header_block(headers: Message) -> None:
+    """Refuse a header block that was not parsed line for line. The stdlib's parser stops
+    at the first line that is not `name: value` (a space before the colon, a name with a
+    space in it) and takes it and every header after it as body: checks would never see
+    those headers, while a proxy in front may read them as headers (request smuggling). A
+    folded line (obs-fold) is refused too, as RFC 9112 allows a server to."""
+    folded = any("\n" in str(value) for value in headers.values())
+    if headers.defects or headers.get_payload() or folded:
+        raise HttpError(
+            HTTPStatus.BAD_REQUEST,
+            "A header line is malformed (each must be `Name: value` on one line, with no "
+            "space before the colon); send a well-formed HTTP/1.1 request.",
+            "invalid_request_error",
+        )
+
+
 def body_length(headers: Message, limit: int) -> int:
     """The request body's length from a Content-Length that can be trusted.
 

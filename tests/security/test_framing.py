@@ -214,3 +214,30 @@ def test_100_continue_comes_only_after_the_checks(hearth: Hearth, fake: FakeUpst
         reply.begin()
         assert (reply.status, b"fake-model" in reply.read()) == (200, True)
     assert [seen.path for seen in fake.seen] == ["/v1/chat/completions"]
+
+
+@pytest.mark.parametrize(
+    "bad_line",
+    [
+        "X Bad: 1",  # a name with a space: the stdlib took it and what follows as body
+        "Transfer-Encoding : chunked",  # a space before the colon
+        "X-Folded: one\r\n two",  # obs-fold
+        "no colon at all",
+    ],
+)
+def test_a_malformed_header_line_is_refused_not_read_as_body(
+    hearth: Hearth, fake: FakeUpstream, bad_line: str
+) -> None:
+    """The review of 2026-12-02: headers after a malformed line went unseen by every check
+    (a cross-site Origin got through), and a request hidden after them was answered."""
+    inner = smuggled(hearth.port)
+    head = (
+        f"POST /foundry/v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:{hearth.port}\r\n"
+        f"Content-Type: application/json\r\n{bad_line}\r\nOrigin: https://evil.example\r\n"
+        f"Sec-Fetch-Site: cross-site\r\nContent-Length: {len(CHAT)}\r\n\r\n{CHAT}"
+    ).encode()
+    answers = replies(exchange(hearth.port, head + inner))
+    assert [reply.status for reply in answers] == [400]
+    assert answers[0].headers.get("Connection") == "close"
+    assert "malformed" in answers[0].error()["message"]
+    assert fake.seen == []
