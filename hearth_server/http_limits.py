@@ -14,6 +14,7 @@ import io
 import re
 import socket
 import time
+from email.errors import MissingHeaderBodySeparatorDefect
 from email.message import Message
 from http import HTTPStatus
 
@@ -51,7 +52,8 @@ def check_header_block(headers: Message) -> None:
     those headers, while a proxy in front may read them as headers (request smuggling). A
     folded line (obs-fold) is refused too, as RFC 9112 allows a server to."""
     folded = any("\n" in str(value) for value in headers.values())
-    if headers.defects or headers.get_payload() or folded:
+    cut = any(isinstance(d, MissingHeaderBodySeparatorDefect) for d in headers.defects)
+    if cut or headers.get_payload() or folded:
         raise HttpError(
             HTTPStatus.BAD_REQUEST,
             "A header line is malformed (each must be `Name: value` on one line, with no "
