@@ -42,22 +42,56 @@ class Block:
     html: str
 
 
+# The languages highlighted, by the names replies give them. A reply chooses the language,
+# and many of Pygments' lexers backtrack badly on hostile input: `mcfunction` took 17 s
+# in the page on 260 zeros and an `e`, `java` 5 s on 20,000 characters of short lines of
+# tabs and letters; the worker, which also runs the model, would hang on every load of
+# that chat (security review, 2026-12-02). So only these languages are highlighted, in
+# pieces of at most HIGHLIGHT_PIECE characters (whole lines: a lexer's work grows with the
+# square of what it is given, so the pieces keep the whole linear), and only blocks of at
+# most HIGHLIGHT_LIMIT characters with no line longer than a piece. Anything else is shown
+# as escaped text. A string or comment that spans two pieces may be coloured as code.
+LANGUAGES = frozenset(
+    "bash c c# c++ cpp cs csharp css diff dockerfile go haskell html java javascript js "
+    "json jsx kotlin lua markdown md perl php powershell ps1 py python r rb "
+    "ruby rs rust scala scss sh shell sql swift toml ts tsx typescript xml yaml yml zsh".split()
+)
+HIGHLIGHT_LIMIT = 20_000
+HIGHLIGHT_PIECE = 2_000
+
+
 @lru_cache(maxsize=256)
 def highlight(code: str, language: str) -> str:
-    """Pygments' HTML for `code` (token classes, styled by app.css), or escaped text when
-    the language is unknown: guessing a language is slow and often wrong."""
+    """Pygments' HTML for `code` (token classes, styled by app.css), or escaped text for a
+    language not in LANGUAGES (guessing one is slow and often wrong) or code too long to
+    highlight safely."""
+    pieces = _pieces(code)
+    if language not in LANGUAGES or pieces is None:
+        return html.escape(code)
     from pygments import highlight as pygmentize
     from pygments.formatters import HtmlFormatter
     from pygments.lexers import get_lexer_by_name
-    from pygments.util import ClassNotFound
 
-    try:
-        lexer = get_lexer_by_name(language) if language else None
-    except ClassNotFound:
-        lexer = None
-    if lexer is None:
-        return html.escape(code)
-    return str(pygmentize(code, lexer, HtmlFormatter(nowrap=True)))
+    lexer = get_lexer_by_name(language, stripnl=False)  # a piece may start with blank lines
+    formatter = HtmlFormatter(nowrap=True)
+    return "".join(str(pygmentize(piece, lexer, formatter)) for piece in pieces)
+
+
+def _pieces(code: str) -> list[str] | None:
+    """`code` cut at line ends into pieces of at most HIGHLIGHT_PIECE characters, or None
+    when it is too long to highlight, or has a line longer than a piece."""
+    if len(code) > HIGHLIGHT_LIMIT:
+        return None
+    pieces: list[str] = []
+    current = ""
+    for line in code.splitlines(keepends=True):
+        if len(line) > HIGHLIGHT_PIECE:
+            return None
+        if len(current) + len(line) > HIGHLIGHT_PIECE:
+            pieces.append(current)
+            current = ""
+        current += line
+    return pieces + [current] if current else pieces
 
 
 def _language(info: str) -> str:

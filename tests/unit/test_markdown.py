@@ -8,7 +8,14 @@ import re
 
 import pytest
 
-from pyapp.markdown import Markdown, MarkdownStream
+from pyapp.markdown import (
+    HIGHLIGHT_LIMIT,
+    HIGHLIGHT_PIECE,
+    Markdown,
+    MarkdownStream,
+    _pieces,
+    highlight,
+)
 
 MD = Markdown()
 
@@ -139,3 +146,23 @@ def test_streaming_work_stays_bounded_by_the_last_block() -> None:
         stream.update(text)
     assert len(text) > 7000
     assert max(parsed) < 100  # a paragraph or two, never the 7 KB reply
+
+
+def test_a_reply_cannot_pick_a_lexer_that_backtracks_for_seconds() -> None:
+    """`mcfunction` took 17 s in the page on this (security review, 2026-12-02)."""
+    hostile = "0" * 260 + "e"
+    assert highlight(hostile, "mcfunction") == hostile
+    assert highlight("<b>", "systemd") == "&lt;b&gt;"  # unlisted: escaped, never run
+
+
+def test_long_code_is_highlighted_in_pieces_of_whole_lines() -> None:
+    code = "".join(f"int x{i} = {i};\n" for i in range(1500))  # about 23,000 characters
+    assert _pieces(code) is None  # over the limit: shown escaped
+    code = code[:HIGHLIGHT_LIMIT].rsplit("\n", 1)[0] + "\n"
+    pieces = _pieces(code)
+    assert pieces is not None and "".join(pieces) == code
+    assert len(pieces) > 1 and all(len(p) <= HIGHLIGHT_PIECE for p in pieces)
+    assert all(p.endswith("\n") for p in pieces)
+    out = highlight(code, "java")
+    assert out.count('<span class="kt">int</span>') == code.count("int ")
+    assert _pieces("x" * (HIGHLIGHT_PIECE + 1)) is None  # one line too long to cut
