@@ -197,7 +197,7 @@ def error_from_response(upstream: Upstream, response: http.client.HTTPResponse) 
         message = (found.group(1) if found else text).strip()[:300]
     return HttpError(
         status if status >= 400 else HTTPStatus.BAD_GATEWAY,
-        f"{upstream.base} answered HTTP {status}: {message or 'no details'}",
+        f"{upstream.base} answered HTTP {status}: {upstream.redact(message) or 'no details'}",
     )
 
 

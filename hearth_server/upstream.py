@@ -60,6 +60,11 @@ class Upstream:
     def prefix(self) -> str:
         return urlsplit(self.base).path
 
+    def redact(self, text: str) -> str:
+        """`text` (an upstream's own words) without the API key: some servers quote the
+        Authorization header they refused, and the page must never see the key."""
+        return text.replace(self.api_key, "[API_KEY]") if self.api_key else text
+
     def describe(self) -> dict[str, object]:
         return {"url": self.base, "source": self.source, "model": self.model}
 
@@ -82,6 +87,18 @@ def normalize_base(url: str, setting: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{path}"
 
 
+def api_key(env: Mapping[str, str]) -> str | None:
+    """API_KEY, trimmed; refused (without echoing it) when it could not be sent as a
+    header, rather than failing on every request later."""
+    key = (env.get("API_KEY") or "").strip()
+    if any(not " " < char < "\x7f" for char in key):
+        raise UpstreamConfigError(
+            "API_KEY holds a space, a line break or another character a header cannot carry; "
+            "set it again with only the key (it is not shown here)."
+        )
+    return key or None
+
+
 def configured(flag: str | None, env: Mapping[str, str]) -> Upstream | None:
     """The upstream named by the command line or environment, if any."""
     for setting, value in (
@@ -93,7 +110,7 @@ def configured(flag: str | None, env: Mapping[str, str]) -> Upstream | None:
             return Upstream(
                 normalize_base(value, setting),
                 setting,
-                api_key=env.get("API_KEY") or None,
+                api_key=api_key(env),
                 model=env.get("MODEL") or None,
             )
     return None
@@ -143,14 +160,16 @@ def detect(
     ports: tuple[int, ...] = WELL_KNOWN_PORTS,
 ) -> Upstream | None:
     """Foundry Local on this machine: the CLI's answer first, then the well-known ports."""
-    key, model = env.get("API_KEY") or None, env.get("MODEL") or None
+    key, model = api_key(env), env.get("MODEL") or None
     found = cli_url(run)
     if found:
         return Upstream(normalize_base(found, "foundry service status"), "foundry CLI", key, model)
     for port in ports:
         base = f"http://127.0.0.1:{port}"
         if probe(base):
-            return Upstream(base, f"probe of port {port}", key, model)
+            # no API_KEY: any local user can listen on these ports, and Foundry Local
+            # needs none (a server that does is named with --foundry-url or BASE_URL)
+            return Upstream(base, f"probe of port {port}", None, model)
     return None
 
 

@@ -58,6 +58,9 @@ def scripted_upstream(script: Script) -> type[BaseHTTPRequestHandler]:
             model = body.get("model")
             if path == "/v1/chat/completions" and model == "cut":
                 self._cut(CHAT_CHUNK)
+            elif path == "/v1/chat/completions" and model == "echo-key":
+                said = f"Incorrect API key provided: {self.headers.get('Authorization')}"
+                self.send_json(401, {"error": {"message": said}})
             elif path == "/v1/chat/completions" and model == "openai-error":
                 self.send_json(429, {"error": {"message": "slow down", "type": "rate_limit"}})
             elif path == "/v1/chat/completions" and model == "broken":
@@ -196,6 +199,13 @@ def test_upstream_errors_are_openai_style_with_the_upstreams_words(hearth: int) 
     assert "Kaboom inside" in json.loads(body)["error"]["message"]
 
 
+def test_an_upstream_quoting_the_api_key_does_not_show_it_to_the_page(hearth: int) -> None:
+    chat = "/foundry/v1/chat/completions"
+    status, _, body = request(hearth, "POST", chat, {"model": "echo-key"})
+    assert status == 401 and b"sk-test" not in body
+    assert json.loads(body)["error"]["message"].endswith("provided: Bearer [API_KEY]")
+
+
 def test_a_stream_cut_mid_way_is_not_passed_on_as_complete(hearth: int) -> None:
     connection = http.client.HTTPConnection("127.0.0.1", hearth, timeout=10)
     body = json.dumps({"model": "cut"})
@@ -283,6 +293,17 @@ def test_detection_prefers_the_cli_then_probes_ports() -> None:
         return base.endswith(":5273")
 
     found = detect({"API_KEY": "k"}, run=lambda cmd: None, probe=probe)
-    assert found == Upstream("http://127.0.0.1:5273", "probe of port 5273", "k", None)
+    # a probed port may be anyone's: the key goes only to an upstream named by the user
+    assert found == Upstream("http://127.0.0.1:5273", "probe of port 5273", None, None)
+    assert detect({"API_KEY": "k"}, run=lambda cmd: status_text).api_key == "k"
     assert probed == ["http://127.0.0.1:5272", "http://127.0.0.1:5273"]
     assert detect({}, run=lambda cmd: None, probe=lambda base: False) is None
+
+
+def test_an_api_key_a_header_cannot_carry_is_refused_at_start_without_showing_it() -> None:
+    url = {"BASE_URL": "http://127.0.0.1:9"}
+    found = configured(None, {**url, "API_KEY": " sk-pasted-from-a-file\n"})
+    assert found is not None and found.api_key == "sk-pasted-from-a-file"
+    with pytest.raises(UpstreamConfigError, match="API_KEY holds") as refused:
+        configured(None, {**url, "API_KEY": "sk-secret\nX-Injected: 1"})
+    assert "sk-secret" not in str(refused.value)
