@@ -223,7 +223,7 @@ class HearthHandler(BaseHTTPRequestHandler):
         body = self.body if self.command == "POST" else None
         with proxy.open_exchange(upstream, self.command, path, body, client=self.connection) as ex:
             response = ex.response
-            if not 200 <= response.status < 300:
+            if response.status != HTTPStatus.OK:  # a 204 has no body to stream, for one
                 raise proxy.error_from_response(upstream, response)
             headers = {"Content-Type": proxy.proxied_type(upstream, response)}
             self._start(response.status, {**PROXIED_HEADERS, **headers})

@@ -178,7 +178,7 @@ def proxied_type(upstream: Upstream, response: http.client.HTTPResponse) -> str:
 
 def error_from_response(upstream: Upstream, response: http.client.HTTPResponse) -> HttpError:
     """The upstream's own message when it sent an OpenAI-style error, else a summary; a
-    redirect or other non-error it cannot pass on is a 502."""
+    redirect, another 2xx than 200 or a status outside HTTP's is a 502."""
     status = response.status
     data, _ = read_capped(response, MAX_ERROR_BODY)
     message = ""
@@ -196,7 +196,7 @@ def error_from_response(upstream: Upstream, response: http.client.HTTPResponse) 
         found = re.search(r"^message=(.*)$", text, re.M)  # oatpp's plain-text errors
         message = (found.group(1) if found else text).strip()[:300]
     return HttpError(
-        status if status >= 400 else HTTPStatus.BAD_GATEWAY,
+        status if 400 <= status < 600 else HTTPStatus.BAD_GATEWAY,
         f"{upstream.base} answered HTTP {status}: {upstream.redact(message) or 'no details'}",
     )
 
@@ -280,7 +280,9 @@ def load_candidates(model_id: str) -> list[str]:
     name = model_id.split(":", 1)[0]
     parts = name.split("-")
     names = [model_id] + ["-".join(parts[:n]) for n in range(len(parts), 0, -1)]
-    return list(dict.fromkeys(name for name in names if name))[:MAX_LOAD_CANDIDATES]
+    # "." and ".." would be path segments an upstream (or a proxy before it) resolves
+    usable = (name for name in names if name not in ("", ".", ".."))
+    return list(dict.fromkeys(usable))[:MAX_LOAD_CANDIDATES]
 
 
 def load_model(upstream: Upstream, model_id: str) -> dict[str, object]:

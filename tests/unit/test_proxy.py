@@ -58,6 +58,8 @@ def scripted_upstream(script: Script) -> type[BaseHTTPRequestHandler]:
             model = body.get("model")
             if path == "/v1/chat/completions" and model == "cut":
                 self._cut(CHAT_CHUNK)
+            elif path == "/v1/chat/completions" and model in ("no-content", "odd-status"):
+                self.send_raw(204 if model == "no-content" else 999, b"", "application/json")
             elif path == "/v1/chat/completions" and model == "echo-key":
                 said = f"Incorrect API key provided: {self.headers.get('Authorization')}"
                 self.send_json(401, {"error": {"message": said}})
@@ -199,6 +201,23 @@ def test_upstream_errors_are_openai_style_with_the_upstreams_words(hearth: int) 
     assert "Kaboom inside" in json.loads(body)["error"]["message"]
 
 
+@pytest.mark.parametrize("model", ["no-content", "odd-status"])
+def test_an_answer_that_is_not_a_200_with_a_body_is_a_502(hearth: int, model: str) -> None:
+    """A 204 was passed on with a chunked body it may not have, which broke the next
+    request on that connection; a status of 999 was passed on as it was."""
+    connection = http.client.HTTPConnection("127.0.0.1", hearth, timeout=10)
+    headers = {**JSON, "Authorization": "Bearer page-placeholder"}
+    for _ in range(2):  # the same connection must still work after it
+        body = json.dumps({"model": model}).encode()
+        connection.request("POST", "/foundry/v1/chat/completions", body=body, headers=headers)
+        response = connection.getresponse()
+        assert (
+            response.status == 502
+            and "answered HTTP" in json.loads(response.read())["error"]["message"]
+        )
+    connection.close()
+
+
 def test_an_upstream_quoting_the_api_key_does_not_show_it_to_the_page(hearth: int) -> None:
     chat = "/foundry/v1/chat/completions"
     status, _, body = request(hearth, "POST", chat, {"model": "echo-key"})
@@ -266,6 +285,15 @@ def test_load_candidates_walk_from_the_id_to_the_alias() -> None:
         "phi-4",
         "phi",
     ]
+    # dot segments never reach an upstream's path
+    assert load_candidates("..") == [] and load_candidates(".") == []
+    assert load_candidates("..-x:1") == ["..-x:1", "..-x"]
+
+
+def test_a_dot_segment_model_id_is_not_loaded(hearth: int, script: Script) -> None:
+    status, _, _ = request(hearth, "POST", "/api/foundry/load", {"model": ".."})
+    assert status == 404
+    assert not any("load" in path for _, path, _ in script.seen)
 
 
 def test_configuration_order_and_normalisation() -> None:
