@@ -188,11 +188,13 @@ class HearthHandler(BaseHTTPRequestHandler):
                 self._send_json(HTTPStatus.OK, proxy.status(self.upstream))
             case ["api", "foundry", "models"]:
                 self._only("GET")
-                self._send_json(HTTPStatus.OK, proxy.list_models(self._upstream()))
+                models = proxy.list_models(self._upstream(), self.connection)
+                self._send_json(HTTPStatus.OK, models)
             case ["api", "foundry", "load"]:
                 self._only("POST")
                 model = proxy.requested_model(self.body)
-                self._send_json(HTTPStatus.OK, proxy.load_model(self._upstream(), model))
+                loaded = proxy.load_model(self._upstream(), model, self.connection)
+                self._send_json(HTTPStatus.OK, loaded)
             case ["foundry", "v1", *rest]:
                 upstream = self._upstream()
                 query = self.path.partition("?")[2]

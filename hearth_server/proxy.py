@@ -201,12 +201,25 @@ def error_from_response(upstream: Upstream, response: http.client.HTTPResponse) 
     )
 
 
-def fetch_json(upstream: Upstream, path: str, timeout: float = READ_TIMEOUT_S) -> object:
-    """GET a management route; HttpError for anything but a JSON 200 of sane size."""
-    with open_exchange(upstream, "GET", path, None, timeout) as exchange:
-        if exchange.response.status != HTTPStatus.OK:
-            raise error_from_response(upstream, exchange.response)
-        data, more = read_capped(exchange.response, MAX_JSON_ANSWER)
+def fetch_json(
+    upstream: Upstream,
+    path: str,
+    timeout: float = READ_TIMEOUT_S,
+    client: socket.socket | None = None,
+) -> object:
+    """GET a management route; HttpError for anything but a JSON 200 of sane size. With
+    `client`, the exchange ends as soon as the page that asked goes away, so a slow or
+    stalled upstream cannot keep a thread for a page that left (security review,
+    2026-12-02)."""
+    with open_exchange(upstream, "GET", path, None, timeout, client) as exchange:
+        try:
+            if exchange.response.status != HTTPStatus.OK:
+                raise error_from_response(upstream, exchange.response)
+            data, more = read_capped(exchange.response, MAX_JSON_ANSWER)
+        except (OSError, http.client.HTTPException) as error:
+            raise HttpError(
+                HTTPStatus.BAD_GATEWAY, f"{upstream.base}{path} broke off its answer ({error})."
+            ) from error
     if more:
         raise HttpError(
             HTTPStatus.BAD_GATEWAY,
@@ -231,11 +244,11 @@ def status(upstream: Upstream | None) -> dict[str, object]:
     return {"configured": True, "reachable": reachable, "message": message, **upstream.describe()}
 
 
-def loaded_models(upstream: Upstream) -> set[str] | None:
+def loaded_models(upstream: Upstream, client: socket.socket | None = None) -> set[str] | None:
     """Ids of loaded models, from whichever management API answers; None if neither does."""
     for path in (f"{upstream.prefix}/models/loaded", f"{upstream.prefix}/openai/loadedmodels"):
         try:
-            found = fetch_json(upstream, path, timeout=10.0)
+            found = fetch_json(upstream, path, timeout=10.0, client=client)
         except HttpError as error:
             if error.status in (HTTPStatus.BAD_GATEWAY, HTTPStatus.GATEWAY_TIMEOUT):
                 raise
@@ -245,13 +258,13 @@ def loaded_models(upstream: Upstream) -> set[str] | None:
     return None
 
 
-def list_models(upstream: Upstream) -> dict[str, object]:
-    listing = fetch_json(upstream, f"{upstream.prefix}/v1/models", timeout=30.0)
+def list_models(upstream: Upstream, client: socket.socket | None = None) -> dict[str, object]:
+    listing = fetch_json(upstream, f"{upstream.prefix}/v1/models", timeout=30.0, client=client)
     data = listing.get("data") if isinstance(listing, dict) else None
     if not isinstance(data, list):
         raise HttpError(HTTPStatus.BAD_GATEWAY, f"{upstream.base}/v1/models sent no model list.")
     ids = [str(item["id"]) for item in data if isinstance(item, dict) and "id" in item]
-    loaded = loaded_models(upstream)
+    loaded = loaded_models(upstream, client)
     models = [{"id": i, "loaded": loaded is None or i in loaded} for i in ids]
     return {"models": models, "default": upstream.model, "managed": loaded is not None}
 
@@ -285,13 +298,15 @@ def load_candidates(model_id: str) -> list[str]:
     return list(dict.fromkeys(usable))[:MAX_LOAD_CANDIDATES]
 
 
-def load_model(upstream: Upstream, model_id: str) -> dict[str, object]:
+def load_model(
+    upstream: Upstream, model_id: str, client: socket.socket | None = None
+) -> dict[str, object]:
     last: HttpError | None = None
     for name in load_candidates(model_id):
         for route in ("models/load", "openai/load"):
             path = f"{upstream.prefix}/{route}/{quote(name, safe='')}"
             try:
-                fetch_json(upstream, path, timeout=LOAD_TIMEOUT_S)
+                fetch_json(upstream, path, timeout=LOAD_TIMEOUT_S, client=client)
             except HttpError as error:
                 if error.status in (HTTPStatus.BAD_GATEWAY, HTTPStatus.GATEWAY_TIMEOUT):
                     raise

@@ -121,3 +121,20 @@ def test_a_client_that_leaves_closes_a_silent_upstream(
             received += chunk
         assert eventually(lambda: len(fake.seen) == 1)
     assert fake.closed.wait(10), "the upstream connection outlived the client"
+
+
+def test_a_client_that_leaves_ends_a_model_load_that_never_finishes(
+    hearth: Hearth, fake: FakeUpstream
+) -> None:
+    """The review of 2026-12-02: management calls had no watch, so a stalled upstream held
+    a thread (of 32) for up to 900 s per read after the page had gone."""
+    body = json.dumps({"model": "silent"})
+    with socket.create_connection(("127.0.0.1", hearth.port), timeout=20) as sock:
+        sock.sendall(
+            (
+                f"POST /api/foundry/load HTTP/1.1\r\nHost: 127.0.0.1:{hearth.port}"
+                f"\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n{body}"
+            ).encode()
+        )
+        assert eventually(lambda: "/models/load/silent" in fake.paths())
+    assert fake.closed.wait(10), "the upstream connection outlived the client"

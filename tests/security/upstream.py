@@ -71,6 +71,8 @@ def _handler(fake: FakeUpstream) -> type[BaseHTTPRequestHandler]:
                 self.send_json(200, {"id": MODEL, "object": "model", "created": 1, "owned_by": "x"})
             elif self.path == "/models/loaded":
                 self.send_json(200, [MODEL])
+            elif self.path == "/models/load/silent":  # a load that never ends
+                self._hold()
             else:
                 self.send_json(404, {"error": {"message": f"no route {self.path}"}})
 
