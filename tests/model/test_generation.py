@@ -12,11 +12,12 @@ from pyapp.backends import LocalBackend, ReplyOptions
 from pyapp.chat import ChatSession, Chunk, Failed, Turn
 from pyapp.detokenizer import IncrementalDecoder
 from pyapp.errors import PromptTooLong
-from pyapp.generate import Generator, StopConditions
+from pyapp.generate import PREFILL_CHUNK, Generator, StopConditions
 from pyapp.sampling import SamplingOptions
 from pyapp.stats import StopReason
 from pyapp.templates import ChatTemplate, Role
 from pyapp.tokenizer import Tokenizer
+from tests.conftest import ROOT
 from tests.conftest import run_async as run
 
 
@@ -170,3 +171,49 @@ def test_a_step_started_for_a_token_the_reply_drops_leaves_no_trace(
     reused = run(reply(generator))
     assert generator.stats is not None and generator.stats.cached_tokens == before
     assert reused == run(reply(Generator(NativeStepSession(folder), tokenizer, 8192)))
+
+
+def long_prompt(tokenizer: Tokenizer) -> list[int]:
+    story = (ROOT / "LICENSE").read_text()[:4000]
+    text = f"<|im_start|>user\nSum this up:\n{story}<|im_end|>\n<|im_start|>assistant\n"
+    return tokenizer.encode(text)
+
+
+def test_a_long_prompt_is_evaluated_in_chunks_with_the_same_greedy_reply(folder: Path) -> None:
+    tokenizer = Tokenizer.from_json(folder / "tokenizer.json")
+    prompt = long_prompt(tokenizer)
+    assert len(prompt) > 3 * PREFILL_CHUNK
+    expected = NativeModel(folder).greedy(prompt, 16)  # the whole prompt in one call
+    session = NativeStepSession(folder)
+    generator = Generator(session, tokenizer, 8192)
+
+    async def reply() -> str:
+        stop = StopConditions(frozenset({2}), max_tokens=16)
+        return "".join([c async for c in generator.run(prompt, SamplingOptions(0), stop)])
+
+    assert run(reply()) == tokenizer.decode(expected)
+    whole, rest = divmod(len(prompt), PREFILL_CHUNK)
+    chunks = [PREFILL_CHUNK] * whole + ([rest] if rest else [])
+    assert session.steps[: len(chunks)] == chunks  # then one token a step
+    assert set(session.steps[len(chunks) :]) == {1}
+
+
+def test_stop_during_a_long_prompt_acts_after_one_chunk_and_keeps_it_cached(
+    folder: Path,
+) -> None:
+    tokenizer = Tokenizer.from_json(folder / "tokenizer.json")
+    prompt = long_prompt(tokenizer)
+    session = NativeStepSession(folder)
+    generator = Generator(session, tokenizer, 8192)
+
+    async def reply() -> str:
+        stop = StopConditions(frozenset({2}), max_tokens=16)
+        run_ = generator.run(
+            prompt, SamplingOptions(0), stop, cancelled=lambda: bool(session.steps)
+        )
+        return "".join([c async for c in run_])
+
+    assert run(reply()) == ""
+    assert session.steps == [PREFILL_CHUNK]  # Stop acted after the chunk in flight
+    assert generator.stats is not None and generator.stats.reason == StopReason.CANCELLED
+    assert generator.cached == prompt[:PREFILL_CHUNK]  # the next turn starts from it
