@@ -18,7 +18,3 @@ class IncrementalDecoder:
         if token_id in self.tokenizer.special_ids:
             return ""
         return str(self._utf8.decode(self.tokenizer.token_bytes(token_id)))
-
-    def flush(self) -> str:
-        """Whatever is left at the end (an unfinished character becomes U+FFFD)."""
-        return str(self._utf8.decode(b"", final=True))

@@ -156,10 +156,8 @@ class Generator:
                 if hit:
                     reason = StopReason.STOP_STRING
                     break
-            tail = decoder.flush()
-            text, _ = stops.push(tail) if tail else ("", False)
-            if reason != StopReason.STOP_STRING:
-                text += stops.flush()
+            # an unfinished character (max tokens cut it) is dropped: it would show as U+FFFD
+            text = stops.flush() if reason != StopReason.STOP_STRING else ""
             if text:
                 yield text
         finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Sequence
 from pathlib import Path
 
 import pytest
@@ -124,7 +125,7 @@ def test_incremental_decoding_never_splits_a_character(folder: Path) -> None:
     text = "Emoji 🔥🙂 and CJK 東京 and accents é."
     ids = tokenizer.encode(text)
     decoder = IncrementalDecoder(tokenizer)
-    pieces = [decoder.push(i) for i in ids] + [decoder.flush()]
+    pieces = [decoder.push(i) for i in ids]
     assert "".join(pieces) == text
     assert all("\ufffd" not in p for p in pieces)
 
@@ -217,3 +218,34 @@ def test_stop_during_a_long_prompt_acts_after_one_chunk_and_keeps_it_cached(
     assert session.steps == [PREFILL_CHUNK]  # Stop acted after the chunk in flight
     assert generator.stats is not None and generator.stats.reason == StopReason.CANCELLED
     assert generator.cached == prompt[:PREFILL_CHUNK]  # the next turn starts from it
+
+
+class Scripted:
+    """A StepSession whose model predicts `tokens`, one a step, whatever it is fed."""
+
+    def __init__(self, tokens: list[int]) -> None:
+        self.tokens, self.calls = tokens, 0
+
+    def step(self, ids: Sequence[int]) -> Awaitable[tuple[list[float], list[int]]]:
+        self.calls += 1
+        return self._answer(self.tokens[self.calls - 1])
+
+    async def _answer(self, token: int) -> tuple[list[float], list[int]]:
+        return [0.0], [token]
+
+    async def truncate(self, length: int) -> None:
+        pass
+
+
+def test_a_reply_cut_mid_character_by_max_tokens_ends_before_it(folder: Path) -> None:
+    tokenizer = Tokenizer.from_json(folder / "tokenizer.json")
+    reply = tokenizer.encode("Hello 👩‍👩‍👧")
+    cut = next(n for n in range(1, len(reply)) if "\ufffd" in tokenizer.decode(reply[:n]))
+    generator = Generator(Scripted(reply), tokenizer, 8192)
+
+    async def run_reply() -> str:
+        stop = StopConditions(frozenset({2}), max_tokens=cut)
+        return "".join([c async for c in generator.run([1, 2, 3], SamplingOptions(0), stop)])
+
+    text = run(run_reply())
+    assert text == tokenizer.decode(reply[:cut]).rstrip("\ufffd") and "\ufffd" not in text
