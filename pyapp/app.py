@@ -399,7 +399,8 @@ class App:
         if chat.messages:
             await self.library.open(chat)
         self.view.messages([self._message(m) for m in chat.messages])
-        self.view.prompt("")
+        # the message box is left as it is: a draft survives a switch, and a clear sent now
+        # could wipe what the user typed after clicking
         if self.session is not None and self.active is not None:
             self._show_ready(None)  # the last reply's figures belong to the chat left
         self._show_chats()
@@ -418,12 +419,15 @@ class App:
         chat = await self.library.delete(chat_id)
         if chat is None:
             return
-        if chat is self.chat:
+        was_open = chat is self.chat
+        if was_open:
             await self.open_chat(Chat())
         self._show_chats()
 
         async def undo() -> None:
             await self.library.restore(chat)
+            if was_open and not self.chat.messages:  # nothing written since: reopen it
+                await self.open_chat(chat)
             self._show_chats()
 
         self._banner_action = undo

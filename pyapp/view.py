@@ -15,6 +15,7 @@ from pyapp.chats import Attached, ChatMessage
 from pyapp.library import ChatSummary
 from pyapp.route import explain, label
 from pyapp.settings import Backend, Settings
+from pyapp.stats import StopReason
 from pyapp.status import State
 
 Send = Callable[[dict[str, Any]], None]
@@ -39,6 +40,8 @@ def message_view(message: ChatMessage, html: Html | None = None) -> dict[str, An
             data["generated"] = str(stats.generated_tokens)
         if stats.prompt_tokens is not None:
             data["promptTokens"] = str(stats.prompt_tokens)
+        if stats.reason == StopReason.MAX_TOKENS:  # the page says the reply was cut off
+            data["cut"] = "true"
     view: dict[str, Any] = {
         "id": message.id,
         "role": message.role.value,

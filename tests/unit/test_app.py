@@ -217,12 +217,14 @@ def test_storage_that_refuses_is_reported_and_the_setting_still_applies() -> Non
     assert app.prefs.effective.system == "Be terse."
 
 
-def test_new_chat_empties_the_thread() -> None:
+def test_new_chat_empties_the_thread_but_not_the_message_box() -> None:
     app, page, backend, _ = make_app([Script(["Paris."]), Script(["Hello."])])
     run_async(app.handle({"type": "send", "text": "Capital of France?"}))
     assert "TTFT" in page.last("status")["text"]
+    page.ops.clear()
     run_async(app.handle({"type": "new_chat"}))
     assert page.last("messages") == {"op": "messages", "items": []}
+    assert "prompt" not in page.names()  # a draft typed meanwhile is not wiped
     # the last reply's figures belong to the chat that was left
     assert page.last("status") == {
         "op": "status",
@@ -309,6 +311,8 @@ def test_deleting_the_chat_being_written_stops_its_reply_first() -> None:
     assert page.last("banner")["action"] == "Undo"
     run_async(app.handle({"type": "banner_action"}))  # Undo brings it back, stopped reply and all
     assert app.library.chats[chat.id].messages[-1].state.value == "stopped"
+    assert app.chat is chat  # and opens it again: it was the open one
+    assert page.last("messages")["items"][-1]["state"] == "stopped"
 
 
 class SlowProvider(FakeProvider):

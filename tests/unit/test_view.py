@@ -105,3 +105,11 @@ def test_the_config_the_build_writes_is_the_config_the_page_reads() -> None:
     assert config.vendor["pyodide"] == "./vendor/pyodide-1/"
     assert config.to_json() == written
     assert config.model("nope") == config.model("m") == entry()
+
+
+def test_a_reply_cut_off_by_max_tokens_is_marked() -> None:
+    cut = ReplyStats(ttft_s=0.25, reason=StopReason.MAX_TOKENS)
+    assert (
+        message_view(ChatMessage(Role.ASSISTANT, "Once upon", stats=cut))["data"]["cut"] == "true"
+    )
+    assert "cut" not in message_view(ChatMessage(Role.ASSISTANT, "Hi", stats=REMOTE))["data"]
