@@ -93,6 +93,11 @@ export class Renderer {
     el.sidebarOpen.addEventListener("click", () => this.toggleSidebar(true));
     el.sidebarClose.addEventListener("click", () => this.toggleSidebar(false));
     el.scrim.addEventListener("click", () => this.toggleSidebar(false));
+    // On a narrow screen the chat list slides in over the page: while it is out of view,
+    // it is inert, so Tab does not wander through controls nobody can see.
+    this.narrow = this.doc.defaultView.matchMedia("(max-width: 720px)");
+    this.narrow.addEventListener("change", () => this.toggleSidebar(false));
+    this.toggleSidebar(false);
     for (const input of this.settings) {
       input.addEventListener("change", () => emit({ type: "setting", name: input.dataset.setting, value: input.value }));
     }
@@ -156,7 +161,10 @@ export class Renderer {
   }
 
   toggleSidebar(open) {
-    this.el.sidebar.classList.toggle("open", open);
+    const { sidebar, sidebarOpen } = this.el;
+    if (!open && sidebar.contains(this.doc.activeElement)) sidebarOpen.focus();
+    sidebar.classList.toggle("open", open);
+    sidebar.inert = this.narrow.matches && !open;
     this.el.scrim.hidden = !open;
     this.el.sidebarOpen.setAttribute("aria-expanded", String(open));
     if (open) this.el.search.focus();

@@ -180,6 +180,13 @@ def test_a_phone_shows_one_button_beside_the_message_box(chat: PageSession) -> N
     assert idle["wide"] <= 390  # nothing scrolls sideways
     assert idle["stop"] is None and beside(idle["send"], idle["prompt"])
     assert beside(idle["backend"], idle["model"])  # the two pickers share a row
+    in_list = "() => document.getElementById('sidebar').contains(document.activeElement)"
+    page.keyboard.press("Tab")  # the hidden chat list is not in the Tab order...
+    assert page.evaluate("() => document.activeElement.id") == "sidebar-open"
+    page.keyboard.press("Enter")  # ...until it is shown
+    page.wait_for_function(in_list)
+    page.keyboard.press("Escape")
+    assert page.evaluate("() => document.activeElement.id") == "sidebar-open"
     page.fill("[data-testid=prompt]", "Write a very long story about a dragon who learns to bake.")
     page.press("[data-testid=prompt]", "Enter")
     page.wait_for_function(
