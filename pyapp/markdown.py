@@ -65,8 +65,8 @@ def highlight(code: str, language: str) -> str:
     """Pygments' HTML for `code` (token classes, styled by app.css), or escaped text for a
     language not in LANGUAGES (guessing one is slow and often wrong) or code too long to
     highlight safely."""
-    pieces = _pieces(code)
-    if language not in LANGUAGES or pieces is None:
+    pieces = _pieces(code) if language in LANGUAGES else None
+    if pieces is None:
         return html.escape(code)
     from pygments import highlight as pygmentize
     from pygments.formatters import HtmlFormatter

@@ -161,13 +161,13 @@ export class Renderer {
   }
 
   toggleSidebar(open) {
-    const { sidebar, sidebarOpen } = this.el;
+    const { sidebar, sidebarOpen, scrim, search } = this.el;
     if (!open && sidebar.contains(this.doc.activeElement)) sidebarOpen.focus();
     sidebar.classList.toggle("open", open);
     sidebar.inert = this.narrow.matches && !open;
-    this.el.scrim.hidden = !open;
-    this.el.sidebarOpen.setAttribute("aria-expanded", String(open));
-    if (open) this.el.search.focus();
+    scrim.hidden = !open;
+    sidebarOpen.setAttribute("aria-expanded", String(open));
+    if (open) search.focus();
   }
 
   async importChosen() {
