@@ -296,6 +296,10 @@ def import_json(text: str) -> list[Chat]:
         raise RecordError("That Hearth export has no chat list; nothing was imported.")
     version = data.get("version")
     try:
+        if version is not None:
+            migrate({"schema": version})  # the file's own version first, also with no chats
+        if not chats:
+            raise RecordError("it holds no chats")
         return [
             chat_from_json({"schema": version, **c} if isinstance(c, dict) else c) for c in chats
         ]
