@@ -28,7 +28,7 @@ from pyapp.markdown import Markdown, MarkdownStream
 from pyapp.route import Reason, route
 from pyapp.settings import Backend, Preferences
 from pyapp.stats import ReplyStats
-from pyapp.status import ModelOption, State, picker_options, ready_text
+from pyapp.status import GENERATING, ModelOption, State, picker_options, ready_text
 from pyapp.templates import Message, Role
 from pyapp.view import Html, View
 
@@ -150,9 +150,39 @@ class App:
         self.view.messages([self._message(m) for m in self.chat.messages])
         self.view.settings(self.prefs.effective)
         await self.use(self.prefs.effective.backend)
-        for problem in problems:
-            self.view.banner(problem)
+        self._tell_at_start(problems)
         self._history_warned = self.library.problem is not None
+
+    def _tell_at_start(self, problems: list[str]) -> None:
+        """One banner for all there is to say once ready: what opening the backend said
+        (its way out stays the button), the problems, and what the link preset, with a
+        way back to the user's own settings."""
+        notice = self.prefs.link_notice()
+        if not problems and notice is None:
+            return
+        shown = self.view.shown
+        texts = ([shown.text] if shown else []) + problems + ([notice] if notice else [])
+        error = bool(problems) or (shown is not None and shown.kind == "error")
+        action = shown.action if shown is not None else None
+        if action is None and notice is not None:
+            action, self._banner_action = "Use my settings", self._discard_link
+        self.view.banner(" ".join(texts), action, kind="error" if error else "info")
+
+    async def _discard_link(self) -> None:
+        """The link's presets end; the saved backend and model answer again."""
+        if self.busy:
+            self._banner_action = self._discard_link
+            text = "A reply is being written: try again once it has ended."
+            self.view.banner(text, "Use my settings", kind="info")
+            return
+        before = self.prefs.effective
+        self.prefs.discard_link()
+        now = self.prefs.effective
+        self.view.settings(now)
+        if (now.backend, now.model) != (before.backend, before.model) or self.session is None:
+            await self.use(now.backend, now.model)
+        else:
+            self.view.hide_banner()
 
     # backends
 
@@ -243,7 +273,7 @@ class App:
         session, files = self.session, self.pending
         if self.busy or session is None or not (text.strip() or files):
             return
-        async with self._busy(State.GENERATING, "Generating…"):
+        async with self._busy(State.GENERATING, GENERATING):
             self.view.hide_banner()
             self.view.prompt("")  # taken; a reply that fails before any text gives it back
             self.pending = []
@@ -258,7 +288,7 @@ class App:
         messages = self.chat.messages
         if self.busy or self.session is None or len(messages) < 2:
             return
-        async with self._busy(State.GENERATING, "Generating…"):
+        async with self._busy(State.GENERATING, GENERATING):
             self.view.hide_banner()
             turn = await self._routed(messages[-2])
             await self._show(self.session.regenerate(turn))
@@ -267,7 +297,7 @@ class App:
         at = self.chat.find(message_id)
         if self.busy or self.session is None or not text.strip() or at < 0:
             return
-        async with self._busy(State.GENERATING, "Generating…"):
+        async with self._busy(State.GENERATING, GENERATING):
             self.view.hide_banner()
             edited = replace(self.chat.messages[at], text=text.strip())
             turn = await self._routed(edited)
@@ -447,8 +477,8 @@ class App:
         if text is None:
             self.view.banner("This chat is empty: there is nothing to export yet.", kind="info")
             return
-        name = "".join(c if c.isalnum() else "-" for c in self.chat.title.lower()).strip("-")
-        self.view.download(f"{name or 'chat'}.md", "text/markdown", text)
+        words = "".join(c if c.isalnum() else " " for c in self.chat.title.lower()).split()
+        self.view.download(f"{'-'.join(words) or 'chat'}.md", "text/markdown", text)
 
     async def import_file(self, text: str) -> None:
         try:
@@ -502,7 +532,8 @@ class App:
             await action()
 
     def _progress(self, text: str) -> None:
-        self.view.status(State.LOADING, text)
+        """A provider's news: a model loading, or a long prompt being read."""
+        self.view.status(self._doing, text)
 
     async def _show_models(self) -> None:
         assert self.active is not None

@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from pyapp.conversation import ContextWindow
-from pyapp.generate import Generator, StopConditions
+from pyapp.generate import Generator, Reading, StopConditions
 from pyapp.sampling import SamplingOptions
 from pyapp.stats import ReplyStats
 from pyapp.templates import ChatTemplate, Message
@@ -58,7 +58,7 @@ class Backend(Protocol):
 
 class LocalBackend:
     """The model running in this page (or natively, in tests): template, tokenizer and the
-    generation loop over a `StepSession`."""
+    generation loop over a `StepSession`; `reading` hears how far a long prompt is read."""
 
     kind = BackendKind.BROWSER
 
@@ -70,6 +70,7 @@ class LocalBackend:
         tokenizer: Tokenizer,
         template: ChatTemplate,
         eos_ids: frozenset[int],
+        reading: Reading | None = None,
     ) -> None:
         self.model_id = model_id
         self.model = model
@@ -77,6 +78,7 @@ class LocalBackend:
         self.tokenizer = tokenizer
         self.template = template
         self.eos_ids = eos_ids | self._stop_ids()
+        self.reading = reading
         self.last_stats: ReplyStats | None = None
         self._window = ContextWindow(generator.context_length, self._count)
 
@@ -109,7 +111,7 @@ class LocalBackend:
             max_tokens=options.max_tokens,
         )
         try:
-            async for chunk in self.generator.run(prompt, sampling, stop, cancelled):
+            async for chunk in self.generator.run(prompt, sampling, stop, cancelled, self.reading):
                 yield chunk
         finally:
             self.last_stats = self.generator.stats

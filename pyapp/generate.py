@@ -18,6 +18,9 @@ from pyapp.stats import ReplyStats, StopReason
 from pyapp.tokenizer import Tokenizer
 
 Step = tuple[list[float], list[int]]  # the top-k logits and their token ids
+# Told (tokens read, tokens to read) while a long prompt is read, and (n, n) once the first
+# token is out: a 3,000-token prompt takes a while on 2 cores, and the user sees how far
+Reading = Callable[[int, int], None]
 
 # A long prompt is evaluated this many tokens a call, so that Stop acts within one call
 # (about a second on 2 cores) rather than after the whole prompt (a minute for 3,000
@@ -109,8 +112,10 @@ class Generator:
         options: SamplingOptions,
         stop: StopConditions,
         cancelled: Callable[[], bool] = lambda: False,
+        reading: Reading | None = None,
     ) -> AsyncIterator[str]:
-        """Yield reply text as it becomes safe to show; `self.stats` is set at the end."""
+        """Yield reply text as it becomes safe to show; `self.stats` is set at the end.
+        A prompt longer than one chunk is reported to `reading` as it is read."""
         started = time.perf_counter()
         cached = await self._reuse(prompt)
         rng = random.Random(options.seed)
@@ -130,7 +135,7 @@ class Generator:
                 if pending is None:
                     if not self._fits(feed):
                         break
-                    feed = await self._prefill(feed, cancelled)
+                    feed = await self._prefill(feed, cancelled, reading)
                     if cancelled():
                         reason = StopReason.CANCELLED
                         break
@@ -141,6 +146,8 @@ class Generator:
                 token = sample(values, ids, options, rng, seen)
                 if not produced:
                     first_at = decode_from = time.perf_counter()
+                    if reading is not None and len(prompt) - cached > PREFILL_CHUNK:
+                        reading(len(prompt) - cached, len(prompt) - cached)  # all read
                 if token in stop.eos_ids:
                     reason = StopReason.EOS
                     break
@@ -175,13 +182,21 @@ class Generator:
             if pending is not None:
                 await self._abandon(pending)
 
-    async def _prefill(self, feed: list[int], cancelled: Callable[[], bool]) -> list[int]:
+    async def _prefill(
+        self, feed: list[int], cancelled: Callable[[], bool], reading: Reading | None
+    ) -> list[int]:
         """Evaluate all but the last PREFILL_CHUNK tokens of `feed`, a chunk a call,
-        until done or Stop; returns what is left to evaluate."""
+        until done or Stop, telling `reading` how far it got; returns what is left."""
+        total, done = len(feed), 0
         while len(feed) > PREFILL_CHUNK and not cancelled():
+            if reading is not None:
+                reading(done, total)
             piece, feed = feed[:PREFILL_CHUNK], feed[PREFILL_CHUNK:]
             await self.session.step(piece)
             self.cached += piece
+            done += len(piece)
+        if reading is not None and done and not cancelled():
+            reading(done, total)  # the rest is read with the first token
         return feed
 
     def _fits(self, feed: list[int]) -> bool:

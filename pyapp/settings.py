@@ -58,6 +58,15 @@ LABELS = {
     "route_tokens": "Auto's threshold",
 }
 SAVED = tuple(LABELS)
+# Presets a link could turn against its reader: where messages go (the backend, the model,
+# Auto's threshold) and what the model is told. The page says which a link set, at once.
+NOTICED = ("backend", "model", "route_tokens", "system")
+BACKEND_NAMES = {
+    Backend.BROWSER: "the in-browser model",
+    Backend.FOUNDRY: "Foundry Local",
+    Backend.AUTO: "Auto",
+}
+SHOWN_CHARS = 80  # of a preset system prompt, in the notice
 
 
 @dataclass
@@ -105,9 +114,39 @@ class Preferences:
         self.overrides.pop(name, None)
         return None
 
+    def link_notice(self) -> str | None:
+        """What this visit's link set that decides where messages go or what the model is
+        told (None: nothing, or only what the saved settings say anyway)."""
+        changed = [
+            f"{LABELS[name]}: {_shown(name, self.overrides[name])}"
+            for name in NOTICED
+            if name in self.overrides and self.overrides[name] != getattr(self.saved, name)
+        ]
+        if not changed:
+            return None
+        return f"This link set {'; '.join(changed)} (for this visit only)."
+
+    def discard_link(self) -> None:
+        """Back to the saved settings; a preset the page does not save (?threads=,
+        ?markdown=, ?seed=) stays, since it only tunes this page."""
+        for name in SAVED:
+            self.overrides.pop(name, None)
+
     def stored(self) -> dict[str, Any]:
         """What to save: only the saved settings, never a URL preset."""
         return {name: getattr(self.saved, name) for name in SAVED}
+
+
+def _shown(name: str, value: Any) -> str:
+    if name == "backend":
+        return BACKEND_NAMES[value]
+    if name == "route_tokens":
+        return f"{value:,} tokens"
+    if name == "system":
+        short = " ".join(str(value).split())
+        cut = short[:SHOWN_CHARS].rstrip() + "…" if len(short) > SHOWN_CHARS else short
+        return f"“{cut}”"
+    return f"“{value}”"
 
 
 def _query(query: str) -> dict[str, str]:

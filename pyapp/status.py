@@ -53,5 +53,16 @@ def loading_text(model: str, elapsed_s: float | None = None) -> str:
     return f"Loading {model} in Foundry Local…{seconds}"
 
 
+GENERATING = "Generating…"
+
+
+def reading_text(done: int, total: int) -> str:
+    """How far a long prompt has been read (the whole conversation is, after a switch);
+    once all of it is, the reply is being written."""
+    if done >= total:
+        return GENERATING
+    return f"Reading the conversation: {done:,} of {total:,} tokens…"
+
+
 def download_text(label: str, fraction: float) -> str:
     return f"Downloading {label}: {int(fraction * 100)}%"

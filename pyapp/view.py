@@ -9,6 +9,7 @@ only supplies `postMessage`.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pyapp.chats import Attached, ChatMessage
@@ -67,9 +68,17 @@ def chip(file: Attached) -> dict[str, Any]:
     return {"name": file.name, "tokens": file.tokens, "estimated": file.estimated}
 
 
+@dataclass(frozen=True)
+class Banner:
+    text: str
+    action: str | None = None
+    kind: str = "error"
+
+
 class View:
     def __init__(self, send: Send) -> None:
         self._send = send
+        self.shown: Banner | None = None  # the banner on the page (there is one at most)
 
     def _op(self, op: str, **data: Any) -> None:
         self._send({"op": op, **data})
@@ -89,9 +98,11 @@ class View:
         """The banner ("error" or "info"), optionally with one button that offers the way
         out or an Undo (its click comes back as the `banner_action` event)."""
         self._op("banner", text=text, action=action, kind=kind)
+        self.shown = Banner(text, action, kind)
 
     def hide_banner(self) -> None:
         self._op("banner_hide")
+        self.shown = None
 
     def controls(self, busy: bool, ready: bool) -> None:
         """While a reply streams: Stop on, Send and the pickers off; Send also stays off

@@ -245,6 +245,19 @@ def new_chat(page: object) -> None:
     page.wait_for_function("() => !document.querySelector('[data-testid=message]')")  # type: ignore[attr-defined]
 
 
+BANNER_SAYS = """(text) => {
+  const banner = document.querySelector('[data-testid=error]');
+  return !banner.hidden && banner.textContent.includes(text);
+}"""
+
+
+def banner_saying(page: Any, text: str, timeout_s: float = 30) -> Any:
+    """The banner, once it says `text`: the one shown earlier (say, what a link preset) may
+    still be up when an action that replaces it has just been sent."""
+    page.wait_for_function(BANNER_SAYS, arg=text, timeout=timeout_s * 1000)
+    return page.locator("[data-testid=error]")
+
+
 def ask(chat: PageSession, text: str, timeout_s: float = 120) -> object:
     """Send `text` and wait for the reply to complete; returns the reply's locator."""
     page = chat.page

@@ -17,7 +17,7 @@ from pyapp.browser.packages import load_packages
 from pyapp.config import AppConfig, ModelEntry
 from pyapp.errors import HearthError, ModelLoadError
 from pyapp.generate import Generator
-from pyapp.status import ModelOption, download_text
+from pyapp.status import ModelOption, download_text, reading_text
 from pyapp.templates import ChatTemplate
 from pyapp.tokenizer import Tokenizer
 
@@ -98,7 +98,15 @@ class LocalProvider:
         session.on_fallback = self._fallback
         generator = Generator(session, tokenizer, entry.shape.context_length)
         eos = frozenset(entry.shape.eos)
-        return LocalBackend(entry.id, entry.label, generator, tokenizer, template, eos)
+        return LocalBackend(
+            entry.id,
+            entry.label,
+            generator,
+            tokenizer,
+            template,
+            eos,
+            reading=lambda done, total: progress(reading_text(done, total)),
+        )
 
     async def _files(
         self, model_js: Any, entry: ModelEntry, progress: Callable[[str], None]

@@ -10,9 +10,18 @@ from pathlib import Path
 import pytest
 
 from hearth_build.model.native import NativeModel
+from pyapp.generate import PREFILL_CHUNK
 from pyapp.templates import ChatTemplate, Message, Role
 from pyapp.tokenizer import Tokenizer
-from tests.conftest import ASSISTANT, SYSTEM, WATCH, PageSession, ask, assert_untouched_after
+from tests.conftest import (
+    ASSISTANT,
+    ROOT,
+    SYSTEM,
+    WATCH,
+    PageSession,
+    ask,
+    assert_untouched_after,
+)
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +85,34 @@ def test_stop_keeps_the_partial_reply(chat: PageSession) -> None:
     # nothing more arrives after Stop, however long the model takes for the next reply
     assert_untouched_after(chat, 0, lambda: ask(chat, "Say OK."))
     assert reply.inner_text() == kept and reply.get_attribute("data-generated") == generated
+
+
+STATUS_WATCH = """() => {
+  const status = document.querySelector('[data-testid=status]');
+  window.__told = [];
+  new MutationObserver(() => window.__told.push([status.dataset.state, status.textContent]))
+    .observe(status, { childList: true, characterData: true, attributes: true });
+}"""
+READING = re.compile(r"Reading the conversation: ([\d,]+) of ([\d,]+) tokens…")
+
+
+def test_a_long_message_shows_how_far_it_has_been_read(
+    chat: PageSession, model_folder: Path
+) -> None:
+    chat.open("?temperature=0&max_tokens=4")
+    chat.wait_state("ready")
+    chat.page.evaluate(STATUS_WATCH)
+    paste = (ROOT / "LICENSE").read_text()[:3000]
+    reply = ask(chat, f"Sum this up:\n{paste}")
+    told = [text for state, text in chat.page.evaluate("window.__told") if state == "generating"]
+    said = [m.groups() for text in told if (m := READING.fullmatch(text))]
+    read = [[int(n.replace(",", "")) for n in pair] for pair in said]
+    total = int(reply.get_attribute("data-prompt-tokens"))  # type: ignore[attr-defined]
+    assert total > 2 * PREFILL_CHUNK
+    # every chunk read is told, in order, out of the whole prompt; then the reply is written
+    assert read == [[done, total] for done in range(0, total, PREFILL_CHUNK)]
+    assert told[-1] == "Generating…"
+    assert chat.page.locator("[data-testid=status]").get_attribute("data-state") == "ready"
 
 
 @pytest.mark.parametrize(

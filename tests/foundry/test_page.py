@@ -17,6 +17,7 @@ from tests.conftest import (
     ServerProcess,
     ask,
     assert_untouched_after,
+    banner_saying,
     page_session,
     run_async,
     start_server,
@@ -94,9 +95,7 @@ def test_upstream_down_keeps_the_chat_and_offers_the_browser_model(
             own.stop()
             page.fill("[data-testid=prompt]", "And of Germany?")
             page.press("[data-testid=prompt]", "Enter")
-            banner = page.locator("[data-testid=error]")
-            banner.wait_for(state="visible", timeout=30_000)
-            assert "not reachable" in banner.inner_text()
+            banner = banner_saying(page, "not reachable")
             assert "foundry service start" in banner.inner_text()
             session.wait_state("ready")
             messages = page.locator("[data-testid=message]")

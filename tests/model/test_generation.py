@@ -187,16 +187,24 @@ def test_a_long_prompt_is_evaluated_in_chunks_with_the_same_greedy_reply(folder:
     expected = NativeModel(folder).greedy(prompt, 16)  # the whole prompt in one call
     session = NativeStepSession(folder)
     generator = Generator(session, tokenizer, 8192)
+    heard: list[tuple[int, int, int]] = []  # (read, to read, steps taken when told)
 
     async def reply() -> str:
         stop = StopConditions(frozenset({2}), max_tokens=16)
-        return "".join([c async for c in generator.run(prompt, SamplingOptions(0), stop)])
+        told = lambda done, total: heard.append((done, total, len(session.steps)))  # noqa: E731
+        chunks = generator.run(prompt, SamplingOptions(0), stop, reading=told)
+        return "".join([c async for c in chunks])
 
     assert run(reply()) == tokenizer.decode(expected)
     whole, rest = divmod(len(prompt), PREFILL_CHUNK)
     chunks = [PREFILL_CHUNK] * whole + ([rest] if rest else [])
     assert session.steps[: len(chunks)] == chunks  # then one token a step
     assert set(session.steps[len(chunks) :]) == {1}
+    # told before each chunk, after the last full one, and once the first token is out
+    n = len(prompt)
+    read = [i * PREFILL_CHUNK for i in range(len(chunks))]
+    assert heard[:-1] == [(done, n, i) for i, done in enumerate(read)]
+    assert heard[-1] == (n, n, len(chunks))
 
 
 def test_stop_during_a_long_prompt_acts_after_one_chunk_and_keeps_it_cached(

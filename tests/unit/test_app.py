@@ -12,7 +12,7 @@ from pyapp.backends import BackendKind
 from pyapp.errors import RemoteError, StorageError
 from pyapp.library import Library
 from pyapp.settings import Backend, Preferences
-from pyapp.status import ModelOption
+from pyapp.status import ModelOption, reading_text
 from pyapp.view import View
 from tests.conftest import run_async
 from tests.support.memory import MemoryRecords
@@ -38,6 +38,7 @@ class Page:
 class FakeProvider:
     def __init__(self, backend: ChatBackend | None, error: Exception | None = None) -> None:
         self.backend, self.error, self.opened = backend, error, 0
+        self.progress: Callable[[str], None] = lambda text: None  # the app's, once opened
 
     @property
     def where(self) -> str:
@@ -52,6 +53,7 @@ class FakeProvider:
 
     async def open(self, model: str | None, progress: Callable[[str], None]) -> ChatBackend:
         progress("Loading the model…")
+        self.progress = progress
         self.opened += 1
         if self.error is not None:
             raise self.error
@@ -106,6 +108,31 @@ def test_boot_shows_settings_models_and_a_ready_status() -> None:
     }
     assert page.last("controls") == {"op": "controls", "busy": False, "ready": True}
     assert {"op": "status", "state": "loading", "text": "Loading the model…"} in page.ops
+
+
+def test_a_long_prompt_being_read_shows_how_far_while_the_reply_is_generating() -> None:
+    app, page, _, _ = make_app([Script(["Sum", "mary."])])
+    provider = app.providers[Backend.BROWSER]
+    assert isinstance(provider, FakeProvider)
+    session = app.session
+    assert session is not None
+    reply = session.backend.reply
+
+    def reading(*args: Any) -> Any:  # the in-page model reports as it reads, then writes
+        provider.progress(reading_text(512, 2177))
+        provider.progress(reading_text(2177, 2177))
+        return reply(*args)
+
+    session.backend.reply = reading  # type: ignore[method-assign]
+    page.ops.clear()
+    run_async(app.handle({"type": "send", "text": "A long paste"}))
+    told = [(op["state"], op["text"]) for op in page.ops if op["op"] == "status"]
+    assert told[:3] == [
+        ("generating", "Generating…"),
+        ("generating", "Reading the conversation: 512 of 2,177 tokens…"),
+        ("generating", "Generating…"),
+    ]
+    assert told[-1][0] == "ready"
 
 
 def test_a_bad_url_parameter_stays_visible_once_ready() -> None:
@@ -172,6 +199,44 @@ def test_an_unreachable_server_at_boot_offers_the_in_browser_model() -> None:
     assert page.last("banner")["action"] == "Use the in-browser model"
     run_async(app.handle({"type": "banner_action"}))
     assert page.last("status")["state"] == "ready" and app.active == Backend.BROWSER
+
+
+def test_a_links_backend_and_system_prompt_are_said_with_a_way_back() -> None:
+    remote = ScriptedBackend([], kind=BackendKind.FOUNDRY, model_id="big", model="big")
+    app, page, _, store = make_app(
+        [Script(["Arr."])],
+        query="?backend=foundry&system=Talk%20like%20a%20pirate",
+        foundry=FakeProvider(remote),
+    )
+    assert page.last("banner") == {
+        "op": "banner",
+        "text": "This link set Backend: Foundry Local; System prompt: “Talk like a pirate” "
+        "(for this visit only).",
+        "action": "Use my settings",
+        "kind": "info",
+    }
+    assert app.session is not None and app.session.backend is remote
+    run_async(app.handle({"type": "banner_action"}))
+    assert app.active == Backend.BROWSER and app.session.backend is not remote
+    assert page.last("settings")["values"]["system"] == "You are a helpful assistant."
+    assert page.last("backend")["value"] == "browser"
+    assert page.names()[-1] != "banner" and app.view.shown is None
+    run_async(app.handle({"type": "send", "text": "Hi"}))
+    assert app.session.backend.asked[0][0].content == "You are a helpful assistant."  # type: ignore[attr-defined]
+    assert store.saved == []  # nothing was saved: the saved settings simply apply again
+
+
+def test_a_failure_at_boot_keeps_its_way_out_and_still_names_the_links_presets() -> None:
+    down = FakeProvider(None, RemoteError("Foundry Local is not reachable.", unreachable=True))
+    _, page, _, _ = make_app([], query="?backend=foundry&temperature=hot&top_p=2", foundry=down)
+    banner = page.last("banner")
+    assert banner["action"] == "Use the in-browser model" and banner["kind"] == "error"
+    assert banner["text"] == (
+        "Foundry Local is not reachable. "
+        "Ignored URL parameter temperature='hot': expected a number from 0 to 2. "
+        "Ignored URL parameter top_p='2': expected a number from 0 to 1. "
+        "This link set Backend: Foundry Local (for this visit only)."
+    )
 
 
 def test_switching_backend_keeps_the_chat_and_is_remembered() -> None:
@@ -348,3 +413,14 @@ def test_leaving_a_chat_while_a_model_loads_says_to_wait() -> None:
         "action": None,
         "kind": "info",
     } in page.ops
+
+
+def test_a_chat_exports_as_markdown_named_after_its_title() -> None:
+    app, page, _, _ = make_app([Script(["Paris."])])
+    run_async(app.handle({"type": "export_markdown"}))
+    assert page.last("banner")["text"].startswith("This chat is empty")
+    run_async(app.handle({"type": "send", "text": "Capital of  France -- & Spain?!"}))
+    run_async(app.handle({"type": "export_markdown"}))
+    download = page.last("download")
+    assert download["name"] == "capital-of-france-spain.md", download
+    assert "**You**\n\nCapital of  France -- & Spain?!" in download["text"]

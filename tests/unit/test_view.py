@@ -6,7 +6,7 @@ import build
 from pyapp.chats import ChatMessage, MessageState
 from pyapp.config import AppConfig, ChatSpec, ExecutionProvider, ModelEntry, ModelShape
 from pyapp.stats import ReplyStats, StopReason
-from pyapp.status import ModelOption, loading_text, picker_options, ready_text
+from pyapp.status import ModelOption, loading_text, picker_options, reading_text, ready_text
 from pyapp.templates import Role
 from pyapp.view import View, message_view
 
@@ -60,6 +60,9 @@ def test_picker_and_loading_texts() -> None:
     assert picker_options(options) == [("a:1", "a:1"), ("b:2", "b:2 (not loaded)")]
     assert loading_text("b:2") == "Loading b:2 in Foundry Local…"
     assert loading_text("b:2", 12.4) == "Loading b:2 in Foundry Local… 12 s"
+    assert reading_text(0, 3000) == "Reading the conversation: 0 of 3,000 tokens…"
+    assert reading_text(2816, 3000) == "Reading the conversation: 2,816 of 3,000 tokens…"
+    assert reading_text(3000, 3000) == "Generating…"
 
 
 def test_view_commands_are_plain_data() -> None:
