@@ -28,7 +28,14 @@ from pyapp.markdown import Markdown, MarkdownStream
 from pyapp.route import Reason, route
 from pyapp.settings import Backend, Preferences
 from pyapp.stats import ReplyStats
-from pyapp.status import GENERATING, ModelOption, State, picker_options, ready_text
+from pyapp.status import (
+    GENERATING,
+    ModelOption,
+    State,
+    empty_hint,
+    picker_options,
+    ready_text,
+)
 from pyapp.templates import Message, Role
 from pyapp.view import Html, View
 
@@ -582,7 +589,10 @@ class App:
         """Controls, pickers and the status line reflect the active backend again."""
         self.busy = False
         session = self.session
-        self.view.backend(self.active or self.prefs.effective.backend)
+        where = self._where() if self.active is not None else ""
+        self.view.backend(
+            self.active or self.prefs.effective.backend, empty_hint(self.active, where)
+        )
         if session is None or self.active is None:
             self.view.controls(busy=False, ready=False)
             self.view.status(State.ERROR, "No backend is available")

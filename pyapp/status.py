@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from pyapp.settings import Backend
 from pyapp.stats import ReplyStats
 
 
@@ -51,6 +52,23 @@ def loading_text(model: str, elapsed_s: float | None = None) -> str:
     """A Foundry model being loaded; the seconds show that something is happening."""
     seconds = f" {elapsed_s:.0f} s" if elapsed_s is not None else ""
     return f"Loading {model} in Foundry Local…{seconds}"
+
+
+ATTACH_HINT = "Attach a file, or drop one on the message box, to ask about it."
+
+
+def empty_hint(backend: Backend | None, where: str) -> str:
+    """What an empty chat says: where the answer to a first message would come from, since
+    that is what decides whether it leaves this device ("" while nothing can answer)."""
+    if backend is None:
+        return ""
+    said = {
+        Backend.BROWSER: "The model runs in this browser: what you write stays on this device.",
+        Backend.FOUNDRY: f"Replies come from {where}.",
+        Backend.AUTO: "Short messages are answered in this browser and long ones by Foundry "
+        "Local; a message with personal data always stays here.",
+    }[backend]
+    return f"Ask anything. {said} {ATTACH_HINT}"
 
 
 GENERATING = "Generating…"

@@ -109,8 +109,9 @@ class View:
         until a backend is ready."""
         self._op("controls", busy=busy, ready=ready)
 
-    def backend(self, choice: Backend) -> None:
-        self._op("backend", value=choice.value)
+    def backend(self, choice: Backend, hint: str = "") -> None:
+        """The Backend picker's value, and what an empty chat says about it."""
+        self._op("backend", value=choice.value, hint=hint)
 
     def models(self, options: Sequence[tuple[str, str]], selected: str | None) -> None:
         self._op("models", options=[list(o) for o in options], selected=selected)

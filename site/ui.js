@@ -242,8 +242,9 @@ export class Renderer {
     this.markLastReply();
   }
 
-  op_backend({ value }) {
+  op_backend({ value, hint }) {
     this.el.backend.value = value;
+    this.el.messages.dataset.empty = hint || ""; // shown by app.css while no message is
   }
 
   op_models({ options, selected }) {
@@ -282,10 +283,32 @@ export class Renderer {
 
   op_chats({ items, active, query }) {
     const list = this.el.chatList;
+    const focus = this.focusInList();
     list.replaceChildren(...items.map((item) => this.chatItem(item, item.id === active)));
     this.el.chatEmpty.hidden = items.length > 0;
     this.el.chatEmpty.textContent = query ? "No chat matches." : "No saved chats yet.";
     if (this.doc.activeElement !== this.el.search) this.el.search.value = query;
+    if (focus) this.refocus(focus);
+  }
+
+  // The list is rebuilt whenever a chat changes (a reply ending, a rename, a delete), so
+  // the control that had focus is found again: the same one of the same chat, or, for a
+  // deleted chat, the title of the one now in its place.
+  focusInList() {
+    const focused = this.doc.activeElement;
+    const item = focused?.closest?.("[data-testid=chat-item]");
+    if (!item || !this.el.chatList.contains(item)) return null;
+    const index = [...this.el.chatList.children].indexOf(item);
+    return { id: item.dataset.id, testid: focused.dataset.testid, index };
+  }
+
+  refocus({ id, testid, index }) {
+    const items = [...this.el.chatList.children];
+    const same = items.find((item) => item.dataset.id === id);
+    const control = same?.querySelector(`[data-testid="${testid}"]`);
+    const near = items[Math.min(index, items.length - 1)];
+    const target = control || near?.querySelector("[data-testid=chat-title]") || this.el.search;
+    target.focus();
   }
 
   chatItem({ id, title }, active) {
@@ -313,18 +336,19 @@ export class Renderer {
     const input = Object.assign(this.doc.createElement("input"), { type: "text", value: title, className: "chat-rename-input" });
     input.setAttribute("aria-label", "New title");
     let done = false;
-    const finish = (keep) => {
+    const finish = (keep, byKey) => {
       if (done) return;
       done = true;
       const value = input.value.trim();
       input.replaceWith(titleButton);
+      if (byKey) titleButton.focus(); // Enter or Escape: the keyboard stays on this chat
       if (keep && value && value !== title) this.emit({ type: "rename", id, title: value });
     };
     input.addEventListener("keydown", (event) => {
-      if (event.key === "Enter") { event.preventDefault(); finish(true); }
-      if (event.key === "Escape") { event.stopPropagation(); finish(false); }
+      if (event.key === "Enter") { event.preventDefault(); finish(true, true); }
+      if (event.key === "Escape") { event.stopPropagation(); finish(false, true); }
     });
-    input.addEventListener("blur", () => finish(true));
+    input.addEventListener("blur", () => finish(true, false));
     titleButton.replaceWith(input);
     input.focus();
     input.select();

@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any
 
-from tests.conftest import PageSession, page_session
+from tests.conftest import PageSession, ask, page_session
 
 PHASES = "[data-testid=status][data-phases]"
 
@@ -48,6 +48,30 @@ def test_contract_elements_exist(chat: PageSession) -> None:
     assert values == ["browser", "foundry", "auto"]
     kind = chat.page.eval_on_selector("[data-testid=attach]", "e => e.tagName + ':' + e.type")
     assert kind == "INPUT:file"
+
+
+EMPTY_HINT = """() => getComputedStyle(document.getElementById('messages'), '::before').content"""
+
+
+def test_a_links_system_prompt_is_named_and_use_my_settings_puts_mine_back(
+    chat: PageSession,
+) -> None:
+    chat.open("?system=Talk%20like%20a%20pirate&max_tokens=8")
+    chat.wait_state("ready", timeout_s=120)
+    page = chat.page
+    banner = page.locator("[data-testid=error]")
+    assert banner.inner_text().startswith(
+        "This link set System prompt: “Talk like a pirate” (for this visit only)."
+    )
+    assert page.input_value("[data-testid=setting-system]") == "Talk like a pirate"
+    # the empty chat says where answers come from, until the first message
+    assert "stays on this device" in page.evaluate(EMPTY_HINT)
+    page.click("[data-testid=error-action]")  # Use my settings
+    banner.wait_for(state="hidden")
+    assert page.input_value("[data-testid=setting-system]") == "You are a helpful assistant."
+    assert page.input_value("#setting-max_tokens") == "512"
+    ask(chat, "Hello")
+    assert page.evaluate(EMPTY_HINT) == "none"
 
 
 def test_bad_url_parameter_is_reported_not_fatal(chat: PageSession) -> None:

@@ -68,6 +68,9 @@ def chat_titles(chat: PageSession) -> list[str]:
     return chat.page.locator(f"{ITEMS} [data-testid=chat-title]").all_inner_texts()
 
 
+FOCUSED = "() => [document.activeElement.dataset.testid, document.activeElement.innerText]"
+
+
 def test_two_chats_survive_a_reload_and_the_thread_goes_on(chat: PageSession) -> None:
     chat.open("?temperature=0&max_tokens=24")
     chat.wait_state("ready")
@@ -215,6 +218,7 @@ def test_rename_search_delete_and_undo(chat: PageSession) -> None:
         "() => [...document.querySelectorAll('[data-testid=chat-title]')]"
         ".some(t => t.innerText === 'Geography')"
     )
+    assert page.evaluate(FOCUSED) == ["chat-title", "Geography"]  # the keyboard stays there
     page.fill("[data-testid=chat-search]", "paris")  # found by the reply's text
     page.wait_for_function(
         "() => document.querySelectorAll('[data-testid=chat-item]').length === 1"
@@ -228,6 +232,8 @@ def test_rename_search_delete_and_undo(chat: PageSession) -> None:
     page.wait_for_function(
         "() => document.querySelectorAll('[data-testid=chat-item]').length === 1"
     )
+    # focus moves to the chat now in the deleted one's place, not to the page
+    assert page.evaluate(FOCUSED) == ["chat-title", "Name a primary color."]
     assert "Deleted" in page.locator("[data-testid=error]").inner_text()
     page.click("[data-testid=error-action]")  # Undo
     page.wait_for_function(

@@ -12,7 +12,7 @@ from pyapp.backends import BackendKind
 from pyapp.errors import RemoteError, StorageError
 from pyapp.library import Library
 from pyapp.settings import Backend, Preferences
-from pyapp.status import ModelOption, reading_text
+from pyapp.status import ModelOption, empty_hint, reading_text
 from pyapp.view import View
 from tests.conftest import run_async
 from tests.support.memory import MemoryRecords
@@ -108,6 +108,7 @@ def test_boot_shows_settings_models_and_a_ready_status() -> None:
     }
     assert page.last("controls") == {"op": "controls", "busy": False, "ready": True}
     assert {"op": "status", "state": "loading", "text": "Loading the model…"} in page.ops
+    assert page.last("backend")["hint"] == empty_hint(Backend.BROWSER, "somewhere")
 
 
 def test_a_long_prompt_being_read_shows_how_far_while_the_reply_is_generating() -> None:
@@ -253,6 +254,7 @@ def test_switching_backend_keeps_the_chat_and_is_remembered() -> None:
         "And of Germany?",
     ]
     assert store.saved[-1]["backend"] == "foundry"
+    assert page.last("backend")["hint"] == empty_hint(Backend.FOUNDRY, "somewhere")
 
 
 def test_settings_edits_are_saved_but_url_presets_are_not() -> None:

@@ -109,7 +109,10 @@ def test_export_and_import_are_a_lossless_round_trip() -> None:
         ('{"format": "something-else", "chats": []}', "not a Hearth chat export"),
         ('{"format": "hearth-chats", "chats": {}}', "no chat list"),
         ('{"format": "hearth-chats", "version": 1, "chats": [{"id": 5}]}', "cannot be read"),
-        ('{"format": "hearth-chats", "version": 2, "chats": []}', "cannot be read: it holds no chats"),
+        (
+            '{"format": "hearth-chats", "version": 2, "chats": []}',
+            "cannot be read: it holds no chats",
+        ),
         # a newer file says so, even with chats this version could not tell apart
         (
             '{"format": "hearth-chats", "version": 99, "chats": []}',

@@ -5,8 +5,16 @@ from __future__ import annotations
 import build
 from pyapp.chats import ChatMessage, MessageState
 from pyapp.config import AppConfig, ChatSpec, ExecutionProvider, ModelEntry, ModelShape
+from pyapp.settings import Backend
 from pyapp.stats import ReplyStats, StopReason
-from pyapp.status import ModelOption, loading_text, picker_options, reading_text, ready_text
+from pyapp.status import (
+    ModelOption,
+    empty_hint,
+    loading_text,
+    picker_options,
+    reading_text,
+    ready_text,
+)
 from pyapp.templates import Role
 from pyapp.view import View, message_view
 
@@ -63,6 +71,18 @@ def test_picker_and_loading_texts() -> None:
     assert reading_text(0, 3000) == "Reading the conversation: 0 of 3,000 tokens…"
     assert reading_text(2816, 3000) == "Reading the conversation: 2,816 of 3,000 tokens…"
     assert reading_text(3000, 3000) == "Generating…"
+
+
+def test_an_empty_chat_says_where_its_answers_would_come_from() -> None:
+    assert empty_hint(Backend.BROWSER, "in-browser, WASM") == (
+        "Ask anything. The model runs in this browser: what you write stays on this device. "
+        "Attach a file, or drop one on the message box, to ask about it."
+    )
+    assert "Replies come from Foundry Local at http://x." in empty_hint(
+        Backend.FOUNDRY, "Foundry Local at http://x"
+    )
+    assert "personal data always stays here" in empty_hint(Backend.AUTO, "")
+    assert empty_hint(None, "") == ""  # nothing answers yet: no promise to make
 
 
 def test_view_commands_are_plain_data() -> None:
