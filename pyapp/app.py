@@ -304,11 +304,36 @@ class App:
         at = self.chat.find(message_id)
         if self.busy or self.session is None or not text.strip() or at < 0:
             return
+        chat, replaced = self.chat, self.chat.messages[at:]
         async with self._busy(State.GENERATING, GENERATING):
             self.view.hide_banner()
             edited = replace(self.chat.messages[at], text=text.strip())
             turn = await self._routed(edited)
-            await self._show(self.session.edit(message_id, text.strip(), turn))
+            answered = await self._show(self.session.edit(message_id, text.strip(), turn))
+        if answered and len(replaced) > 1:
+            self._offer_undo_edit(chat, at, replaced)
+
+    def _offer_undo_edit(self, chat: Chat, at: int, replaced: list[ChatMessage]) -> None:
+        """An edit replaced the message and everything after it: Undo puts them back (the
+        new question and reply go), as long as no reply is being written in that chat."""
+        later = len(replaced) - 1
+        count = f"{later} message{'s' * (later != 1)}"
+
+        async def undo() -> None:
+            if self.busy and chat is self.chat:
+                self._banner_action = undo
+                text = "A reply is being written: try Undo again once it has ended."
+                self.view.banner(text, "Undo", kind="info")
+                return
+            chat.messages[at:] = replaced
+            await self.library.save(chat)
+            if chat is self.chat:
+                self.view.messages([self._message(m) for m in chat.messages])
+            self._show_chats()
+            self._warn_history()
+
+        self._banner_action = undo
+        self.view.banner(f"Edited: the {count} after it were replaced.", "Undo", kind="info")
 
     async def _routed(self, question: ChatMessage) -> Turn:
         """This reply's turn; under Auto, also pick its backend (pyapp/route.py) for the

@@ -11,6 +11,7 @@ from tests.conftest import (
     PageSession,
     ServerProcess,
     ask,
+    banner_saying,
     new_chat,
     page_session,
     wait_until,
@@ -262,6 +263,11 @@ def test_edit_regenerate_and_copy(chat: PageSession) -> None:
     )
     shown = texts(chat)
     assert shown[0] == "What is the capital of Italy?"
+    # what the edit replaced comes back with Undo
+    banner_saying(page, "Edited: the 3 messages after it were replaced.")
+    page.click("[data-testid=error-action]")  # Undo
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=message]').length === 4")
+    assert texts(chat)[0] == "What is the capital of France?"
     # Greedy: the resent reply is exactly a fresh chat's, so nothing of the dropped turns
     # (or of their KV cache) leaked into it.
     new_chat(page)

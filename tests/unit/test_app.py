@@ -426,3 +426,28 @@ def test_a_chat_exports_as_markdown_named_after_its_title() -> None:
     download = page.last("download")
     assert download["name"] == "capital-of-france-spain.md", download
     assert "**You**\n\nCapital of  France -- & Spain?!" in download["text"]
+
+
+def test_an_edit_that_replaced_later_messages_offers_undo() -> None:
+    records = MemoryRecords()
+    app, page, _, _ = make_app(
+        [Script(["Paris."]), Script(["Berlin."]), Script(["Rome."])], records=records
+    )
+    run_async(app.handle({"type": "send", "text": "Capital of France?"}))
+    run_async(app.handle({"type": "send", "text": "And of Germany?"}))
+    before = [(m.id, m.text) for m in app.chat.messages]
+    first = app.chat.messages[0].id
+    run_async(app.handle({"type": "edit", "id": first, "text": "Capital of Italy?"}))
+    assert [m.text for m in app.chat.messages] == ["Capital of Italy?", "Rome."]
+    banner = page.last("banner")
+    assert (banner["text"], banner["action"]) == (
+        "Edited: the 3 messages after it were replaced.",
+        "Undo",
+    )
+    page.ops.clear()
+    run_async(app.handle({"type": "banner_action"}))
+    assert [(m.id, m.text) for m in app.chat.messages] == before
+    assert [m["text"] for m in page.last("messages")["items"]] == [t for _, t in before]
+    reopened = Library(records)
+    run_async(reopened.load())
+    assert [m.text for m in reopened.chats[app.chat.id].messages] == [t for _, t in before]
