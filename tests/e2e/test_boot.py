@@ -67,8 +67,11 @@ def test_a_links_system_prompt_is_named_and_use_my_settings_puts_mine_back(
     # the empty chat says where answers come from, until the first message
     assert "stays on this device" in page.evaluate(EMPTY_HINT)
     page.click("[data-testid=error-action]")  # Use my settings
-    banner.wait_for(state="hidden")
-    assert page.input_value("[data-testid=setting-system]") == "You are a helpful assistant."
+    page.wait_for_function(  # the page hides the banner at once; Python then answers
+        "() => document.querySelector('[data-testid=setting-system]').value"
+        " === 'You are a helpful assistant.'"
+    )
+    assert banner.is_hidden()
     assert page.input_value("#setting-max_tokens") == "512"
     ask(chat, "Hello")
     assert page.evaluate(EMPTY_HINT) == "none"

@@ -31,13 +31,17 @@ def model_folder(dist: Path) -> Path:
 
 
 def test_reply_streams_into_the_page(chat: PageSession) -> None:
-    chat.open("?temperature=0")
+    # 48 tokens: the page redraws a streaming reply at most every 50 ms, so a short answer
+    # (8 tokens, about 0.3 s) could show as only 4 distinct texts on a fast run; 48 take
+    # about 2 s here, room for 8 times the speed before fewer than 5 could show
+    chat.open("?temperature=0&max_tokens=48")
     chat.wait_state("ready")
     chat.page.evaluate(WATCH)
-    reply = ask(chat, "What is the capital of France?")
+    reply = ask(chat, "Tell me about Paris, the capital of France.")
     text = reply.inner_text()  # type: ignore[attr-defined]
     assert "Paris" in text
     assert reply.get_attribute("data-done") == "true"  # type: ignore[attr-defined]
+    assert reply.get_attribute("data-generated") == "48", text  # type: ignore[attr-defined]
     partial = {s for s in chat.page.evaluate("window.__snapshots") if s}
     assert len(partial) >= 5, partial
     assert all(text.startswith(s) for s in partial)
