@@ -171,7 +171,7 @@ class App:
         texts = ([shown.text] if shown else []) + problems + ([notice] if notice else [])
         error = bool(problems) or (shown is not None and shown.kind == "error")
         action = shown.action if shown is not None else None
-        if action is None and notice is not None:
+        if notice is not None:  # the user's own settings are the way out of a link's
             action, self._banner_action = "Use my settings", self._discard_link
         self.view.banner(" ".join(texts), action, kind="error" if error else "info")
 
@@ -182,14 +182,10 @@ class App:
             text = "A reply is being written: try again once it has ended."
             self.view.banner(text, "Use my settings", kind="info")
             return
-        before = self.prefs.effective
         self.prefs.discard_link()
         now = self.prefs.effective
         self.view.settings(now)
-        if (now.backend, now.model) != (before.backend, before.model) or self.session is None:
-            await self.use(now.backend, now.model)
-        else:
-            self.view.hide_banner()
+        await self.use(now.backend, now.model)  # what it says (Auto's reach) is said again
 
     # backends
 
@@ -317,7 +313,11 @@ class App:
         """An edit replaced the message and everything after it: Undo puts them back (the
         new question and reply go), as long as no reply is being written in that chat."""
         later = len(replaced) - 1
-        count = f"{later} message{'s' * (later != 1)}"
+        removed = (
+            f"{later} message that followed it was"
+            if later == 1
+            else (f"{later} messages that followed it were")
+        )
 
         async def undo() -> None:
             if self.busy and chat is self.chat:
@@ -333,7 +333,8 @@ class App:
             self._warn_history()
 
         self._banner_action = undo
-        self.view.banner(f"Edited: the {count} after it were replaced.", "Undo", kind="info")
+        text = f"Resent your edited message; the {removed} removed."
+        self.view.banner(text, "Undo", kind="info")
 
     async def _routed(self, question: ChatMessage) -> Turn:
         """This reply's turn; under Auto, also pick its backend (pyapp/route.py) for the
@@ -615,9 +616,8 @@ class App:
         self.busy = False
         session = self.session
         where = self._where() if self.active is not None else ""
-        self.view.backend(
-            self.active or self.prefs.effective.backend, empty_hint(self.active, where)
-        )
+        hint = empty_hint(self.active, where, Backend.FOUNDRY in self.opened)
+        self.view.backend(self.active or self.prefs.effective.backend, hint)
         if session is None or self.active is None:
             self.view.controls(busy=False, ready=False)
             self.view.status(State.ERROR, "No backend is available")

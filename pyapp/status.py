@@ -40,11 +40,12 @@ def ready_text(
     """`Ready · <where> · <model>` and the last reply's figures, only those that are known."""
     parts = ["Ready", where, model]
     if stats is not None:
-        if stats.decode_tok_s is not None:
+        if stats.decode_tok_s:  # None: not known; 0: under two tokens, nothing to time
             parts.append(f"{stats.decode_tok_s:.1f} tok/s")
-        parts.append(f"TTFT {stats.ttft_s * 1000:.0f} ms")
+        if stats.generated_tokens != 0:  # a reply stopped before its first token has none
+            parts.append(f"TTFT {stats.ttft_s * 1000:.0f} ms")
         if stats.context_used is not None and context_length:
-            parts.append(f"context {stats.context_used}/{context_length}")
+            parts.append(f"context {stats.context_used:,}/{context_length:,}")
     return " · ".join(p for p in parts if p)
 
 
@@ -57,16 +58,22 @@ def loading_text(model: str, elapsed_s: float | None = None) -> str:
 ATTACH_HINT = "Attach a file, or drop one on the message box, to ask about it."
 
 
-def empty_hint(backend: Backend | None, where: str) -> str:
+def empty_hint(backend: Backend | None, where: str, foundry: bool = False) -> str:
     """What an empty chat says: where the answer to a first message would come from, since
-    that is what decides whether it leaves this device ("" while nothing can answer)."""
+    that is what decides whether it leaves this device ("" while nothing can answer).
+    `foundry`: whether Foundry Local answers, which Auto's rule depends on."""
     if backend is None:
         return ""
+    auto = (
+        "Short messages are answered in this browser and long ones by Foundry Local; a "
+        "message with personal data always stays here."
+        if foundry
+        else "Foundry Local cannot be reached, so every message is answered in this browser."
+    )
     said = {
         Backend.BROWSER: "The model runs in this browser: what you write stays on this device.",
         Backend.FOUNDRY: f"Replies come from {where}.",
-        Backend.AUTO: "Short messages are answered in this browser and long ones by Foundry "
-        "Local; a message with personal data always stays here.",
+        Backend.AUTO: auto,
     }[backend]
     return f"Ask anything. {said} {ATTACH_HINT}"
 
@@ -75,11 +82,11 @@ GENERATING = "Generating…"
 
 
 def reading_text(done: int, total: int) -> str:
-    """How far a long prompt has been read (the whole conversation is, after a switch);
-    once all of it is, the reply is being written."""
+    """How far a long prompt has been read: the tokens the cache does not hold yet (the
+    new message, or the whole conversation after a switch); then the reply is written."""
     if done >= total:
         return GENERATING
-    return f"Reading the conversation: {done:,} of {total:,} tokens…"
+    return f"Reading {done:,} of {total:,} new tokens…"
 
 
 def download_text(label: str, fraction: float) -> str:

@@ -56,7 +56,7 @@ export async function plan(requested) {
   const cores = Math.min(navigator.hardwareConcurrency || 1, 4);
   return {
     ep: adapter ? "webgpu" : "wasm",
-    reason: adapter ? "WebGPU adapter found" : "no WebGPU adapter in this browser",
+    reason: adapter ? "WebGPU adapter found" : "no WebGPU adapter",
     threads: crossOriginIsolated ? requested || cores : 1,
     isolated: crossOriginIsolated,
   };

@@ -10,6 +10,7 @@ import { icon } from "./icons.js";
 const STICK_PX = 48; // within this distance of the bottom, new text keeps the list scrolled down
 const IMPORT_LIMIT = 64 * 1024 * 1024; // bytes: a larger file is refused before it is read
 const ATTACH_LIMIT = 20 * 1024 * 1024; // bytes: pyapp/attachments.py refuses more, so don't send it
+const SETTING_SAVE_MS = 400; // the system prompt is saved this long after the last keystroke
 const SANITIZE = {
   ALLOWED_TAGS: ["p", "br", "strong", "em", "s", "del", "code", "pre", "span", "a", "ul", "ol", "li",
     "blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "table", "thead", "tbody", "tr", "th", "td"],
@@ -68,7 +69,11 @@ export class Renderer {
     el.backend.addEventListener("change", () => emit({ type: "backend", value: el.backend.value }));
     el.model.addEventListener("change", () => emit({ type: "model", value: el.model.value }));
     el.newChat.addEventListener("click", () => { this.toggleSidebar(false); emit({ type: "new_chat" }); });
-    el.bannerAction.addEventListener("click", () => { el.banner.hidden = true; emit({ type: "banner_action" }); });
+    el.bannerAction.addEventListener("click", () => {
+      el.banner.hidden = true;
+      el.prompt.focus(); // the button is gone: the keyboard goes back to the message box
+      emit({ type: "banner_action" });
+    });
     el.bannerClose.addEventListener("click", () => { el.banner.hidden = true; });
     el.settingsPanel.addEventListener("toggle", () => { if (el.settingsPanel.open) this.showStorage(); });
     el.removeModel.addEventListener("click", () => this.removeModel());
@@ -99,7 +104,19 @@ export class Renderer {
     this.narrow.addEventListener("change", () => this.toggleSidebar(false));
     this.toggleSidebar(false);
     for (const input of this.settings) {
-      input.addEventListener("change", () => emit({ type: "setting", name: input.dataset.setting, value: input.value }));
+      const save = () => {
+        clearTimeout(input.saveTimer);
+        if (input.value !== input.sent) emit({ type: "setting", name: input.dataset.setting, value: input.value });
+        input.sent = input.value;
+      };
+      input.addEventListener("change", save);
+      // the system prompt is saved as it is typed, so a reload straight after typing keeps it
+      if (input.tagName === "TEXTAREA") {
+        input.addEventListener("input", () => {
+          clearTimeout(input.saveTimer);
+          input.saveTimer = setTimeout(save, SETTING_SAVE_MS);
+        });
+      }
     }
   }
 
@@ -260,7 +277,7 @@ export class Renderer {
 
   op_settings({ values }) {
     for (const input of this.settings) {
-      if (input.dataset.setting in values) input.value = values[input.dataset.setting];
+      if (input.dataset.setting in values) input.value = input.sent = values[input.dataset.setting];
     }
   }
 
@@ -551,9 +568,10 @@ export class Renderer {
     save.addEventListener("click", () => {
       const text = box.value.trim();
       close();
+      this.el.prompt.focus();
       if (text) this.emit({ type: "edit", id, text });
     });
-    cancel.addEventListener("click", close);
+    cancel.addEventListener("click", () => { close(); shown.element.querySelector("[data-testid=edit]")?.focus(); });
     box.addEventListener("keydown", (event) => {
       if (event.key === "Escape") { event.stopPropagation(); close(); }
       if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) save.click();

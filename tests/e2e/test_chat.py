@@ -97,7 +97,7 @@ STATUS_WATCH = """() => {
   new MutationObserver(() => window.__told.push([status.dataset.state, status.textContent]))
     .observe(status, { childList: true, characterData: true, attributes: true });
 }"""
-READING = re.compile(r"Reading the conversation: ([\d,]+) of ([\d,]+) tokens…")
+READING = re.compile(r"Reading ([\d,]+) of ([\d,]+) new tokens…")
 
 
 def test_a_long_message_shows_how_far_it_has_been_read(
@@ -172,9 +172,9 @@ def test_settings_persist_but_url_presets_do_not(chat: PageSession) -> None:
 
 
 def context_used(status: object) -> int:
-    match = re.search(r"context (\d+)/", status.inner_text())  # type: ignore[attr-defined]
+    match = re.search(r"context ([\d,]+)/[\d,]+$", status.inner_text())  # type: ignore[attr-defined]
     assert match, status.inner_text()  # type: ignore[attr-defined]
-    return int(match.group(1))
+    return int(match.group(1).replace(",", ""))
 
 
 def test_new_chat_and_reply_figures(chat: PageSession) -> None:

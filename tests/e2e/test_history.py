@@ -264,7 +264,7 @@ def test_edit_regenerate_and_copy(chat: PageSession) -> None:
     shown = texts(chat)
     assert shown[0] == "What is the capital of Italy?"
     # what the edit replaced comes back with Undo
-    banner_saying(page, "Edited: the 3 messages after it were replaced.")
+    banner_saying(page, "the 3 messages that followed it were removed.")
     page.click("[data-testid=error-action]")  # Undo
     page.wait_for_function("() => document.querySelectorAll('[data-testid=message]').length === 4")
     assert texts(chat)[0] == "What is the capital of France?"

@@ -17,6 +17,7 @@ from tests.conftest import (
     page_session,
     start_server,
     stop_server,
+    wait_until,
 )
 from tests.support.fake_openai import FakeOpenAI, Reply, fake_openai
 
@@ -34,6 +35,35 @@ PUT_SETTINGS = """(value) => new Promise((resolve, reject) => {
   };
   open.onerror = () => reject(open.error);
 })"""
+
+
+SAVED_SYSTEM = """() => new Promise((resolve) => {
+  const open = indexedDB.open("hearth");
+  open.onsuccess = () => {
+    const db = open.result;
+    if (!db.objectStoreNames.contains("kv")) { db.close(); resolve(null); return; }
+    const read = open.result.transaction("kv").objectStore("kv").get("settings");
+    read.onsuccess = () => {
+      open.result.close();
+      const value = read.result;
+      resolve(value && (typeof value === "string" ? JSON.parse(value) : value).system);
+    };
+  };
+  open.onerror = () => resolve(null);
+})"""
+
+
+def test_the_system_prompt_is_saved_as_it_is_typed(chat: PageSession) -> None:
+    chat.open()
+    chat.wait_state("ready")
+    page = chat.page
+    page.click(".settings summary")
+    page.fill("[data-testid=setting-system]", "Be concise.")  # focus stays: no change event
+    assert page.evaluate("() => document.activeElement.dataset.testid") == "setting-system"
+    wait_until(page, f"async () => (await ({SAVED_SYSTEM})()) === 'Be concise.'", timeout_s=30)
+    page.reload()
+    chat.wait_state("ready")
+    assert page.input_value("[data-testid=setting-system]") == "Be concise."
 
 
 @pytest.mark.parametrize("stored", ["null", "[]", "5", '"text"', "{not json"])

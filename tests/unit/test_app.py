@@ -11,7 +11,7 @@ from pyapp.backends import Backend as ChatBackend
 from pyapp.backends import BackendKind
 from pyapp.errors import RemoteError, StorageError
 from pyapp.library import Library
-from pyapp.settings import Backend, Preferences
+from pyapp.settings import Backend, Preferences, Settings
 from pyapp.status import ModelOption, empty_hint, reading_text
 from pyapp.view import View
 from tests.conftest import run_async
@@ -81,9 +81,10 @@ def make_app(
     foundry: FakeProvider | None = None,
     store: Store | None = None,
     records: MemoryRecords | None = None,
+    saved: dict[str, Any] | None = None,
 ) -> tuple[App, Page, ScriptedBackend, Store]:
     page, backend, store = Page(), ScriptedBackend(replies), store or Store()
-    prefs, problems = Preferences.load(None, query)
+    prefs, problems = Preferences.load(saved, query)
     providers: dict[Backend, Provider] = {Backend.BROWSER: FakeProvider(backend)}
     if foundry is not None:
         providers[Backend.FOUNDRY] = foundry
@@ -130,7 +131,7 @@ def test_a_long_prompt_being_read_shows_how_far_while_the_reply_is_generating() 
     told = [(op["state"], op["text"]) for op in page.ops if op["op"] == "status"]
     assert told[:3] == [
         ("generating", "Generating…"),
-        ("generating", "Reading the conversation: 512 of 2,177 tokens…"),
+        ("generating", "Reading 512 of 2,177 new tokens…"),
         ("generating", "Generating…"),
     ]
     assert told[-1][0] == "ready"
@@ -195,7 +196,7 @@ def test_an_unreachable_server_says_the_in_browser_model_still_answers() -> None
 
 def test_an_unreachable_server_at_boot_offers_the_in_browser_model() -> None:
     down = FakeProvider(None, RemoteError("Foundry Local is not reachable.", unreachable=True))
-    app, page, _, _ = make_app([], query="?backend=foundry", foundry=down)
+    app, page, _, _ = make_app([], foundry=down, saved={"backend": "foundry"})
     assert app.session is None
     assert page.last("banner")["action"] == "Use the in-browser model"
     run_async(app.handle({"type": "banner_action"}))
@@ -227,17 +228,24 @@ def test_a_links_backend_and_system_prompt_are_said_with_a_way_back() -> None:
     assert store.saved == []  # nothing was saved: the saved settings simply apply again
 
 
-def test_a_failure_at_boot_keeps_its_way_out_and_still_names_the_links_presets() -> None:
+def test_a_failure_at_boot_is_said_with_the_links_presets_and_my_settings_are_the_way_out() -> None:
     down = FakeProvider(None, RemoteError("Foundry Local is not reachable.", unreachable=True))
-    _, page, _, _ = make_app([], query="?backend=foundry&temperature=hot&top_p=2", foundry=down)
+    app, page, _, _ = make_app(
+        [Script(["Hi."])],
+        query="?backend=foundry&system=Arr&temperature=hot&top_p=2",
+        foundry=down,
+    )
     banner = page.last("banner")
-    assert banner["action"] == "Use the in-browser model" and banner["kind"] == "error"
+    assert banner["action"] == "Use my settings" and banner["kind"] == "error"
     assert banner["text"] == (
         "Foundry Local is not reachable. "
         "Ignored URL parameter temperature='hot': expected a number from 0 to 2. "
         "Ignored URL parameter top_p='2': expected a number from 0 to 1. "
-        "This link set Backend: Foundry Local (for this visit only)."
+        "This link set Backend: Foundry Local; System prompt: “Arr” (for this visit only)."
     )
+    run_async(app.handle({"type": "banner_action"}))  # both the backend and the prompt
+    assert app.active == Backend.BROWSER and app.prefs.effective.system == Settings().system
+    assert page.last("status")["state"] == "ready"
 
 
 def test_switching_backend_keeps_the_chat_and_is_remembered() -> None:
@@ -441,7 +449,7 @@ def test_an_edit_that_replaced_later_messages_offers_undo() -> None:
     assert [m.text for m in app.chat.messages] == ["Capital of Italy?", "Rome."]
     banner = page.last("banner")
     assert (banner["text"], banner["action"]) == (
-        "Edited: the 3 messages after it were replaced.",
+        "Resent your edited message; the 3 messages that followed it were removed.",
         "Undo",
     )
     page.ops.clear()

@@ -56,7 +56,11 @@ def test_unknown_figures_are_left_out_not_zero() -> None:
 def test_ready_text_shows_only_what_is_known() -> None:
     assert ready_text("in-browser, WASM", "SmolLM2", None) == "Ready · in-browser, WASM · SmolLM2"
     assert ready_text("in-browser, WASM", "SmolLM2", LOCAL, 8192) == (
-        "Ready · in-browser, WASM · SmolLM2 · 27.5 tok/s · TTFT 150 ms · context 41/8192"
+        "Ready · in-browser, WASM · SmolLM2 · 27.5 tok/s · TTFT 150 ms · context 41/8,192"
+    )
+    stopped = ReplyStats(0.0, StopReason.CANCELLED, 1200, 0, 0, 0.0, 1200)  # while reading
+    assert ready_text("in-browser, WASM", "SmolLM2", stopped, 8192) == (
+        "Ready · in-browser, WASM · SmolLM2 · context 1,200/8,192"  # no "0.0 tok/s · TTFT 0 ms"
     )
     assert ready_text("Foundry Local at http://x", "phi", REMOTE) == (
         "Ready · Foundry Local at http://x · phi · TTFT 250 ms"
@@ -68,8 +72,8 @@ def test_picker_and_loading_texts() -> None:
     assert picker_options(options) == [("a:1", "a:1"), ("b:2", "b:2 (not loaded)")]
     assert loading_text("b:2") == "Loading b:2 in Foundry Local…"
     assert loading_text("b:2", 12.4) == "Loading b:2 in Foundry Local… 12 s"
-    assert reading_text(0, 3000) == "Reading the conversation: 0 of 3,000 tokens…"
-    assert reading_text(2816, 3000) == "Reading the conversation: 2,816 of 3,000 tokens…"
+    assert reading_text(0, 3000) == "Reading 0 of 3,000 new tokens…"
+    assert reading_text(2816, 3000) == "Reading 2,816 of 3,000 new tokens…"
     assert reading_text(3000, 3000) == "Generating…"
 
 
@@ -81,7 +85,8 @@ def test_an_empty_chat_says_where_its_answers_would_come_from() -> None:
     assert "Replies come from Foundry Local at http://x." in empty_hint(
         Backend.FOUNDRY, "Foundry Local at http://x"
     )
-    assert "personal data always stays here" in empty_hint(Backend.AUTO, "")
+    assert "personal data always stays here" in empty_hint(Backend.AUTO, "", foundry=True)
+    assert "every message is answered in this browser" in empty_hint(Backend.AUTO, "")
     assert empty_hint(None, "") == ""  # nothing answers yet: no promise to make
 
 
