@@ -176,11 +176,9 @@ class App:
         self.view.banner(" ".join(texts), action, kind="error" if error else "info")
 
     async def _discard_link(self) -> None:
-        """The link's presets end; the saved backend and model answer again."""
-        if self.busy:
-            self._banner_action = self._discard_link
-            text = "A reply is being written: try again once it has ended."
-            self.view.banner(text, "Use my settings", kind="info")
+        """The link's presets end; the saved backend and model answer again (a reply being
+        written ends first, as when leaving the chat)."""
+        if not await self._leave_reply():
             return
         self.prefs.discard_link()
         now = self.prefs.effective
@@ -311,7 +309,7 @@ class App:
 
     def _offer_undo_edit(self, chat: Chat, at: int, replaced: list[ChatMessage]) -> None:
         """An edit replaced the message and everything after it: Undo puts them back (the
-        new question and reply go), as long as no reply is being written in that chat."""
+        new question and reply go; a reply being written ends first)."""
         later = len(replaced) - 1
         removed = (
             f"{later} message that followed it was"
@@ -320,10 +318,7 @@ class App:
         )
 
         async def undo() -> None:
-            if self.busy and chat is self.chat:
-                self._banner_action = undo
-                text = "A reply is being written: try Undo again once it has ended."
-                self.view.banner(text, "Undo", kind="info")
+            if not await self._leave_reply():
                 return
             chat.messages[at:] = replaced
             await self.library.save(chat)

@@ -122,6 +122,7 @@ class Generator:
         decoder = IncrementalDecoder(self.tokenizer)
         stops = StopStringFilter(stop.stop_strings)
         feed = prompt[cached:]
+        new = len(feed)  # the tokens to read this turn
         produced: list[int] = []
         seen: set[int] = set()  # for the repetition penalty, kept as we go (not per token)
         reason = StopReason.MAX_TOKENS
@@ -146,8 +147,8 @@ class Generator:
                 token = sample(values, ids, options, rng, seen)
                 if not produced:
                     first_at = decode_from = time.perf_counter()
-                    if reading is not None and len(prompt) - cached > PREFILL_CHUNK:
-                        reading(len(prompt) - cached, len(prompt) - cached)  # all read
+                    if reading is not None and new > PREFILL_CHUNK:  # `_prefill` told it
+                        reading(new, new)  # all read
                 if token in stop.eos_ids:
                     reason = StopReason.EOS
                     break
@@ -171,7 +172,7 @@ class Generator:
             elapsed = time.perf_counter() - decode_from
             steps = max(len(produced) - 1, 0)
             self.stats = ReplyStats(
-                prompt_tokens=len(prompt) - cached,
+                prompt_tokens=new,
                 cached_tokens=cached,
                 generated_tokens=len(produced),
                 ttft_s=first_at - started,
