@@ -156,9 +156,30 @@ class App:
         self._show_chats()
         self.view.messages([self._message(m) for m in self.chat.messages])
         self.view.settings(self.prefs.effective)
-        await self.use(self.prefs.effective.backend)
+        choice = self.prefs.effective.backend
+        error = await self.use(choice)
+        if choice == Backend.FOUNDRY and isinstance(error, RemoteError) and error.unreachable:
+            await self._answer_here_for_now(error)
         self._tell_at_start(problems)
         self._history_warned = self.library.problem is not None
+
+    async def _answer_here_for_now(self, error: RemoteError) -> None:
+        """A saved server that is down at boot does not leave the page without a model:
+        the in-browser one answers for this visit (the saved choice stays, so the next
+        visit tries the server first), and the banner offers the server again."""
+        failed = await self.use(Backend.BROWSER)
+        if failed is not None:
+            self.view.banner(f"{error} {failed}")
+            return
+
+        async def retry() -> None:
+            await self.use(Backend.FOUNDRY)
+
+        self._banner_action = retry
+        self.view.banner(
+            f"{error} For now, replies come from the model in this browser.",
+            "Try Foundry Local again",
+        )
 
     def _tell_at_start(self, problems: list[str]) -> None:
         """One banner for all there is to say once ready: what opening the backend said
@@ -193,12 +214,12 @@ class App:
         if self.active == choice:
             await self.setting("backend", choice.value)
 
-    async def use(self, choice: Backend, model: str | None = None) -> None:
+    async def use(self, choice: Backend, model: str | None = None) -> HearthError | None:
         """Make `choice` answer from now on (the chat stays), loading it the first time. On
-        failure the error is shown and, for an unreachable server, the in-browser model is
-        offered."""
+        failure the error is shown (and returned) and, for an unreachable server, the
+        in-browser model is offered."""
         if self.busy:
-            return
+            return None
         async with self._busy(State.LOADING, "Loading…"):
             self.view.hide_banner()
             wanted = model or self.prefs.effective.model
@@ -207,7 +228,7 @@ class App:
                 backend = await self._open(first, wanted)
             except HearthError as error:
                 self.report(error, choice)
-                return
+                return error
             if self.session is None:
                 self.session = ChatSession(backend, self.chat, self.library)
             else:
@@ -221,6 +242,7 @@ class App:
                     kind="info",
                 )
             await self._show_models()
+        return None
 
     async def _open(self, provider: Backend, model: str | None) -> ChatBackend:
         backend = await self.providers[provider].open(model, self._progress)

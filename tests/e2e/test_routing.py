@@ -8,8 +8,20 @@ in-page model is the real one.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
-from tests.conftest import ASSISTANT, ask, new_chat, page_session, start_server, stop_server
+import pytest
+
+from tests.conftest import (
+    ASSISTANT,
+    ServerProcess,
+    ask,
+    banner_saying,
+    new_chat,
+    page_session,
+    start_server,
+    stop_server,
+)
 from tests.e2e.replies import FOUNDRY_SAYS
 from tests.support.fake_openai import FakeOpenAI
 
@@ -74,19 +86,39 @@ def test_auto_keeps_personal_data_here_and_sends_a_long_document_to_foundry(
         assert reasons == [["foundry", "long-prompt"], ["browser", "short-prompt"]]
 
 
-def test_auto_without_foundry_stays_here_and_says_so(browser: object, dist: object) -> None:
+@pytest.fixture(scope="module")
+def no_foundry() -> Iterator[ServerProcess]:
     server = start_server("--foundry-url", "http://127.0.0.1:9")  # nothing listens there
-    try:
-        with page_session(browser, server) as chat:
-            chat.open(AUTO + "&route_tokens=64")
-            chat.wait_state("ready", timeout_s=120)
-            banner = chat.page.locator("[data-testid=error]")  # type: ignore[attr-defined]
-            banner.wait_for()
-            assert "Foundry Local cannot be reached" in banner.inner_text()
-            reply = ask(chat, document(10) + "\n\nSummarize")
-            assert reply.get_attribute("data-backend") == "browser"  # type: ignore[attr-defined]
-            assert reply.get_attribute("data-route-reason") == "foundry-down"  # type: ignore[attr-defined]
-            why = reply.locator("[data-testid=route-badge]").get_attribute("title")  # type: ignore[attr-defined]
-            assert "Foundry" in (why or "")
-    finally:
-        stop_server(server)
+    yield server
+    stop_server(server)
+
+
+def test_auto_without_foundry_stays_here_and_says_so(
+    browser: object, no_foundry: ServerProcess
+) -> None:
+    with page_session(browser, no_foundry) as chat:
+        chat.open(AUTO + "&route_tokens=64")
+        chat.wait_state("ready", timeout_s=120)
+        banner = chat.page.locator("[data-testid=error]")  # type: ignore[attr-defined]
+        banner.wait_for()
+        assert "Foundry Local cannot be reached" in banner.inner_text()
+        reply = ask(chat, document(10) + "\n\nSummarize")
+        assert reply.get_attribute("data-backend") == "browser"  # type: ignore[attr-defined]
+        assert reply.get_attribute("data-route-reason") == "foundry-down"  # type: ignore[attr-defined]
+        why = reply.locator("[data-testid=route-badge]").get_attribute("title")  # type: ignore[attr-defined]
+        assert "Foundry" in (why or "")
+
+
+def test_foundry_down_at_boot_leaves_the_in_browser_model_answering(
+    browser: object, no_foundry: ServerProcess
+) -> None:
+    with page_session(browser, no_foundry) as chat:
+        chat.open("?backend=foundry&temperature=0&max_tokens=12")
+        chat.wait_state("ready", timeout_s=120)
+        page = chat.page
+        text = banner_saying(page, "For now, replies come from the model in this browser")
+        assert "Foundry Local is not answering" in text.inner_text()
+        assert page.locator("[data-testid=backend]").input_value() == "browser"
+        reply = ask(chat, "What is the capital of France?")
+        assert reply.get_attribute("data-backend") == "browser"  # type: ignore[attr-defined]
+        assert "Paris" in reply.inner_text()  # type: ignore[attr-defined]

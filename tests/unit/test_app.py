@@ -9,7 +9,7 @@ from typing import Any
 from pyapp.app import FIRST_S, STREAM_EVERY_S, STREAM_SETTLED_S, App, Provider, Redraw
 from pyapp.backends import Backend as ChatBackend
 from pyapp.backends import BackendKind
-from pyapp.errors import RemoteError, StorageError
+from pyapp.errors import ModelLoadError, RemoteError, StorageError
 from pyapp.library import Library
 from pyapp.settings import Backend, Preferences, Settings
 from pyapp.status import ModelOption, empty_hint, reading_text
@@ -82,10 +82,11 @@ def make_app(
     store: Store | None = None,
     records: MemoryRecords | None = None,
     saved: dict[str, Any] | None = None,
+    browser_error: Exception | None = None,
 ) -> tuple[App, Page, ScriptedBackend, Store]:
     page, backend, store = Page(), ScriptedBackend(replies), store or Store()
     prefs, problems = Preferences.load(saved, query)
-    providers: dict[Backend, Provider] = {Backend.BROWSER: FakeProvider(backend)}
+    providers: dict[Backend, Provider] = {Backend.BROWSER: FakeProvider(backend, browser_error)}
     if foundry is not None:
         providers[Backend.FOUNDRY] = foundry
     library = Library(records if records is not None else MemoryRecords())
@@ -194,13 +195,69 @@ def test_an_unreachable_server_says_the_in_browser_model_still_answers() -> None
     assert store.saved == []  # a backend that did not open is not remembered
 
 
-def test_an_unreachable_server_at_boot_offers_the_in_browser_model() -> None:
+def test_a_saved_server_down_at_boot_leaves_the_in_browser_model_answering() -> None:
+    down = FakeProvider(None, RemoteError("Foundry Local is not reachable.", unreachable=True))
+    app, page, local, store = make_app(
+        [Script(["Hi."])], foundry=down, saved={"backend": "foundry"}
+    )
+    assert app.active == Backend.BROWSER and page.last("status")["state"] == "ready"
+    assert page.last("banner") == {
+        "op": "banner",
+        "text": "Foundry Local is not reachable. "
+        "For now, replies come from the model in this browser.",
+        "action": "Try Foundry Local again",
+        "kind": "error",
+    }
+    assert page.last("backend")["value"] == "browser"
+    run_async(app.handle({"type": "send", "text": "Hello"}))
+    assert local.asked and store.saved == []  # answered here; Foundry stays the saved choice
+    run_async(app.handle({"type": "banner_action"}))  # still down: said, the model stays
+    assert page.last("banner")["text"].endswith(
+        "Replies still come from the model in this browser."
+    )
+    assert app.active == Backend.BROWSER and down.opened == 2
+    remote = ScriptedBackend([], kind=BackendKind.FOUNDRY, model_id="big", model="big")
+    down.backend, down.error = remote, None  # it has started
+    page.ops.clear()
+    run_async(app.handle({"type": "backend", "value": "foundry"}))
+    assert app.active == Backend.FOUNDRY and app.session is not None
+    assert app.session.backend is remote and page.last("backend")["value"] == "foundry"
+
+
+def test_a_saved_server_down_at_boot_offers_itself_again_from_the_banner() -> None:
     down = FakeProvider(None, RemoteError("Foundry Local is not reachable.", unreachable=True))
     app, page, _, _ = make_app([], foundry=down, saved={"backend": "foundry"})
-    assert app.session is None
-    assert page.last("banner")["action"] == "Use the in-browser model"
+    down.backend = ScriptedBackend([], kind=BackendKind.FOUNDRY, model_id="big", model="big")
+    down.error = None
     run_async(app.handle({"type": "banner_action"}))
-    assert page.last("status")["state"] == "ready" and app.active == Backend.BROWSER
+    assert app.active == Backend.FOUNDRY and app.session is not None
+    assert app.session.backend is down.backend and page.last("status")["state"] == "ready"
+
+
+def test_a_server_that_answers_with_an_error_at_boot_is_not_replaced() -> None:
+    broken = FakeProvider(None, RemoteError("Foundry Local has no model called 'big'."))
+    app, page, local, _ = make_app([], foundry=broken, saved={"backend": "foundry"})
+    assert app.session is None and local.asked == []  # its error is the user's to act on
+    assert page.last("status") == {
+        "op": "status",
+        "state": "error",
+        "text": "No backend is available",
+    }
+    assert page.last("banner")["text"] == "Foundry Local has no model called 'big'."
+
+
+def test_when_the_in_browser_model_fails_too_both_failures_are_said() -> None:
+    down = FakeProvider(None, RemoteError("Foundry Local is not reachable.", unreachable=True))
+    app, page, _, _ = make_app(
+        [],
+        foundry=down,
+        saved={"backend": "foundry"},
+        browser_error=ModelLoadError("The model file is damaged."),
+    )
+    assert app.session is None and page.last("status")["state"] == "error"
+    assert page.last("banner")["text"] == (
+        "Foundry Local is not reachable. The model file is damaged."
+    )
 
 
 def test_a_links_backend_and_system_prompt_are_said_with_a_way_back() -> None:
@@ -237,8 +294,9 @@ def test_a_failure_at_boot_is_said_with_the_links_presets_and_my_settings_are_th
     )
     banner = page.last("banner")
     assert banner["action"] == "Use my settings" and banner["kind"] == "error"
+    assert app.active == Backend.BROWSER and app.prefs.effective.system == "Arr"
     assert banner["text"] == (
-        "Foundry Local is not reachable. "
+        "Foundry Local is not reachable. For now, replies come from the model in this browser. "
         "Ignored URL parameter temperature='hot': expected a number from 0 to 2. "
         "Ignored URL parameter top_p='2': expected a number from 0 to 1. "
         "This link set Backend: Foundry Local; System prompt: “Arr” (for this visit only)."
