@@ -53,7 +53,11 @@ async function save(url, bytes, sha256) {
   const cache = await caches.open(MODEL_CACHE);
   const saved = await cache.match(url);
   if (saved && saved.headers.get(HASH_HEADER) === sha256) return;
-  const headers = { "Content-Type": "application/octet-stream", [HASH_HEADER]: sha256 };
+  const headers = {
+    "Content-Type": "application/octet-stream",
+    "Content-Length": String(bytes.length), // what Settings count as the model's storage
+    [HASH_HEADER]: sha256,
+  };
   await cache.put(url, new Response(bytes, { headers }));
 }
 

@@ -11,6 +11,7 @@ const STICK_PX = 48; // within this distance of the bottom, new text keeps the l
 const IMPORT_LIMIT = 64 * 1024 * 1024; // bytes: a larger file is refused before it is read
 const ATTACH_LIMIT = 20 * 1024 * 1024; // bytes: pyapp/attachments.py refuses more, so don't send it
 const SETTING_SAVE_MS = 400; // the system prompt is saved this long after the last keystroke
+const MODEL_CACHE = "hearth-models"; // where site/sw.js and site/model.js keep the model
 const SANITIZE = {
   ALLOWED_TAGS: ["p", "br", "strong", "em", "s", "del", "code", "pre", "span", "a", "ul", "ol", "li",
     "blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "table", "thead", "tbody", "tr", "th", "td"],
@@ -518,21 +519,24 @@ export class Renderer {
     });
   }
 
-  // What this site keeps on disk (saved chats, the app and the model), from the browser.
+  // What this site keeps on disk: the downloaded model, counted from its cache (the
+  // browser's own total can lag a removal by minutes), and the browser's total for
+  // everything (saved chats, the app and the model).
   async showStorage() {
     const shown = this.el.storage;
+    const model = await savedModelBytes().catch(() => null);
     const estimate = await navigator.storage?.estimate?.().catch(() => null);
-    if (!estimate) { shown.textContent = "Storage: unknown in this browser"; return; }
-    const persisted = await navigator.storage.persisted?.().catch(() => false);
+    const persisted = await navigator.storage?.persisted?.().catch(() => false);
     const mb = (bytes) => `${Math.round(bytes / 1048576).toLocaleString()} MB`;
-    shown.textContent = `Storage: ${mb(estimate.usage)} used of ${mb(estimate.quota)}`
-      + (persisted ? ", kept until you remove it" : "");
+    const parts = [model === null ? "the model: unknown" : model ? `the model ${mb(model)}` : "no downloaded model"];
+    if (estimate) parts.push(`${mb(Math.max(estimate.usage, model ?? 0))} used in all of ${mb(estimate.quota)}`);
+    shown.textContent = `Storage: ${parts.join(", ")}${persisted ? ", kept until you remove it" : ""}`;
   }
 
   // The service worker's copy of the model (site/sw.js); the loaded model keeps working,
   // and the next visit downloads it again.
   async removeModel() {
-    const removed = await caches.delete("hearth-models").catch(() => false);
+    const removed = await caches.delete(MODEL_CACHE).catch(() => false);
     this.op_banner({
       kind: "info",
       text: removed
@@ -627,4 +631,19 @@ function dropLayoutWhitespace(node) {
       dropLayoutWhitespace(child);
     }
   }
+}
+
+// Bytes of the model files kept for offline use: each entry's length as stored (both
+// writers record it), else its body's size (a disk-backed blob, not read into memory).
+async function savedModelBytes() {
+  if (!(await caches.has(MODEL_CACHE))) return 0;
+  const cache = await caches.open(MODEL_CACHE);
+  let total = 0;
+  for (const request of await cache.keys()) {
+    const response = await cache.match(request);
+    if (!response) continue;
+    const length = Number(response.headers.get("content-length"));
+    total += length > 0 ? length : (await response.blob()).size;
+  }
+  return total;
 }

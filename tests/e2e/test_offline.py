@@ -4,6 +4,8 @@ saved model is noticed and downloaded again."""
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import socket
 import subprocess
@@ -12,6 +14,7 @@ import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -187,18 +190,35 @@ def test_a_plain_static_server_is_enough(browser: object, static_server: str) ->
         assert "Paris" in ask(chat, "What is the capital of France?").inner_text()  # type: ignore[attr-defined]
 
 
-def test_settings_show_storage_and_remove_the_model(chat: PageSession) -> None:
+def saved_model_mb(chat: PageSession, dist: Path) -> int:
+    """The model's storage by the build's manifest: the sizes of the files it keeps."""
+    urls = chat.page.evaluate(  # type: ignore[attr-defined]
+        "async () => (await (await caches.open('hearth-models')).keys()).map((r) => r.url)"
+    )
+    files = json.loads((dist / "manifest.json").read_text())["files"]
+    sizes = [files[urlsplit(url).path.lstrip("/")]["size"] for url in urls]
+    assert sizes, "no model file was saved"
+    return round(sum(sizes) / 1048576)
+
+
+def test_settings_show_storage_and_remove_the_model(chat: PageSession, dist: Path) -> None:
     ready_and_saved(chat)
     page = chat.page
     page.click(".settings summary")  # type: ignore[attr-defined]
+    storage = page.locator("[data-testid=storage]")  # type: ignore[attr-defined]
     page.wait_for_function(  # type: ignore[attr-defined]
-        "() => /MB used of/.test(document.getElementById('storage').textContent)"
+        "() => /MB used in all of/.test(document.getElementById('storage').textContent)"
     )
+    shown = re.search(r"the model ([\d,]+) MB", storage.inner_text())
+    assert shown and int(shown[1].replace(",", "")) == saved_model_mb(chat, dist), shown
     page.click("[data-testid=remove-model]")  # type: ignore[attr-defined]
     banner = page.locator("[data-testid=error]")  # type: ignore[attr-defined]
     banner.wait_for(state="visible")
     assert "Removed the downloaded model" in banner.inner_text()
     assert "hearth-models" not in page.evaluate("caches.keys()")  # type: ignore[attr-defined]
+    page.wait_for_function(  # type: ignore[attr-defined]
+        "() => document.getElementById('storage').textContent.includes('no downloaded model')"
+    )
     # the loaded model goes on working
     assert "Paris" in ask(chat, "What is the capital of France?").inner_text()  # type: ignore[attr-defined]
 
