@@ -232,7 +232,7 @@ export class Renderer {
 
   op_banner({ text, action, kind }) {
     const { banner, bannerText, bannerAction } = this.el;
-    bannerText.textContent = text;
+    bannerText.replaceChildren(...withCode(this.doc, text));
     bannerAction.hidden = !action;
     if (action) bannerAction.textContent = action;
     banner.dataset.kind = kind || "error";
@@ -646,4 +646,12 @@ async function savedModelBytes() {
     total += length > 0 ? length : (await response.blob()).size;
   }
   return total;
+}
+
+// A message's `commands` as code (text nodes only: a message never carries markup); text
+// with an unpaired backtick shows as it is.
+function withCode(doc, text) {
+  const parts = text.split("`");
+  if (parts.length % 2 === 0) return [text];
+  return parts.map((part, i) => (i % 2 ? Object.assign(doc.createElement("code"), { textContent: part }) : part));
 }

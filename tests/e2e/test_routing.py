@@ -118,6 +118,9 @@ def test_foundry_down_at_boot_leaves_the_in_browser_model_answering(
         page = chat.page
         text = banner_saying(page, "For now, replies come from the model in this browser")
         assert "Foundry Local is not answering" in text.inner_text()
+        # the command to run shows as code, not between backticks
+        assert text.locator("code").all_inner_texts() == ["foundry service start"]
+        assert "`" not in text.inner_text()
         assert page.locator("[data-testid=backend]").input_value() == "browser"
         reply = ask(chat, "What is the capital of France?")
         assert reply.get_attribute("data-backend") == "browser"  # type: ignore[attr-defined]
