@@ -50,6 +50,18 @@ GROWING = [
 ]
 
 
+# What a narrow screen must lay out without breaking words: a table wider than the
+# bubble, an empty code block and a line longer than any screen.
+WIDE_PROMPT = "Show me a wide table."
+WIDE = (
+    "| " + " | ".join(f"Column {c}" for c in "ABCDEFGH") + " |\n"
+    "|" + "---|" * 8 + "\n"
+    "| " + " | ".join(["a very long cell value here"] * 8) + " |\n\n"
+    "```\n```\n\n"
+    '```js\nconst veryLongLine = "' + "a" * 300 + '";\n```\n'
+)
+
+
 def chunked(text: str, rng: random.Random) -> list[str]:
     """`text` cut at up to 12 random places (at least one, where it has two characters)."""
     if len(text) < 2:
@@ -69,6 +81,8 @@ def script(request: dict[str, Any]) -> Reply:
     prompt = str(request["messages"][-1]["content"])
     if prompt == RICH_PROMPT:
         return Reply(chunked(RICH, random.Random(prompt)))
+    if prompt == WIDE_PROMPT:
+        return Reply([WIDE])
     if prompt == GROWING_PROMPT:
         return Reply(GROWING, pause_s=0.2)
     if prompt.startswith("vector "):

@@ -19,7 +19,7 @@ from tests.conftest import (
     ask,
     page_session,
 )
-from tests.e2e.replies import GROWING_PROMPT, RICH_PROMPT
+from tests.e2e.replies import GROWING_PROMPT, RICH_PROMPT, WIDE_PROMPT
 from tests.e2e.xss_corpus import VECTORS
 from tests.support.fake_openai import FakeOpenAI
 
@@ -95,6 +95,46 @@ def test_markdown_renders_code_tables_and_emphasis(trapped: PageSession) -> None
     assert "[bad](javascript:alert(1))" in text.replace("\n", " ")
     assert trapped.page.evaluate(AUDIT) == []  # type: ignore[attr-defined]
     assert trapped.page.evaluate("window.__xss") == 0  # type: ignore[attr-defined]
+
+
+# What a reader would see go wrong on a narrow screen: a word split over two lines in a
+# table cell (a split word has two boxes), a copy button outside its code block or moving
+# when the code scrolls, and a page that scrolls sideways.
+LAYOUT = """(content) => {
+  const split = [];
+  for (const cell of content.querySelectorAll("th, td")) {
+    const text = cell.firstChild;
+    for (const word of text.textContent.matchAll(/\\S+/g)) {
+      const range = document.createRange();
+      range.setStart(text, word.index);
+      range.setEnd(text, word.index + word[0].length);
+      if (range.getClientRects().length !== 1) split.push(word[0]);
+    }
+  }
+  const table = content.querySelector("table");
+  const buttons = [...content.querySelectorAll("pre")].map((pre) => {
+    const box = pre.getBoundingClientRect(), copy = pre.querySelector(".code-copy");
+    const before = copy.getBoundingClientRect();
+    pre.querySelector("code").scrollLeft = 120;
+    const after = copy.getBoundingClientRect();
+    return before.top >= box.top && before.bottom <= box.bottom && before.right <= box.right
+      && after.left === before.left;
+  });
+  return { split, tableScrolls: table.scrollWidth > table.clientWidth, buttons,
+           pageScrolls: document.documentElement.scrollWidth > innerWidth };
+}"""
+
+
+def test_a_wide_table_and_code_fit_a_phone_without_breaking_words(trapped: PageSession) -> None:
+    trapped.page.set_viewport_size({"width": 390, "height": 844})  # type: ignore[attr-defined]
+    content = ask(trapped, WIDE_PROMPT).locator(".content")  # type: ignore[attr-defined]
+    assert content.locator("th").count() == 8 and content.locator("pre").count() == 2
+    assert content.evaluate(LAYOUT) == {
+        "split": [],
+        "tableScrolls": True,
+        "buttons": [True, True],
+        "pageScrolls": False,
+    }
 
 
 def test_hostile_replies_neither_run_nor_fetch_nor_survive_a_reload(
