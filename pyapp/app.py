@@ -320,18 +320,21 @@ class App:
         at = self.chat.find(message_id)
         if self.busy or self.session is None or not text.strip() or at < 0:
             return
-        chat, replaced = self.chat, self.chat.messages[at:]
+        chat, replaced, title = self.chat, self.chat.messages[at:], self.chat.title
         async with self._busy(State.GENERATING, GENERATING):
             self.view.hide_banner()
             edited = replace(self.chat.messages[at], text=text.strip())
             turn = await self._routed(edited)
             answered = await self._show(self.session.edit(message_id, text.strip(), turn))
         if answered and len(replaced) > 1:
-            self._offer_undo_edit(chat, at, replaced)
+            self._offer_undo_edit(chat, at, replaced, title)
 
-    def _offer_undo_edit(self, chat: Chat, at: int, replaced: list[ChatMessage]) -> None:
-        """An edit replaced the message and everything after it: Undo puts them back (the
-        new question and reply go; a reply being written ends first)."""
+    def _offer_undo_edit(
+        self, chat: Chat, at: int, replaced: list[ChatMessage], title: str
+    ) -> None:
+        """An edit replaced the message and everything after it: Undo puts them back, and
+        the title it had (the new question and reply go; a reply being written ends
+        first)."""
         later = len(replaced) - 1
         removed = (
             f"{later} message that followed it was"
@@ -342,7 +345,7 @@ class App:
         async def undo() -> None:
             if not await self._leave_reply():
                 return
-            chat.messages[at:] = replaced
+            chat.messages[at:], chat.title = replaced, title
             await self.library.save(chat)
             if chat is self.chat:
                 self.view.messages([self._message(m) for m in chat.messages])

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from pyapp.backends import Backend, ReplyOptions
-from pyapp.chats import Attached, Chat, ChatMessage, MessageState, title_from
+from pyapp.chats import Attached, Chat, ChatMessage, MessageState, auto_title
 from pyapp.errors import HearthError
 from pyapp.stats import ReplyStats, StopReason
 from pyapp.templates import Role
@@ -142,11 +142,18 @@ class ChatSession:
         at = self.chat.find(message_id)
         if at < 0 or self.chat.messages[at].role != Role.USER:
             return
-        dropped = self.chat.messages[at:]
-        del self.chat.messages[at:]
+        chat = self.chat
+        dropped = chat.messages[at:]
+        title = chat.title
+        first = next(i for i, m in enumerate(chat.messages) if m.role == Role.USER)
+        if at == first and title == auto_title(dropped[0]):
+            chat.title = ""  # named after its first message, so after the edited one
+        del chat.messages[at:]
         edited = ChatMessage(Role.USER, text, id=message_id, attachments=dropped[0].attachments)
         async for event in self._reply(turn, edited, restore=dropped):
             yield event
+        if chat.messages[at : at + 1] == dropped[:1]:  # nothing was answered: all put back
+            chat.title = title
 
     def _idle(self, action: str) -> None:
         if self.busy:
@@ -192,7 +199,7 @@ class ChatSession:
         added = [m for m in (user, reply) if m is not None]
         chat.messages += added
         if user is not None and not chat.title:
-            chat.title = title_from(user.text or " ".join(a.name for a in user.attachments))
+            chat.title = auto_title(user)
         await self._save()
         yield Started(user, reply)
         saved_at = self.clock()

@@ -87,6 +87,11 @@ class Chat:
         return head + [m.as_prompt() for m in self.messages]
 
 
+def auto_title(first: ChatMessage) -> str:
+    """The title a chat gets from its first prompt (its files' names, if it has no text)."""
+    return title_from(first.text or " ".join(a.name for a in first.attachments))
+
+
 def title_from(text: str) -> str:
     """A chat's title from its first prompt: the first line, cut at a word boundary."""
     line = next((part.strip() for part in text.splitlines() if part.strip()), "")

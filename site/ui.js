@@ -577,7 +577,7 @@ export class Renderer {
     });
     cancel.addEventListener("click", () => { close(); shown.element.querySelector("[data-testid=edit]")?.focus(); });
     box.addEventListener("keydown", (event) => {
-      if (event.key === "Escape") { event.stopPropagation(); close(); }
+      if (event.key === "Escape") { event.stopPropagation(); cancel.click(); }
       if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) save.click();
     });
     shown.content.replaceChildren(box, bar);

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from playwright.sync_api import expect
+
 from tests.conftest import (
     ASSISTANT,
     PageSession,
@@ -255,6 +257,11 @@ def test_edit_regenerate_and_copy(chat: PageSession) -> None:
     first_user = page.locator("[data-testid=message][data-role=user]").first
     first_user.hover()
     first_user.locator("[data-testid=edit]").click()
+    page.keyboard.press("Escape")  # as Cancel: the message as it was, the keyboard on Edit
+    page.wait_for_function("() => document.activeElement?.dataset.testid === 'edit'")
+    assert first_user.locator(".edit-box").count() == 0
+    assert first_user.locator(".content").inner_text() == "What is the capital of France?"
+    first_user.locator("[data-testid=edit]").click()
     page.fill(".edit-box", "What is the capital of Italy?")
     page.click("text=Save and resend")
     page.wait_for_function(
@@ -263,6 +270,8 @@ def test_edit_regenerate_and_copy(chat: PageSession) -> None:
     )
     shown = texts(chat)
     assert shown[0] == "What is the capital of Italy?"
+    title = page.locator(f"{ITEMS} [data-testid=chat-title]")
+    expect(title).to_have_text(["What is the capital of Italy?"])  # named after it
     # what the edit replaced comes back with Undo
     banner_saying(page, "the 3 messages that followed it were removed.")
     page.click("[data-testid=error-action]")  # Undo

@@ -505,6 +505,7 @@ def test_an_edit_that_replaced_later_messages_offers_undo() -> None:
     first = app.chat.messages[0].id
     run_async(app.handle({"type": "edit", "id": first, "text": "Capital of Italy?"}))
     assert [m.text for m in app.chat.messages] == ["Capital of Italy?", "Rome."]
+    assert page.last("chats")["items"][0]["title"] == "Capital of Italy?"
     banner = page.last("banner")
     assert (banner["text"], banner["action"]) == (
         "Resent your edited message; the 3 messages that followed it were removed.",
@@ -514,6 +515,7 @@ def test_an_edit_that_replaced_later_messages_offers_undo() -> None:
     run_async(app.handle({"type": "banner_action"}))
     assert [(m.id, m.text) for m in app.chat.messages] == before
     assert [m["text"] for m in page.last("messages")["items"]] == [t for _, t in before]
+    assert page.last("chats")["items"][0]["title"] == "Capital of France?"
     reopened = Library(records)
     run_async(reopened.load())
     assert [m.text for m in reopened.chats[app.chat.id].messages] == [t for _, t in before]

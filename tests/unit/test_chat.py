@@ -186,6 +186,37 @@ def test_edit_replaces_what_followed_the_edited_message() -> None:
     assert [m.content for m in backend.asked[-1]] == ["Be brief.", "Capital of Italy?"]
 
 
+def test_editing_the_first_message_renames_a_chat_named_after_it() -> None:
+    backend = ScriptedBackend([Script(["Paris."]), Script(["Rome."]), Script(["Oslo."])])
+    session = ChatSession(backend)
+    run(session.send("Capital of France?", TURN))
+    assert session.chat.title == "Capital of France?"
+    run(session.edit(session.chat.messages[0].id, "Capital of Italy?", TURN))
+    assert session.chat.title == "Capital of Italy?"
+    session.chat.title = "Geography"  # a name the user gave it stays
+    run(session.edit(session.chat.messages[0].id, "Capital of Norway?", TURN))
+    assert session.chat.title == "Geography"
+
+
+def test_an_edit_that_gets_no_reply_keeps_the_title() -> None:
+    backend = ScriptedBackend([Script(["Paris."]), Script(["x"], error=EngineError("boom"))])
+    session = ChatSession(backend)
+    run(session.send("Capital of France?", TURN))
+    events = run(session.edit(session.chat.messages[0].id, "Capital of Italy?", TURN))
+    assert isinstance(events[-1], Failed)
+    assert texts(session.chat) == [("user", "Capital of France?"), ("assistant", "Paris.")]
+    assert session.chat.title == "Capital of France?"
+
+
+def test_editing_a_later_message_keeps_the_title() -> None:
+    backend = ScriptedBackend([Script(["Paris."]), Script(["Berlin."]), Script(["Rome."])])
+    session = ChatSession(backend)
+    run(session.send("Capital of France?", TURN))
+    run(session.send("And of Germany?", TURN))
+    run(session.edit(session.chat.messages[2].id, "And of Italy?", TURN))
+    assert session.chat.title == "Capital of France?"
+
+
 class Saved:
     def __init__(self) -> None:
         self.states: list[list[tuple[str, str, str]]] = []
