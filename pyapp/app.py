@@ -116,6 +116,7 @@ class App:
         self.query = ""  # the chat list's search
         self._banner_action: Callable[[], Awaitable[None]] | None = None
         self._history_warned = False
+        self._refused: str | None = None  # the banner of the last value a setting refused
 
     # what the page sends
 
@@ -273,8 +274,12 @@ class App:
         problem = self.prefs.edit(name, value)
         if problem is not None:
             self.view.banner(problem)
+            self._refused = problem
             self.view.settings(self.prefs.effective)  # the field shows the value in use again
             return
+        shown = self.view.shown
+        if shown is not None and shown.text == self._refused:
+            self.view.hide_banner()  # a refused value is old news once a value is taken
         try:
             await self.settings_store.save(self.prefs.stored())
         except StorageError as error:
@@ -514,7 +519,9 @@ class App:
             self._show_chats()
 
         self._banner_action = undo
-        self.view.banner(f"Deleted “{chat.title or 'New chat'}”.", "Undo", kind="info")
+        title = chat.title or "New chat"
+        end = "" if title.endswith((".", "!", "?", "…")) else "."  # not “Say hello.”.
+        self.view.banner(f"Deleted “{title}”{end}", "Undo", kind="info")
 
     async def search(self, query: str) -> None:
         self.query = query

@@ -81,7 +81,7 @@ _EXPLANATIONS: dict[str, str] = {
     Reason.SHORT_PROMPT: "Answered in this browser: short messages without personal data "
     "stay here.",
     Reason.FOUNDRY_DOWN: "Answered in this browser: the message is long enough for Foundry "
-    "Local, but Foundry Local could not be reached. Start it with `foundry service start`.",
+    "Local, but Foundry Local could not be reached. Start it with “foundry service start”.",
 }
 
 

@@ -60,7 +60,13 @@ LABELS = {
 SAVED = tuple(LABELS)
 # Presets a link could turn against its reader: where messages go (the backend, the model,
 # Auto's threshold) and what the model is told. The page says which a link set, at once.
-NOTICED = ("backend", "model", "route_tokens", "system")
+# By the names a sentence gives them.
+NOTICED = {
+    "backend": "the backend",
+    "model": "the model",
+    "route_tokens": "Auto's threshold",
+    "system": "the system prompt",
+}
 BACKEND_NAMES = {
     Backend.BROWSER: "the in-browser model",
     Backend.FOUNDRY: "Foundry Local",
@@ -118,13 +124,14 @@ class Preferences:
         """What this visit's link set that decides where messages go or what the model is
         told (None: nothing, or only what the saved settings say anyway)."""
         changed = [
-            f"{LABELS[name]}: {_shown(name, self.overrides[name])}"
-            for name in NOTICED
+            f"{called} to {_shown(name, self.overrides[name])}"
+            for name, called in NOTICED.items()
             if name in self.overrides and self.overrides[name] != getattr(self.saved, name)
         ]
         if not changed:
             return None
-        return f"This link set {'; '.join(changed)} (for this visit only)."
+        listed = ", ".join(changed[:-1]) + " and " + changed[-1] if len(changed) > 1 else changed[0]
+        return f"This link set {listed} (for this visit only)."
 
     def discard_link(self) -> None:
         """Back to the saved settings; a preset the page does not save (?threads=,

@@ -117,7 +117,7 @@ class View:
         self._op("models", options=[list(o) for o in options], selected=selected)
 
     def settings(self, settings: Settings) -> None:
-        self._op("settings", values={name: str(getattr(settings, name)) for name in PANEL})
+        self._op("settings", values={name: _field(getattr(settings, name)) for name in PANEL})
 
     def messages(self, messages: Sequence[tuple[ChatMessage, Html | None]]) -> None:
         """Show exactly these messages (a chat was opened or started)."""
@@ -150,3 +150,9 @@ class View:
     def prompt(self, text: str) -> None:
         """Put text (back) in the prompt box and focus it."""
         self._op("prompt", text=text)
+
+
+def _field(value: object) -> str:
+    """A setting as its field shows it: a whole float as typed ("0", not "0.0")."""
+    text = str(value)
+    return text.removesuffix(".0") if isinstance(value, float) else text

@@ -24,8 +24,7 @@ if TYPE_CHECKING:  # importing it for real needs openai, which loads on first us
 PLACEHOLDER_KEY = "set-by-serve.py"  # the proxy adds the real API_KEY, if any
 SERVE_PY_DOWN = (
     "serve.py is not running, so Foundry Local cannot be reached from this page. "
-    "Start it (`.venv/bin/python serve.py` in the Hearth folder) and try again; the "
-    "in-browser model works without it."
+    "Start it (`.venv/bin/python serve.py` in the Hearth folder) and try again."
 )
 
 

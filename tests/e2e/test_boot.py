@@ -61,7 +61,7 @@ def test_a_links_system_prompt_is_named_and_use_my_settings_puts_mine_back(
     page = chat.page
     banner = page.locator("[data-testid=error]")
     assert banner.inner_text().startswith(
-        "This link set System prompt: “Talk like a pirate” (for this visit only)."
+        "This link set the system prompt to “Talk like a pirate” (for this visit only)."
     )
     assert page.input_value("[data-testid=setting-system]") == "Talk like a pirate"
     # the empty chat says where answers come from, until the first message

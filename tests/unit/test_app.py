@@ -269,8 +269,8 @@ def test_a_links_backend_and_system_prompt_are_said_with_a_way_back() -> None:
     )
     assert page.last("banner") == {
         "op": "banner",
-        "text": "This link set Backend: Foundry Local; System prompt: “Talk like a pirate” "
-        "(for this visit only).",
+        "text": "This link set the backend to Foundry Local and the system prompt to "
+        "“Talk like a pirate” (for this visit only).",
         "action": "Use my settings",
         "kind": "info",
     }
@@ -299,7 +299,8 @@ def test_a_failure_at_boot_is_said_with_the_links_presets_and_my_settings_are_th
         "Foundry Local is not reachable. For now, replies come from the model in this browser. "
         "Ignored URL parameter temperature='hot': expected a number from 0 to 2. "
         "Ignored URL parameter top_p='2': expected a number from 0 to 1. "
-        "This link set Backend: Foundry Local; System prompt: “Arr” (for this visit only)."
+        "This link set the backend to Foundry Local and the system prompt to “Arr” "
+        "(for this visit only)."
     )
     run_async(app.handle({"type": "banner_action"}))  # both the backend and the prompt
     assert app.active == Backend.BROWSER and app.prefs.effective.system == Settings().system
@@ -341,6 +342,19 @@ def test_settings_edits_are_saved_but_url_presets_are_not() -> None:
     assert page.last("banner")["text"] == "Temperature takes a number from 0 to 2; it stays at 0.2."
     assert page.last("settings")["values"]["temperature"] == "0.2"
     assert store.saved[-1]["temperature"] == 0.2
+    run_async(app.handle({"type": "setting", "name": "top_p", "value": "0.5"}))
+    assert page.names()[-1] == "banner_hide" and app.view.shown is None  # old news now
+    run_async(app.handle({"type": "setting", "name": "temperature", "value": "0"}))
+    app.view.settings(app.prefs.effective)
+    assert page.last("settings")["values"]["temperature"] == "0"  # as typed, not "0.0"
+
+
+def test_a_value_taken_leaves_a_banner_that_is_not_about_settings() -> None:
+    app, page, _, _ = make_app([Script(["Hi."])])
+    run_async(app.handle({"type": "setting", "name": "max_tokens", "value": "lots"}))
+    app.view.banner("Deleted “Hi”.", "Undo", kind="info")
+    run_async(app.handle({"type": "setting", "name": "top_p", "value": "0.5"}))
+    assert app.view.shown is not None and app.view.shown.action == "Undo"
 
 
 def test_storage_that_refuses_is_reported_and_the_setting_still_applies() -> None:
@@ -446,6 +460,16 @@ def test_deleting_the_chat_being_written_stops_its_reply_first() -> None:
     assert app.library.chats[chat.id].messages[-1].state.value == "stopped"
     assert app.chat is chat  # and opens it again: it was the open one
     assert page.last("messages")["items"][-1]["state"] == "stopped"
+
+
+def test_a_deleted_chat_is_named_without_doubled_punctuation() -> None:
+    app, page, _, _ = make_app([Script(["Hello!"]), Script(["4"])])
+    run_async(app.handle({"type": "send", "text": "Say hello."}))
+    run_async(app.handle({"type": "delete", "id": app.chat.id}))
+    assert page.last("banner")["text"] == "Deleted “Say hello.”"
+    run_async(app.handle({"type": "send", "text": "What is 2+2"}))
+    run_async(app.handle({"type": "delete", "id": app.chat.id}))
+    assert page.last("banner")["text"] == "Deleted “What is 2+2”."
 
 
 class SlowProvider(FakeProvider):
