@@ -542,13 +542,12 @@ class App:
 
     async def import_file(self, text: str) -> None:
         try:
-            chats = await self.library.import_file(text)
+            imported = await self.library.import_file(text)
         except RecordError as error:
             self.view.banner(str(error))
             return
         self._show_chats()
-        count = f"{len(chats)} chat{'s' * (len(chats) != 1)}"
-        self.view.banner(f"Imported {count}.", kind="info")
+        self.view.banner(str(imported), kind="info")
         self._warn_history()
 
     # showing things

@@ -48,6 +48,23 @@ class ChatSummary:
     updated: float
 
 
+@dataclass(frozen=True)
+class Imported:
+    """What an import did with each chat of the file."""
+
+    added: list[Chat]
+    already: int  # held here exactly as the file has them (the same file imported twice)
+    empty: int  # without a message: a library keeps no empty chat
+
+    def __str__(self) -> str:
+        said = [f"Imported {_count(len(self.added), 'chat')}"]
+        if self.already:
+            said.append(f"{_count(self.already, 'chat', 'was', 'were')} already here")
+        if self.empty:
+            said.append(f"{_count(self.empty, 'empty chat', 'was', 'were')} skipped")
+        return "; ".join(said) + "."
+
+
 class Library:
     def __init__(self, records: Records) -> None:
         self.records = records
@@ -125,15 +142,27 @@ class Library:
         chat = self.chats.get(chat_id)
         return export_markdown(chat) if chat is not None else None
 
-    async def import_file(self, text: str) -> list[Chat]:
-        """Add the chats of an export file; an id already taken gets a new one, so an
-        import never overwrites or deletes anything. RecordError for a bad file."""
-        chats = import_json(text)
-        for chat in chats:
-            if chat.id in self.chats:
+    async def import_file(self, text: str) -> Imported:
+        """Add the chats of an export file. A chat held here as it is in the file is not
+        added twice; one whose id is taken by another chat gets a new id and an
+        "(imported)" title, so an import never overwrites or deletes anything and the two
+        can be told apart. RecordError for a bad file."""
+        added: list[Chat] = []
+        already = empty = 0
+        for chat in import_json(text):
+            held = self.chats.get(chat.id)
+            if not chat.messages:
+                empty += 1
+                continue
+            if held == chat:
+                already += 1
+                continue
+            if held is not None:
                 chat.id = new_id()
+                chat.title = f"{chat.title or 'New chat'} (imported)"
             await self.save(chat)
-        return chats
+            added.append(chat)
+        return Imported(added, already, empty)
 
     async def _store(self, work: Awaitable[None]) -> None:
         try:
@@ -144,6 +173,12 @@ class Library:
     def _failed(self, error: StorageError) -> str:
         self.problem = NOT_SAVED.format(reason=error)
         return self.problem
+
+
+def _count(n: int, thing: str, one: str = "", many: str = "") -> str:
+    """ "1 chat was", "2 chats were" (`one`/`many`: the verb, if any)."""
+    verb = one if n == 1 else many
+    return f"{n:,} {thing}{'s' * (n != 1)}" + (f" {verb}" if verb else "")
 
 
 def _mentions(chat: Chat, needle: str) -> bool:

@@ -165,6 +165,9 @@ def test_export_in_one_browser_and_import_into_another(
             "() => document.querySelectorAll('[data-testid=chat-item]').length === 2"
         )
         assert sorted(chat_titles(other)) == sorted(c["title"] for c in data["chats"])
+        other.page.set_input_files("[data-testid=import]", str(exported))  # the same again
+        banner_saying(other.page, "Imported 0 chats; 2 chats were already here.")
+        assert sorted(chat_titles(other)) == sorted(c["title"] for c in data["chats"])
         for record in data["chats"]:
             other.page.locator(ITEMS).filter(has_text=record["title"]).click()
             expected = [len(record["messages"]), record["messages"][0]["text"].strip()]

@@ -192,9 +192,36 @@ def test_import_adds_with_new_ids_and_never_overwrites() -> None:
     theirs = chat("Theirs")
     theirs.id = mine.id  # the same id, other content
     imported = run_async(library.import_file(export_json([theirs], 0.0)))
-    assert imported[0].id != mine.id
+    assert imported.added[0].id != mine.id
     assert library.chats[mine.id].title == "Mine"
-    assert sorted(s.title for s in library.summaries()) == ["Mine", "Theirs"]
+    assert sorted(s.title for s in library.summaries()) == ["Mine", "Theirs (imported)"]
+    assert str(imported) == "Imported 1 chat."
+
+
+def test_importing_the_same_file_again_adds_nothing_and_says_so() -> None:
+    library = Library(MemoryRecords())
+    first, second = chat("One"), chat("Two")
+    for each in (first, second):
+        run_async(library.save(each))
+    exported = library.export_all(0.0)
+    again = run_async(library.import_file(exported))
+    assert again.added == [] and again.already == 2
+    assert str(again) == "Imported 0 chats; 2 chats were already here."
+    assert len(library.summaries()) == 2
+    first.messages.append(ChatMessage(Role.USER, "More"))  # it changed since the export
+    run_async(library.save(first))
+    changed = run_async(library.import_file(exported))
+    assert str(changed) == "Imported 1 chat; 1 chat was already here."
+    assert sorted(s.title for s in library.summaries()) == ["One", "One (imported)", "Two"]
+
+
+def test_an_empty_chat_in_a_file_is_counted_as_skipped() -> None:
+    library = Library(MemoryRecords())
+    kept, empty = chat("Kept"), Chat(title="x" * 300)
+    imported = run_async(library.import_file(export_json([kept, empty], 0.0)))
+    assert [c.title for c in imported.added] == ["Kept"]
+    assert str(imported) == "Imported 1 chat; 1 empty chat was skipped."
+    assert [s.title for s in library.summaries()] == ["Kept"]
 
 
 def test_storage_that_refuses_leaves_the_library_working_in_memory() -> None:
