@@ -26,7 +26,7 @@ from pyapp.errors import HearthError, RemoteError, StorageError
 from pyapp.library import Library
 from pyapp.markdown import Markdown, MarkdownStream
 from pyapp.route import Reason, route
-from pyapp.settings import Backend, Preferences
+from pyapp.settings import SAVED, Backend, Preferences
 from pyapp.stats import ReplyStats
 from pyapp.status import (
     GENERATING,
@@ -142,6 +142,7 @@ class App:
             "attach": lambda: self.attach(str(event.get("name", "")), _bytes(event.get("data"))),
             "detach": lambda: self.detach(event.get("index")),
             "banner_action": self._run_banner_action,
+            "link_notice": self._show_link_notice,
         }
         handler = handlers.get(str(kind))
         if kind == "backend" and value not in set(Backend):
@@ -161,6 +162,7 @@ class App:
         error = await self.use(choice)
         if choice == Backend.FOUNDRY and isinstance(error, RemoteError) and error.unreachable:
             await self._answer_here_for_now(error)
+        self.view.link_preset(self.prefs.link_notice())
         self._tell_at_start(problems)
         self._history_warned = self.library.problem is not None
 
@@ -197,12 +199,23 @@ class App:
             action, self._banner_action = "Use my settings", self._discard_link
         self.view.banner(" ".join(texts), action, kind="error" if error else "info")
 
+    async def _show_link_notice(self) -> None:
+        """The page's sign of a link's presets was clicked: name them again, with the way
+        back to the user's own settings."""
+        notice = self.prefs.link_notice()
+        if notice is not None:
+            self._banner_action = self._discard_link
+            self.view.banner(notice, "Use my settings", kind="info")
+
     async def _discard_link(self) -> None:
-        """The link's presets end; the saved backend and model answer again (a reply being
-        written ends first, as when leaving the chat)."""
+        """The link's presets end, also in the address (a reload would bring them back);
+        the saved backend and model answer again (a reply being written ends first, as
+        when leaving the chat)."""
         if not await self._leave_reply():
             return
         self.prefs.discard_link()
+        self.view.link_preset(None)
+        self.view.forget_params(SAVED)
         now = self.prefs.effective
         self.view.settings(now)
         await self.use(now.backend, now.model)  # what it says (Auto's reach) is said again
@@ -280,6 +293,7 @@ class App:
         shown = self.view.shown
         if shown is not None and shown.text == self._refused:
             self.view.hide_banner()  # a refused value is old news once a value is taken
+        self.view.link_preset(self.prefs.link_notice())  # editing a preset's field ends it
         try:
             await self.settings_store.save(self.prefs.stored())
         except StorageError as error:

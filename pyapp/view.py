@@ -100,6 +100,14 @@ class View:
         self._op("banner", text=text, action=action, kind=kind)
         self.shown = Banner(text, action, kind)
 
+    def link_preset(self, notice: str | None) -> None:
+        """The lasting sign that a link's presets are in force (None: none are)."""
+        self._op("link_preset", text=notice)
+
+    def forget_params(self, names: Sequence[str]) -> None:
+        """Drop these URL parameters from the address, so a reload does not apply them."""
+        self._op("forget_params", names=list(names))
+
     def hide_banner(self) -> None:
         self._op("banner_hide")
         self.shown = None

@@ -37,6 +37,7 @@ export class Renderer {
     this.el = {
       status: $("status"), banner: $("error"), bannerText: $("error-text"),
       bannerAction: $("error-action"), bannerClose: $("error-close"), version: $("version"),
+      linkPreset: $("link-preset"),
       messages: $("messages"), prompt: $("prompt"), send: $("send"), stop: $("stop"),
       backend: $("backend"), model: $("model"), newChat: $("new-chat"), composer: $("composer"),
       chatList: $("chat-list"), chatEmpty: $("chat-empty"), search: $("chat-search"),
@@ -76,6 +77,7 @@ export class Renderer {
       emit({ type: "banner_action" });
     });
     el.bannerClose.addEventListener("click", () => { el.banner.hidden = true; });
+    el.linkPreset.addEventListener("click", () => emit({ type: "link_notice" }));
     el.settingsPanel.addEventListener("toggle", () => { if (el.settingsPanel.open) this.showStorage(); });
     el.removeModel.addEventListener("click", () => this.removeModel());
     el.search.addEventListener("input", () => emit({ type: "search", query: el.search.value }));
@@ -242,6 +244,21 @@ export class Renderer {
 
   op_phases({ seconds }) {
     this.el.status.dataset.phases = JSON.stringify(seconds);
+  }
+
+  // While a link's presets are in force (pyapp/settings.py NOTICED), a lasting sign: the
+  // banner that named them goes with the first message, the presets do not.
+  op_link_preset({ text }) {
+    const pill = this.el.linkPreset;
+    pill.hidden = !text;
+    pill.title = text || "";
+  }
+
+  // The user went back to their own settings: a reload must not apply the link's again.
+  op_forget_params({ names }) {
+    const url = new URL(location.href);
+    for (const name of names) url.searchParams.delete(name);
+    history.replaceState(history.state, "", url);
   }
 
   op_banner_hide() {

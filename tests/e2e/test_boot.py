@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any
 
-from tests.conftest import PageSession, ask, page_session
+from tests.conftest import PageSession, ask, banner_saying, page_session
 
 PHASES = "[data-testid=status][data-phases]"
 
@@ -56,25 +56,36 @@ EMPTY_HINT = """() => getComputedStyle(document.getElementById('messages'), '::b
 def test_a_links_system_prompt_is_named_and_use_my_settings_puts_mine_back(
     chat: PageSession,
 ) -> None:
-    chat.open("?system=Talk%20like%20a%20pirate&max_tokens=8")
+    chat.open("?system=Talk%20like%20a%20pirate&max_tokens=8&seed=3")
     chat.wait_state("ready", timeout_s=120)
     page = chat.page
     banner = page.locator("[data-testid=error]")
-    assert banner.inner_text().startswith(
-        "This link set the system prompt to “Talk like a pirate” (for this visit only)."
-    )
+    notice = "This link set the system prompt to “Talk like a pirate” (for this visit only)."
+    assert banner.inner_text().startswith(notice)
     assert page.input_value("[data-testid=setting-system]") == "Talk like a pirate"
     # the empty chat says where answers come from, until the first message
     assert "stays on this device" in page.evaluate(EMPTY_HINT)
+    ask(chat, "Hello")
+    assert page.evaluate(EMPTY_HINT) == "none"
+    # the banner went with the message; the presets did not, and neither does their sign
+    assert banner.is_hidden()
+    pill = page.locator("[data-testid=link-preset]")
+    assert pill.is_visible() and pill.get_attribute("title") == notice
+    pill.click()  # names them again, with the way back
+    banner_saying(page, notice)
     page.click("[data-testid=error-action]")  # Use my settings
     page.wait_for_function(  # the page hides the banner at once; Python then answers
         "() => document.querySelector('[data-testid=setting-system]').value"
         " === 'You are a helpful assistant.'"
     )
-    assert banner.is_hidden()
+    assert banner.is_hidden() and pill.is_hidden()
     assert page.input_value("#setting-max_tokens") == "512"
-    ask(chat, "Hello")
-    assert page.evaluate(EMPTY_HINT) == "none"
+    # the address keeps only what tunes this page, so a reload does not apply them again
+    assert page.evaluate("() => location.search") == "?seed=3"
+    page.reload()
+    chat.wait_state("ready", timeout_s=120)
+    assert page.input_value("[data-testid=setting-system]") == "You are a helpful assistant."
+    assert pill.is_hidden()
 
 
 def test_bad_url_parameter_is_reported_not_fatal(chat: PageSession) -> None:

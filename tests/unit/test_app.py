@@ -11,7 +11,7 @@ from pyapp.backends import Backend as ChatBackend
 from pyapp.backends import BackendKind
 from pyapp.errors import ModelLoadError, RemoteError, StorageError
 from pyapp.library import Library
-from pyapp.settings import Backend, Preferences, Settings
+from pyapp.settings import SAVED, Backend, Preferences, Settings
 from pyapp.status import ModelOption, empty_hint, reading_text
 from pyapp.view import View
 from tests.conftest import run_async
@@ -261,7 +261,9 @@ def test_when_the_in_browser_model_fails_too_both_failures_are_said() -> None:
 
 
 def test_a_links_backend_and_system_prompt_are_said_with_a_way_back() -> None:
-    remote = ScriptedBackend([], kind=BackendKind.FOUNDRY, model_id="big", model="big")
+    remote = ScriptedBackend(
+        [Script(["Ahoy."])], kind=BackendKind.FOUNDRY, model_id="big", model="big"
+    )
     app, page, _, store = make_app(
         [Script(["Arr."])],
         query="?backend=foundry&system=Talk%20like%20a%20pirate",
@@ -275,7 +277,14 @@ def test_a_links_backend_and_system_prompt_are_said_with_a_way_back() -> None:
         "kind": "info",
     }
     assert app.session is not None and app.session.backend is remote
+    assert page.last("link_preset")["text"] == page.last("banner")["text"]  # a lasting sign
+    run_async(app.handle({"type": "send", "text": "Hi"}))  # the banner goes, the sign stays
+    assert page.last("link_preset")["text"] is not None and app.view.shown is None
+    run_async(app.handle({"type": "link_notice"}))  # the sign, clicked: named again
+    assert page.last("banner")["action"] == "Use my settings"
     run_async(app.handle({"type": "banner_action"}))
+    assert page.last("link_preset") == {"op": "link_preset", "text": None}
+    assert page.last("forget_params")["names"] == list(SAVED)  # a reload keeps them away
     assert app.active == Backend.BROWSER and app.session.backend is not remote
     assert page.last("settings")["values"]["system"] == "You are a helpful assistant."
     assert page.last("backend")["value"] == "browser"
@@ -324,6 +333,15 @@ def test_switching_backend_keeps_the_chat_and_is_remembered() -> None:
     assert page.last("backend")["hint"] == empty_hint(Backend.FOUNDRY, "somewhere")
 
 
+def test_editing_a_presets_field_ends_its_sign() -> None:
+    app, page, _, _ = make_app([], query="?system=Arr&temperature=0")
+    assert page.last("link_preset")["text"] is not None
+    run_async(app.handle({"type": "setting", "name": "system", "value": "Be kind."}))
+    assert page.last("link_preset") == {"op": "link_preset", "text": None}
+    quiet, page, _, _ = make_app([], query="?temperature=0")  # tuning only: no sign
+    assert page.last("link_preset") == {"op": "link_preset", "text": None}
+
+
 def test_settings_edits_are_saved_but_url_presets_are_not() -> None:
     app, page, _, store = make_app(
         [Script(["ok"])], query="?system=Speak%20like%20a%20pirate&max_tokens=64"
@@ -342,8 +360,9 @@ def test_settings_edits_are_saved_but_url_presets_are_not() -> None:
     assert page.last("banner")["text"] == "Temperature takes a number from 0 to 2; it stays at 0.2."
     assert page.last("settings")["values"]["temperature"] == "0.2"
     assert store.saved[-1]["temperature"] == 0.2
+    page.ops.clear()
     run_async(app.handle({"type": "setting", "name": "top_p", "value": "0.5"}))
-    assert page.names()[-1] == "banner_hide" and app.view.shown is None  # old news now
+    assert "banner_hide" in page.names() and app.view.shown is None  # old news now
     run_async(app.handle({"type": "setting", "name": "temperature", "value": "0"}))
     app.view.settings(app.prefs.effective)
     assert page.last("settings")["values"]["temperature"] == "0"  # as typed, not "0.0"
