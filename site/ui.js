@@ -37,7 +37,7 @@ export class Renderer {
     this.el = {
       status: $("status"), banner: $("error"), bannerText: $("error-text"),
       bannerAction: $("error-action"), bannerClose: $("error-close"), version: $("version"),
-      linkPreset: $("link-preset"),
+      linkPreset: $("link-preset"), announce: $("announce"),
       messages: $("messages"), prompt: $("prompt"), send: $("send"), stop: $("stop"),
       backend: $("backend"), model: $("model"), newChat: $("new-chat"), composer: $("composer"),
       chatList: $("chat-list"), chatEmpty: $("chat-empty"), search: $("chat-search"),
@@ -80,6 +80,14 @@ export class Renderer {
     el.linkPreset.addEventListener("click", () => emit({ type: "link_notice" }));
     el.settingsPanel.addEventListener("toggle", () => { if (el.settingsPanel.open) this.showStorage(); });
     el.removeModel.addEventListener("click", () => this.removeModel());
+    // A list scrolled to its end stays there when it gets shorter (a banner or the settings
+    // open above it, the message box grows), so the newest message stays in view.
+    const list = el.messages;
+    let atEnd = true;
+    list.addEventListener("scroll", () => {
+      atEnd = list.scrollHeight - list.scrollTop - list.clientHeight < STICK_PX;
+    }, { passive: true });
+    new ResizeObserver(() => { if (atEnd) list.scrollTop = list.scrollHeight; }).observe(list);
     el.search.addEventListener("input", () => emit({ type: "search", query: el.search.value }));
     el.exportAll.addEventListener("click", () => emit({ type: "export" }));
     el.exportMarkdown.addEventListener("click", () => emit({ type: "export_markdown" }));
@@ -461,6 +469,8 @@ export class Renderer {
     element.dataset.interrupted = String(item.state === "interrupted");
     // a streaming reply is redrawn many times a second: scan the list only when it changes
     if (added || shown.state !== item.state) this.markLastReply();
+    // A screen reader hears a reply once, whole, when it ends (not every redraw of it).
+    if (shown.state === "streaming" && item.state !== "streaming") this.el.announce.textContent = content.innerText;
     shown.state = item.state;
     // data-done last: tests and the benchmark wait for it, then read the figures above
     element.dataset.done = String(item.state !== "streaming");

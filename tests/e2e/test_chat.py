@@ -48,6 +48,10 @@ def test_reply_streams_into_the_page(chat: PageSession) -> None:
     status = chat.page.locator("[data-testid=status]")
     assert status.get_attribute("data-state") == "ready"
     assert "tok/s" in status.inner_text() and "WASM" in status.inner_text()
+    # a screen reader hears the reply once, whole, when it ends (the list is not live)
+    announced = chat.page.locator("[data-testid=announce]")
+    assert announced.get_attribute("aria-live") == "polite" and announced.inner_text() == text
+    assert chat.page.get_attribute("[data-testid=messages]", "aria-live") is None
 
 
 def test_second_turn_reuses_the_cache(chat: PageSession, model_folder: Path) -> None:

@@ -125,8 +125,14 @@ LAYOUT = """(content) => {
 }"""
 
 
+AT_END = """() => { const list = document.getElementById("messages");
+  return list.scrollHeight > list.clientHeight
+    && list.scrollHeight - list.scrollTop - list.clientHeight < 2; }"""
+
+
 def test_a_wide_table_and_code_fit_a_phone_without_breaking_words(trapped: PageSession) -> None:
-    trapped.page.set_viewport_size({"width": 390, "height": 844})  # type: ignore[attr-defined]
+    page = trapped.page
+    page.set_viewport_size({"width": 390, "height": 600})  # type: ignore[attr-defined]
     content = ask(trapped, WIDE_PROMPT).locator(".content")  # type: ignore[attr-defined]
     assert content.locator("th").count() == 8 and content.locator("pre").count() == 2
     assert content.evaluate(LAYOUT) == {
@@ -135,6 +141,10 @@ def test_a_wide_table_and_code_fit_a_phone_without_breaking_words(trapped: PageS
         "buttons": [True, True],
         "pageScrolls": False,
     }
+    # the list, at its end, stays there when the settings open above it and make it shorter
+    page.wait_for_function(AT_END)  # type: ignore[attr-defined]
+    page.click(".settings summary")  # type: ignore[attr-defined]
+    page.wait_for_function(AT_END)  # type: ignore[attr-defined]
 
 
 def test_hostile_replies_neither_run_nor_fetch_nor_survive_a_reload(
