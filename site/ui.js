@@ -12,6 +12,7 @@ const IMPORT_LIMIT = 64 * 1024 * 1024; // bytes: a larger file is refused before
 const ATTACH_LIMIT = 20 * 1024 * 1024; // bytes: pyapp/attachments.py refuses more, so don't send it
 const SETTING_SAVE_MS = 400; // the system prompt is saved this long after the last keystroke
 const MODEL_CACHE = "hearth-models"; // where site/sw.js and site/model.js keep the model
+const DRAFT_KEY = "hearth-draft"; // the message box's text, so that a reload keeps it
 const SANITIZE = {
   ALLOWED_TAGS: ["p", "br", "strong", "em", "s", "del", "code", "pre", "span", "a", "ul", "ol", "li",
     "blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "table", "thead", "tbody", "tr", "th", "td"],
@@ -62,7 +63,8 @@ export class Renderer {
         this.send();
       }
     });
-    el.prompt.addEventListener("input", () => this.fitPrompt());
+    el.prompt.addEventListener("input", () => { this.fitPrompt(); keepDraft(el.prompt.value); });
+    if (!el.prompt.value) { el.prompt.value = savedDraft(); this.fitPrompt(); } // as before a reload
     this.doc.addEventListener("keydown", (event) => {
       if (event.key === "Escape" && !el.stop.disabled) emit({ type: "stop" });
       else if (event.key === "Escape" && el.sidebar.classList.contains("open")) this.toggleSidebar(false);
@@ -309,6 +311,7 @@ export class Renderer {
 
   op_prompt({ text }) {
     this.el.prompt.value = text;
+    keepDraft(text);
     this.fitPrompt();
     this.el.prompt.focus();
   }
@@ -681,4 +684,21 @@ function withCode(doc, text) {
   const parts = text.split("`");
   if (parts.length % 2 === 0) return [text];
   return parts.map((part, i) => (i % 2 ? Object.assign(doc.createElement("code"), { textContent: part }) : part));
+}
+
+// The unsent message survives a reload (on this device only, like the chats). A browser
+// that refuses storage only loses that.
+function keepDraft(text) {
+  try {
+    if (text) localStorage.setItem(DRAFT_KEY, text);
+    else localStorage.removeItem(DRAFT_KEY);
+  } catch {}
+}
+
+function savedDraft() {
+  try {
+    return localStorage.getItem(DRAFT_KEY) || "";
+  } catch {
+    return "";
+  }
 }

@@ -300,6 +300,20 @@ def test_edit_regenerate_and_copy(chat: PageSession) -> None:
     assert copied == page.evaluate(STORED_TEXT, reply.get_attribute("data-id"))  # raw Markdown
 
 
+def test_an_unsent_message_survives_a_reload_until_it_is_sent(chat: PageSession) -> None:
+    chat.open("?temperature=0&max_tokens=8")
+    chat.wait_state("ready")
+    page = chat.page
+    page.fill("[data-testid=prompt]", "My unsent\ndraft")
+    page.reload()
+    chat.wait_state("ready")
+    assert page.input_value("[data-testid=prompt]") == "My unsent\ndraft"
+    ask(chat, "What is the capital of France?")  # sent: the box is empty, also after a reload
+    page.reload()
+    chat.wait_state("ready")
+    assert page.input_value("[data-testid=prompt]") == ""
+
+
 def test_without_storage_the_chat_still_works_and_says_so(chat: PageSession) -> None:
     chat.open("?temperature=0&max_tokens=24")  # greedy: the answer is known
     chat.wait_state("ready")
