@@ -22,7 +22,7 @@ from pyapp.backends import Backend as ChatBackend
 from pyapp.backends import BackendKind, ReplyOptions
 from pyapp.chat import ChatEvent, ChatSession, Chunk, Failed, Finished, Started, Turn
 from pyapp.chats import Attached, Chat, ChatMessage, RecordError
-from pyapp.errors import HearthError, RemoteError, StorageError
+from pyapp.errors import HearthError, RemoteError, StoppedEarly, StorageError
 from pyapp.library import Library
 from pyapp.markdown import Markdown, MarkdownStream
 from pyapp.route import Reason, route
@@ -433,6 +433,7 @@ class App:
                     self.view.remove(event.removed)
                 if event.prompt:
                     self.view.prompt(event.prompt)
+                self._show_chats()  # a new chat's first turn undone: it is no longer listed
                 self.report(event.error, self.active)
                 self._settle()
                 answered = False
@@ -597,7 +598,9 @@ class App:
             self.view.banner(str(error), "Use the in-browser model")
         else:
             self._banner_action = None
-            self.view.banner(str(error))
+            self.view.banner(
+                str(error), kind="info" if isinstance(error, StoppedEarly) else "error"
+            )
 
     async def _run_banner_action(self) -> None:
         action, self._banner_action = self._banner_action, None

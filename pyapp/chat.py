@@ -15,7 +15,7 @@ from typing import Protocol
 
 from pyapp.backends import Backend, ReplyOptions
 from pyapp.chats import Attached, Chat, ChatMessage, MessageState, auto_title
-from pyapp.errors import HearthError
+from pyapp.errors import HearthError, StoppedEarly
 from pyapp.stats import ReplyStats, StopReason
 from pyapp.templates import Role
 
@@ -198,12 +198,13 @@ class ChatSession:
         )
         added = [m for m in (user, reply) if m is not None]
         chat.messages += added
-        if user is not None and not chat.title:
+        titled = user is not None and not chat.title  # named after this turn's question
+        if user is not None and titled:
             chat.title = auto_title(user)
         await self._save()
         yield Started(user, reply)
         saved_at = self.clock()
-        notice: str | None = None
+        failure: HearthError | None = None
         try:
             async for text in backend.reply(prompt, turn.options, lambda: self._stop):
                 reply.text += text
@@ -213,18 +214,23 @@ class ChatSession:
                     saved_at = self.clock()
         except Exception as error:  # noqa: BLE001 - a failed reply never corrupts the chat
             failure = error if isinstance(error, HearthError) else unexpected(error)
-            if not reply.text:
-                del chat.messages[-len(added) :]
-                restored = self._put_back(restore)
-                await self._save()
-                yield Failed(failure, asked, tuple(m.id for m in added), restored)
-                return
-            reply.state, notice = MessageState.INTERRUPTED, str(failure)
+        stats = backend.last_stats
+        stopped = failure is None and stats is not None and stats.reason == StopReason.CANCELLED
+        if not reply.text and (failure is not None or stopped):  # nothing answered: undone
+            del chat.messages[-len(added) :]
+            if titled:
+                chat.title = ""
+            restored = self._put_back(restore)
+            await self._save()
+            why = failure or StoppedEarly(asked=user is not None)
+            yield Failed(why, asked, tuple(m.id for m in added), restored)
+            return
+        notice = str(failure) if failure is not None else None
+        if failure is not None:
+            reply.state = MessageState.INTERRUPTED
         else:
-            stats = backend.last_stats
-            stopped = stats is not None and stats.reason == StopReason.CANCELLED
             reply.state = MessageState.STOPPED if stopped else MessageState.DONE
-        reply.stats = backend.last_stats
+        reply.stats = stats
         chat.updated = time.time()
         await self._save()
         yield Finished(reply, notice)

@@ -28,6 +28,19 @@ class PromptTooLong(HearthError):
         )
 
 
+class StoppedEarly(HearthError):
+    """Stop came before the reply's first word: the turn is undone, as if never sent (an
+    empty "(stopped)" reply would only be clutter, and a chat ending in a question with
+    no answer is one some chat templates refuse)."""
+
+    def __init__(self, asked: bool) -> None:
+        super().__init__(
+            "Stopped before the reply began: your message is back in the message box."
+            if asked
+            else "Stopped before the new reply began: the previous one is kept."
+        )
+
+
 class ModelLoadError(HearthError):
     """The model could not be downloaded, verified or opened."""
 

@@ -21,7 +21,8 @@ RUN_AXE = """async () => {
   const result = await axe.run(document, {
     runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"] },
   });
-  return result.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target).join(", ")}`);
+  return result.violations.map(
+    (v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target).join(", ")}`);
 }"""
 # What a keyboard user can operate: visible, enabled controls.
 NAME = """const name = (el) =>

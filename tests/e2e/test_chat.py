@@ -21,6 +21,7 @@ from tests.conftest import (
     PageSession,
     ask,
     assert_untouched_after,
+    banner_saying,
 )
 
 
@@ -121,6 +122,24 @@ def test_a_long_message_shows_how_far_it_has_been_read(
     assert read == [[done, total] for done in range(0, total, PREFILL_CHUNK)]
     assert told[-1] == "Generating…"
     assert chat.page.locator("[data-testid=status]").get_attribute("data-state") == "ready"
+
+
+def test_stop_while_a_long_message_is_read_gives_it_back(chat: PageSession) -> None:
+    chat.open("?temperature=0&max_tokens=4")
+    chat.wait_state("ready")
+    page = chat.page
+    paste = "Sum this up:\n" + (ROOT / "LICENSE").read_text()[:3000]
+    page.fill("[data-testid=prompt]", paste)
+    page.press("[data-testid=prompt]", "Enter")
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=status]').textContent.startsWith('Reading')"
+    )
+    page.click("[data-testid=stop]")
+    banner_saying(page, "Stopped before the reply began: your message is back in the message box.")
+    chat.wait_state("ready")
+    assert page.locator("[data-testid=message]").count() == 0  # nothing half-done is kept
+    assert page.input_value("[data-testid=prompt]") == paste.strip()
+    assert page.get_attribute("[data-testid=error]", "data-kind") == "info"
 
 
 @pytest.mark.parametrize(

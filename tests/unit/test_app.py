@@ -9,7 +9,7 @@ from typing import Any
 from pyapp.app import FIRST_S, STREAM_EVERY_S, STREAM_SETTLED_S, App, Provider, Redraw
 from pyapp.backends import Backend as ChatBackend
 from pyapp.backends import BackendKind
-from pyapp.errors import ModelLoadError, RemoteError, StorageError
+from pyapp.errors import EngineError, ModelLoadError, RemoteError, StorageError
 from pyapp.library import Library
 from pyapp.settings import SAVED, Backend, Preferences, Settings
 from pyapp.status import ModelOption, empty_hint, reading_text
@@ -479,6 +479,12 @@ def test_deleting_the_chat_being_written_stops_its_reply_first() -> None:
     assert app.library.chats[chat.id].messages[-1].state.value == "stopped"
     assert app.chat is chat  # and opens it again: it was the open one
     assert page.last("messages")["items"][-1]["state"] == "stopped"
+
+
+def test_a_new_chat_whose_first_reply_failed_is_not_listed() -> None:
+    app, page, _, _ = make_app([Script(["x"], error=EngineError("boom"))])
+    run_async(app.handle({"type": "send", "text": "Hello"}))
+    assert page.last("chats")["items"] == [] and page.last("prompt")["text"] == "Hello"
 
 
 def test_a_deleted_chat_is_named_without_doubled_punctuation() -> None:

@@ -9,7 +9,7 @@ import pytest
 from pyapp.backends import BackendKind, ReplyOptions
 from pyapp.chat import ChatEvent, ChatSession, Chunk, Failed, Finished, Started, Turn
 from pyapp.chats import Chat, MessageState
-from pyapp.errors import EngineError, PromptTooLong, RemoteError
+from pyapp.errors import EngineError, PromptTooLong, RemoteError, StoppedEarly
 from pyapp.templates import Message, Role
 from tests.conftest import run_async
 from tests.support.scripted import Script, ScriptedBackend
@@ -94,6 +94,49 @@ def test_stop_keeps_the_partial_reply() -> None:
     assert isinstance(finished, Finished)
     assert (finished.reply.text, finished.reply.state) == ("one two", MessageState.STOPPED)
     assert not session.busy
+
+
+def stop_at_start(session: ChatSession, events: AsyncIterator[ChatEvent]) -> list[ChatEvent]:
+    """Stop as soon as the reply has begun, before its first word."""
+
+    async def collect() -> list[ChatEvent]:
+        seen: list[ChatEvent] = []
+        async for event in events:
+            seen.append(event)
+            if isinstance(event, Started):
+                session.stop()
+        return seen
+
+    return run_async(collect())
+
+
+def test_stop_before_the_first_word_undoes_the_turn() -> None:
+    session = ChatSession(ScriptedBackend([Script(["Paris."]), Script(["never"])]))
+    run(session.send("Capital of France?", TURN))
+    events = stop_at_start(session, session.send("And of Germany?", TURN))
+    failed = events[-1]
+    assert isinstance(failed, Failed) and isinstance(failed.error, StoppedEarly)
+    assert failed.prompt == "And of Germany?" and len(failed.removed) == 2
+    assert "back in the message box" in str(failed.error)
+    assert texts(session.chat) == [("user", "Capital of France?"), ("assistant", "Paris.")]
+
+
+def test_a_new_chats_first_turn_undone_leaves_it_unnamed() -> None:
+    session = ChatSession(ScriptedBackend([Script(["never"]), Script(["Hi!"])]))
+    stop_at_start(session, session.send("Sum this up: …", TURN))
+    assert session.chat.messages == [] and session.chat.title == ""
+    run(session.send("Hello", TURN))
+    assert session.chat.title == "Hello"  # named after the question it kept
+
+
+def test_stop_before_a_regenerated_reply_begins_keeps_the_previous_one() -> None:
+    session = ChatSession(ScriptedBackend([Script(["Paris."]), Script(["never"])]))
+    run(session.send("Capital of France?", TURN))
+    events = stop_at_start(session, session.regenerate(TURN))
+    failed = events[-1]
+    assert isinstance(failed, Failed) and failed.restored and failed.prompt == ""
+    assert str(failed.error) == "Stopped before the new reply began: the previous one is kept."
+    assert texts(session.chat) == [("user", "Capital of France?"), ("assistant", "Paris.")]
 
 
 def test_switching_backends_mid_thread_keeps_the_conversation() -> None:
