@@ -470,6 +470,13 @@ class App:
         if self.active == Backend.AUTO and Backend.FOUNDRY in self.opened:
             self.view.banner(f"{size}, so Auto sends this message to Foundry Local.", kind="info")
             return
+        if self.active == Backend.AUTO:  # Auto found Foundry down: no button to fail again
+            self._banner_action = None
+            self.view.banner(
+                f"{size}, and Foundry Local cannot be reached now. Start it and send (Auto "
+                "tries it again), or remove the file and attach a shorter excerpt."
+            )
+            return
         self._banner_action = lambda: self.choose(Backend.FOUNDRY)
         self.view.banner(
             f"{size}. Use Foundry Local for it, or remove it and attach a shorter excerpt.",

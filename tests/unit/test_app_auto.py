@@ -116,3 +116,11 @@ def test_a_file_too_long_for_the_in_page_model_offers_foundry() -> None:
     assert [f.name for f in app.pending] == ["book.txt"]  # kept: Foundry can read it
     run_async(app.handle({"type": "detach", "index": 0}))
     assert app.pending == []
+
+
+def test_under_auto_with_foundry_down_a_file_too_long_offers_no_button_to_fail_again() -> None:
+    app, page, _, _ = make_auto([], foundry_error=UNREACHABLE)
+    run_async(app.handle({"type": "attach", "name": "book.txt", "data": b"w " * 500}))
+    banner = page.last("banner")
+    assert banner["action"] is None and "Foundry Local cannot be reached now" in banner["text"]
+    assert [f.name for f in app.pending] == ["book.txt"]  # kept: Foundry may start
