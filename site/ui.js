@@ -12,6 +12,8 @@ const IMPORT_LIMIT = 64 * 1024 * 1024; // bytes: a larger file is refused before
 const ATTACH_LIMIT = 20 * 1024 * 1024; // bytes: pyapp/attachments.py refuses more, so don't send it
 const SETTING_SAVE_MS = 400; // the system prompt is saved this long after the last keystroke
 const MODEL_CACHE = "hearth-models"; // where site/sw.js and site/model.js keep the model
+const FOLD_CHARS = 1200; // a user message longer than this (or than FOLD_LINES) shows folded
+const FOLD_LINES = 12;
 const DRAFT_KEY = "hearth-draft"; // the message box's text, so that a reload keeps it
 const SANITIZE = {
   ALLOWED_TAGS: ["p", "br", "strong", "em", "s", "del", "code", "pre", "span", "a", "ul", "ol", "li",
@@ -455,6 +457,7 @@ export class Renderer {
       else if (shown.text !== item.text || content.children.length) content.textContent = item.text;
     }
     shown.text = item.text;
+    if (item.role === "user") this.fold(shown);
     for (const [key, value] of Object.entries(item.data || {})) element.dataset[key] = value;
     if (item.model) element.dataset.model = item.model;
     if (item.backend) element.dataset.backend = item.backend;
@@ -507,6 +510,26 @@ export class Renderer {
     }
     element.append(chips, content, badge, actions);
     return shown;
+  }
+
+  // A long paste shows its first lines, with a button for the rest, so that it does not
+  // push the conversation out of view.
+  fold(shown) {
+    const long = shown.text.length > FOLD_CHARS || shown.text.split("\n").length > FOLD_LINES;
+    if (long && !shown.fold) {
+      const button = Object.assign(this.doc.createElement("button"), { type: "button", className: "fold" });
+      button.dataset.testid = "fold";
+      button.addEventListener("click", () => { shown.unfolded = !shown.unfolded; this.fold(shown); });
+      shown.content.after(button);
+      shown.fold = button;
+    } else if (!long && shown.fold) {
+      shown.fold.remove();
+      shown.fold = null;
+    }
+    shown.content.classList.toggle("folded", long && !shown.unfolded);
+    if (!shown.fold) return;
+    shown.fold.textContent = shown.unfolded ? "Show less" : "Show all";
+    shown.fold.setAttribute("aria-expanded", String(Boolean(shown.unfolded)));
   }
 
   // Only the newest reply can be regenerated, and only when nothing is being written.

@@ -122,6 +122,15 @@ def test_a_long_message_shows_how_far_it_has_been_read(
     assert read == [[done, total] for done in range(0, total, PREFILL_CHUNK)]
     assert told[-1] == "Generating…"
     assert chat.page.locator("[data-testid=status]").get_attribute("data-state") == "ready"
+    # the paste shows folded, its first lines only, until asked for all of it
+    question = chat.page.locator("[data-testid=message][data-role=user]").last
+    fold = question.locator("[data-testid=fold]")
+    clipped = "(c) => c.scrollHeight > c.clientHeight + 1"
+    assert fold.inner_text() == "Show all" and fold.get_attribute("aria-expanded") == "false"
+    assert question.locator(".content").evaluate(clipped)
+    fold.click()
+    assert fold.inner_text() == "Show less" and fold.get_attribute("aria-expanded") == "true"
+    assert not question.locator(".content").evaluate(clipped)
 
 
 def test_stop_while_a_long_message_is_read_gives_it_back(chat: PageSession) -> None:
