@@ -6,13 +6,16 @@ over a 1,024-token prompt takes 683 ms, so 30 layers spend 20 s there, while the
 attention as MatMul/Softmax/MatMul (MLAS GEMMs) takes 70 ms a layer. For one new token the
 fused kernel wins (it is one dispatch instead of a few dozen).
 
-So the page's graph holds the transformer twice behind one `If` on "more than one new
-token": the prompt branch computes attention with plain ops, the decode branch is the
-original graph. Weights stay in the main graph, shared by both branches, so nothing is
-stored twice, and decoding pays for one `If` per token rather than one per layer. Both
-branches write the same present key/value cache (BNSH, rotated keys), so a reply can be
-prefilled by one and continued by the other. Only the page's copy of the graph is
-rewritten; `model.onnx` stays as ORT GenAI and Foundry Local expect it.
+So each layer's attention sits behind an `If` on "more than one new token": the prompt
+branch computes it with plain ops, the decode branch is the original `GroupQueryAttention`.
+Only attention is branched: every weight's MatMul stays in the main graph, once. ONNX
+Runtime packs a MatMul's constant weights for its GEMM kernels per node, so a graph that
+held the whole transformer in two branches (as this one did until 2026-12-02) packed all
+540 MB of fp32 weights twice at every session creation: about 0.4 s more to open the model
+natively and 530 MB more memory (1,327 MB against 796 MB resident, onnxruntime 1.32, 2
+threads). Both branches write the same present key/value cache (BNSH, rotated keys), so a
+reply can be prefilled by one and continued by the other. Only the page's copy of the graph
+is rewritten; `model.onnx` stays as ORT GenAI and Foundry Local expect it.
 
 The plain branch assumes what the page always sends: batch 1 and an attention mask of
 ones (no padding), so the mask is causal with the cached tokens in front.
@@ -62,42 +65,46 @@ def _node(op: str, inputs: list[str], output: str, **attrs: Any) -> onnx.NodePro
     return helper.make_node(op, inputs, [output], name=output, **attrs)
 
 
-def _prompt_values(past_key: str, cos_cache: str, sin_cache: str) -> list[onnx.NodeProto]:
-    """What every layer's plain attention shares, computed once in the prompt branch: the
-    new tokens' positions, their rotary cos/sin, the causal mask, where their keys/values
-    go in the cache and how much a cache without room must be padded."""
+def _prompt_values(
+    past_key: str, cos_cache: str, sin_cache: str, scope: str
+) -> list[onnx.NodeProto]:
+    """What a layer's plain attention needs besides its own tensors, named under `scope`:
+    the new tokens' positions, their rotary cos/sin, the causal mask, where their
+    keys/values go in the cache and how much a cache without room must be padded. Each
+    layer's prompt branch computes them again (a few dozen small ops per prompt chunk), so
+    that decoding runs none of them."""
     p = f"{PREFIX}."
 
     def n(op: str, inputs: list[str], output: str, **attrs: Any) -> onnx.NodeProto:
-        return _node(op, inputs, p + output, **attrs)
+        return _node(op, inputs, scope + output, **attrs)
 
     return [
         n("Shape", ["attention_mask"], "total_len", start=1, end=2),
-        n("Sub", [p + "total_len", p + "new_len"], "past_len"),
-        n("Squeeze", [p + "past_len"], "past_scalar"),
-        n("Squeeze", [p + "total_len"], "total_scalar"),
-        n("Range", [p + "past_scalar", p + "total_scalar", p + "one_scalar"], "q_pos"),
-        n("Range", [p + "zero_scalar", p + "total_scalar", p + "one_scalar"], "k_pos"),
+        n("Sub", [scope + "total_len", p + "new_len"], "past_len"),
+        n("Squeeze", [scope + "past_len"], "past_scalar"),
+        n("Squeeze", [scope + "total_len"], "total_scalar"),
+        n("Range", [scope + "past_scalar", scope + "total_scalar", p + "one_scalar"], "q_pos"),
+        n("Range", [p + "zero_scalar", scope + "total_scalar", p + "one_scalar"], "k_pos"),
         # causal mask [new, total]: key j is visible to query i when j <= past + i
-        n("Unsqueeze", [p + "q_pos", p + "axis1"], "q_col"),
-        n("Unsqueeze", [p + "k_pos", p + "axis0"], "k_row"),
-        n("Greater", [p + "k_row", p + "q_col"], "future"),
-        n("Where", [p + "future", p + "minus_inf", p + "zero_f"], "mask"),
+        n("Unsqueeze", [scope + "q_pos", p + "axis1"], "q_col"),
+        n("Unsqueeze", [scope + "k_pos", p + "axis0"], "k_row"),
+        n("Greater", [scope + "k_row", scope + "q_col"], "future"),
+        n("Where", [scope + "future", p + "minus_inf", p + "zero_f"], "mask"),
         # rotary, half-split as GQA's rotary_interleaved=0: x*[cos,cos] + swap(x)*[-sin,sin]
-        n("Gather", [cos_cache, p + "q_pos"], "cos_half"),
-        n("Gather", [sin_cache, p + "q_pos"], "sin_half"),
-        n("Concat", [p + "cos_half", p + "cos_half"], "cos", axis=-1),
-        n("Neg", [p + "sin_half"], "sin_neg"),
-        n("Concat", [p + "sin_neg", p + "sin_half"], "sin", axis=-1),
+        n("Gather", [cos_cache, scope + "q_pos"], "cos_half"),
+        n("Gather", [sin_cache, scope + "q_pos"], "sin_half"),
+        n("Concat", [scope + "cos_half", scope + "cos_half"], "cos", axis=-1),
+        n("Neg", [scope + "sin_half"], "sin_neg"),
+        n("Concat", [scope + "sin_neg", scope + "sin_half"], "sin", axis=-1),
         # ScatterElements indices [1, kv, new, head]: position past + i for new token i
-        n("Reshape", [p + "q_pos", p + "pos_shape"], "pos4"),
+        n("Reshape", [scope + "q_pos", p + "pos_shape"], "pos4"),
         n("Concat", [p + "batch_heads", p + "new_len", p + "head_dim"], "update_shape", axis=0),
-        n("Expand", [p + "pos4", p + "update_shape"], "kv_index"),
+        n("Expand", [scope + "pos4", scope + "update_shape"], "kv_index"),
         # pads for a cache shorter than past + new: [0]*6 + [max(total - capacity, 0), 0]
         n("Shape", [past_key], "capacity", start=2, end=3),
-        n("Sub", [p + "total_len", p + "capacity"], "shortfall"),
-        n("Max", [p + "shortfall", p + "zero"], "growth"),
-        n("Concat", [p + "zeros6", p + "growth", p + "zero"], "pads", axis=0),
+        n("Sub", [scope + "total_len", scope + "capacity"], "shortfall"),
+        n("Max", [scope + "shortfall", p + "zero"], "growth"),
+        n("Concat", [p + "zeros6", scope + "growth", p + "zero"], "pads", axis=0),
     ]
 
 
@@ -149,7 +156,8 @@ def _plain_attention(
     """GroupQueryAttention as MatMul/Softmax/MatMul over [1, kv, group, new, head] blocks,
     so each KV head serves its group of query heads without copying. The new keys/values
     are scattered into the (padded) cache at past..total, then the first `total` positions
-    are attended to: positions beyond them may hold a longer, truncated reply."""
+    are attended to: positions beyond them may hold a longer, truncated reply. The values
+    all layers' prompts share (`_prompt_values`) are expected under the layer's scope."""
     p, s = f"{PREFIX}.", f"{PREFIX}.{layer}."
     out, present_k, present_v = outputs
 
@@ -159,8 +167,8 @@ def _plain_attention(
     def rotate(x: str, name: str) -> list[onnx.NodeProto]:
         return [
             n("MatMul", [s + x, p + "swap"], name + ".swapped"),
-            n("Mul", [s + x, p + "cos"], name + ".cos"),
-            n("Mul", [s + name + ".swapped", p + "sin"], name + ".sin"),
+            n("Mul", [s + x, s + "cos"], name + ".cos"),
+            n("Mul", [s + name + ".swapped", s + "sin"], name + ".sin"),
             n("Add", [s + name + ".cos", s + name + ".sin"], name),
         ]
 
@@ -174,18 +182,18 @@ def _plain_attention(
         n("Transpose", [s + "v4"], "v_bnsh", perm=[0, 2, 1, 3]),
         *rotate("q_bnsh", "q_rot"),
         *rotate("k_bnsh", "k_rot"),
-        n("Pad", [past_k, p + "pads"], "past_k_room"),
-        n("Pad", [past_v, p + "pads"], "past_v_room"),
-        n("ScatterElements", [s + "past_k_room", p + "kv_index", s + "k_rot"], present_k, axis=2),
-        n("ScatterElements", [s + "past_v_room", p + "kv_index", s + "v_bnsh"], present_v, axis=2),
-        n("Slice", [present_k, p + "zero", p + "total_len", p + "axis2"], "k_all"),
-        n("Slice", [present_v, p + "zero", p + "total_len", p + "axis2"], "v_all"),
+        n("Pad", [past_k, s + "pads"], "past_k_room"),
+        n("Pad", [past_v, s + "pads"], "past_v_room"),
+        n("ScatterElements", [s + "past_k_room", s + "kv_index", s + "k_rot"], present_k, axis=2),
+        n("ScatterElements", [s + "past_v_room", s + "kv_index", s + "v_bnsh"], present_v, axis=2),
+        n("Slice", [present_k, p + "zero", s + "total_len", p + "axis2"], "k_all"),
+        n("Slice", [present_v, p + "zero", s + "total_len", p + "axis2"], "v_all"),
         n("Mul", [s + "q_rot", p + "scale"], "q_scaled"),
         n("Reshape", [s + "q_scaled", p + "group_shape"], "q5"),
         n("Unsqueeze", [s + "k_all", p + "axis2"], "k5"),
         n("Transpose", [s + "k5"], "k5t", perm=[0, 1, 2, 4, 3]),
         n("MatMul", [s + "q5", s + "k5t"], "scores"),
-        n("Add", [s + "scores", p + "mask"], "masked"),
+        n("Add", [s + "scores", s + "mask"], "masked"),
         n("Softmax", [s + "masked"], "probs", axis=-1),
         n("Unsqueeze", [s + "v_all", p + "axis2"], "v5"),
         n("MatMul", [s + "probs", s + "v5"], "context5"),
@@ -196,8 +204,8 @@ def _plain_attention(
 
 
 def split_prompt_attention(model: onnx.ModelProto) -> onnx.ModelProto:
-    """Put the transformer behind If(more than one new token: plain attention, else: the
-    original GroupQueryAttention). A graph without the builder's GQA variant (or with
+    """Put each layer's attention behind If(more than one new token: plain attention, else:
+    the original GroupQueryAttention). A graph without the builder's GQA variant (or with
     layers that differ) is returned unchanged."""
     graph = model.graph
     layers = [n for n in graph.node if n.op_type == GQA]
@@ -207,65 +215,43 @@ def split_prompt_attention(model: onnx.ModelProto) -> onnx.ModelProto:
     if any(_attributes(n) != first for n in layers):
         return model
     heads, kv_heads = int(first["num_heads"]), int(first["kv_num_heads"])
-    past_key, cos_cache, sin_cache = (layers[0].input[i] for i in (3, 7, 8))
+    cos_cache, sin_cache = layers[0].input[7], layers[0].input[8]
     (cos,) = [i for i in graph.initializer if i.name == cos_cache]
     head_size = 2 * int(cos.dims[-1])  # cos_cache is [max positions, head_size / 2]
     scale = float(first.get("scale", 0.0)) or head_size**-0.5
 
-    # Nodes fed (transitively) by a graph input run per token and go into both branches;
-    # the rest only prepare weights and stay outside, shared.
-    produced: set[str] = {i.name for i in graph.input}
-    runtime, weights = [], []
-    for node in graph.node:
-        if any(name in produced for name in node.input):
-            runtime.append(node)
-            produced.update(o for o in node.output if o)
-        else:
-            weights.append(node)
-    produced -= {i.name for i in graph.input}
-
-    def renamed(name: str, branch: str) -> str:
-        return f"{name}.{branch}" if name in produced else name
-
-    def copy(node: onnx.NodeProto, branch: str) -> onnx.NodeProto:
-        clone = helper.make_node(
-            node.op_type,
-            [renamed(i, branch) for i in node.input],
-            [renamed(o, branch) for o in node.output],
-            name=f"{node.name or node.output[0]}.{branch}",
+    def switch(node: onnx.NodeProto, layer: int) -> onnx.NodeProto:
+        qkv, past_k, past_v = (node.input[i] for i in (0, 3, 4))
+        scope = f"{PREFIX}.{layer}."
+        prompt_out = [f"{o}.prompt" for o in node.output]
+        decode = helper.make_node(
+            GQA,
+            list(node.input),
+            [f"{o}.decode" for o in node.output],
+            name=f"{node.name or node.output[0]}.decode",
             domain=node.domain,
         )
-        clone.attribute.extend(node.attribute)
-        return clone
+        decode.attribute.extend(node.attribute)
+        prompt = [
+            *_prompt_values(past_k, cos_cache, sin_cache, scope),
+            *_plain_attention(qkv, past_k, past_v, prompt_out, layer),
+        ]
+        return helper.make_node(
+            "If",
+            [f"{PREFIX}.is_prompt"],
+            list(node.output),
+            name=f"{scope}if_prompt",
+            then_branch=helper.make_graph(prompt, f"{scope}prompt", [], _outputs(prompt_out)),
+            else_branch=helper.make_graph([decode], f"{scope}decode", [], _outputs(decode.output)),
+        )
 
-    def branch(name: str, nodes: list[onnx.NodeProto]) -> onnx.GraphProto:
-        outputs = []
-        for output in graph.output:
-            value = onnx.ValueInfoProto()
-            value.CopyFrom(output)
-            value.name = renamed(output.name, name)
-            outputs.append(value)
-        return helper.make_graph(nodes, f"{PREFIX}.{name}", [], outputs)
-
-    prompt = _prompt_values(past_key, cos_cache, sin_cache)
-    for node in runtime:
-        if node.op_type != GQA:
-            prompt.append(copy(node, "prompt"))
-            continue
-        qkv, past_k, past_v = (renamed(node.input[i], "prompt") for i in (0, 3, 4))
-        outputs = [renamed(o, "prompt") for o in node.output]
-        prompt += _plain_attention(qkv, past_k, past_v, outputs, layers.index(node))
-    decode = [copy(node, "decode") for node in runtime]
-
-    switch = helper.make_node(
-        "If",
-        [f"{PREFIX}.is_prompt"],
-        [o.name for o in graph.output],
-        name=f"{PREFIX}.if_prompt",
-        then_branch=branch("prompt", prompt),
-        else_branch=branch("decode", decode),
-    )
+    nodes = [switch(n, layers.index(n)) if n.op_type == GQA else n for n in graph.node]
     del graph.node[:]
-    graph.node.extend([*weights, *_condition(), switch])
+    graph.node.extend([*_condition(), *nodes])
     graph.initializer.extend(_constants(head_size, heads, kv_heads, scale))
     return model
+
+
+def _outputs(names: list[str]) -> list[onnx.ValueInfoProto]:
+    """A branch's outputs: float tensors whose shapes ONNX Runtime infers."""
+    return [helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None) for name in names]
