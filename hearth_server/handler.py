@@ -10,6 +10,7 @@ rule, how much is read and how long it waits http_limits.py's, and the headers h
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import io
 import json
@@ -227,23 +228,48 @@ class HearthHandler(BaseHTTPRequestHandler):
             response = ex.response
             if response.status != HTTPStatus.OK:  # a 204 has no body to stream, for one
                 raise proxy.error_from_response(upstream, response)
-            headers = {"Content-Type": proxy.proxied_type(upstream, response)}
-            self._start(response.status, {**PROXIED_HEADERS, **headers})
+            kind = proxy.proxied_type(upstream, response)
+            self._start(response.status, {**PROXIED_HEADERS, "Content-Type": kind})
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
             try:
-                while chunk := response.read1(65536):
-                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-                    self._length += len(chunk)
+                while True:
+                    try:
+                        chunk = response.read1(65536)
+                    except (OSError, http.client.HTTPException) as error:
+                        if ex.client_left:
+                            raise
+                        self._broke_off(upstream, kind, error)
+                        return
+                    if not chunk:
+                        break
+                    self._chunk(chunk)
                 if not ex.client_left:
                     self.wfile.write(b"0\r\n\r\n")
             except (OSError, http.client.HTTPException):
-                # The page stopped reading (Stop, reload), or the upstream broke off
-                # mid-stream: end the connection without the final chunk, so the page sees
-                # an interrupted reply rather than a complete one.
+                # The page stopped reading (Stop, reload): end the connection without the
+                # final chunk.
                 self.close_connection = True
             if ex.client_left:
                 self.close_connection = True
+
+    def _chunk(self, data: bytes) -> None:
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self._length += len(data)
+
+    def _broke_off(self, upstream: Upstream, kind: str, error: Exception) -> None:
+        """The upstream stopped mid-answer. An event stream ends with an OpenAI-style
+        error event that says so (the client raises it, after the text that arrived:
+        without it the page could only blame its connection to serve.py); anything else
+        ends without its final chunk, so it never reads as complete."""
+        self.close_connection = True
+        if kind != "text/event-stream":
+            return
+        message = proxy.broke_off_message(upstream, error)
+        event = json.dumps({"error": {"message": message, "type": "upstream_broke_off"}})
+        with contextlib.suppress(OSError):
+            self._chunk(f"data: {event}\n\n".encode())
+            self.wfile.write(b"0\r\n\r\n")
 
     def locate(self, target: str) -> Path | None:
         """The file a request target names, or None for 404."""

@@ -234,6 +234,14 @@ def fetch_json(
         ) from None
 
 
+def broke_off_message(upstream: Upstream, error: Exception) -> str:
+    reason = upstream.redact(str(error)) or type(error).__name__
+    return (
+        f"{upstream.base} stopped answering in the middle of the reply ({reason}). "
+        "Check that it is still running, then send again."
+    )
+
+
 def status(upstream: Upstream | None) -> dict[str, object]:
     if upstream is None:
         return {"configured": False, "reachable": False, "message": not_configured().message}

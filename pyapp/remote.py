@@ -32,6 +32,12 @@ def explain(error: Exception) -> RemoteError:
         message = body.get("message") if isinstance(body, dict) else None
         unreachable = error.status_code in (502, 503, 504)
         return RemoteError(str(message or error.message), unreachable=unreachable)
+    if isinstance(error, openai.APIError) and isinstance(error.body, dict):
+        # an error event inside the stream: the server's, or serve.py's when the server
+        # broke off mid-reply (its connection to the page was fine)
+        message = error.body.get("message")
+        if isinstance(message, str) and message:
+            return RemoteError(message, unreachable=error.body.get("type") == "upstream_broke_off")
     if isinstance(error, openai.APIConnectionError | httpx.TransportError):
         return RemoteError(
             f"The connection to serve.py broke ({error}). Is serve.py still running?",

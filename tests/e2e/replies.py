@@ -62,6 +62,11 @@ WIDE = (
 )
 
 
+# The upstream stops mid-reply: the text so far, then the connection closes.
+CUT_PROMPT = "Start an answer and stop."
+CUT_TEXT = "The capital of France is"
+
+
 def chunked(text: str, rng: random.Random) -> list[str]:
     """`text` cut at up to 12 random places (at least one, where it has two characters)."""
     if len(text) < 2:
@@ -81,6 +86,8 @@ def script(request: dict[str, Any]) -> Reply:
     prompt = str(request["messages"][-1]["content"])
     if prompt == RICH_PROMPT:
         return Reply(chunked(RICH, random.Random(prompt)))
+    if prompt == CUT_PROMPT:
+        return Reply([CUT_TEXT], cut=True)
     if prompt == WIDE_PROMPT:
         return Reply([WIDE])
     if prompt == GROWING_PROMPT:

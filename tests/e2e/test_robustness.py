@@ -19,6 +19,7 @@ from tests.conftest import (
     stop_server,
     wait_until,
 )
+from tests.e2e.replies import CUT_PROMPT, CUT_TEXT
 from tests.support.fake_openai import FakeOpenAI, Reply, fake_openai
 
 PUT_SETTINGS = """(value) => new Promise((resolve, reject) => {
@@ -116,3 +117,22 @@ def test_a_malformed_stream_is_reported_and_leaves_no_empty_turn(
         assert page.locator(ASSISTANT).count() == 0
         assert page.locator("[data-testid=message]").count() == 0
         assert page.input_value("[data-testid=prompt]") == "Hello?"
+
+
+def test_an_upstream_that_stops_mid_reply_is_named_and_the_text_kept(
+    browser: object, fake_server: ServerProcess
+) -> None:
+    """serve.py itself keeps answering: the page must not be told to check it."""
+    with page_session(browser, fake_server) as session:
+        session.open("?backend=foundry")
+        session.wait_state("ready", timeout_s=90)
+        page = session.page
+        page.fill("[data-testid=prompt]", CUT_PROMPT)
+        page.press("[data-testid=prompt]", "Enter")
+        banner = banner_saying(page, "stopped answering in the middle of the reply")
+        assert (
+            "serve.py" not in banner.inner_text() and "What arrived is kept" in banner.inner_text()
+        )
+        reply = page.locator(f'{ASSISTANT}[data-done="true"]').first
+        assert reply.get_attribute("data-interrupted") == "true"
+        assert CUT_TEXT in reply.inner_text()

@@ -225,15 +225,20 @@ def test_an_upstream_quoting_the_api_key_does_not_show_it_to_the_page(hearth: in
     assert json.loads(body)["error"]["message"].endswith("provided: Bearer [API_KEY]")
 
 
-def test_a_stream_cut_mid_way_is_not_passed_on_as_complete(hearth: int) -> None:
+def test_a_stream_cut_mid_way_ends_with_an_error_event_that_says_so(hearth: int) -> None:
+    """Not passed on as complete: the page's client raises the event, after the text that
+    arrived, and its words name the upstream rather than the page's connection."""
     connection = http.client.HTTPConnection("127.0.0.1", hearth, timeout=10)
     body = json.dumps({"model": "cut"})
     connection.request("POST", "/foundry/v1/chat/completions", body=body, headers=JSON)
     response = connection.getresponse()
-    assert b"The capital" in response.read1(4096)
-    with pytest.raises(http.client.IncompleteRead):
-        response.read()
+    events = response.read().decode().split("\n\n")
     connection.close()
+    assert "The capital" in events[0] and "[DONE]" not in "".join(events)
+    error = json.loads(events[1].removeprefix("data: "))["error"]
+    assert error["type"] == "upstream_broke_off"
+    assert "stopped answering in the middle of the reply" in error["message"]
+    assert "/prefix" in error["message"]
 
 
 def test_upstream_down_is_a_502_that_says_how_to_start_it(tmp_path: Path) -> None:

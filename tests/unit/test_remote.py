@@ -3,12 +3,13 @@ server whose replies (and misbehaviour) the test scripts."""
 
 from __future__ import annotations
 
+import httpx
 import openai
 import pytest
 
 from pyapp.backends import ReplyOptions
 from pyapp.errors import RemoteError
-from pyapp.remote import RemoteBackend
+from pyapp.remote import RemoteBackend, explain
 from pyapp.stats import StopReason
 from pyapp.templates import Message, Role
 from tests.conftest import run_async
@@ -97,3 +98,17 @@ def test_an_unreachable_server_says_so() -> None:
 
     error = run_async(run())
     assert error.unreachable and "serve.py" in str(error)
+
+
+def test_an_error_event_in_the_stream_is_the_servers_own_words() -> None:
+    """serve.py ends a stream its upstream broke off with such an event (see
+    hearth_server/handler.py); it reads as the upstream being out of reach."""
+    request = httpx.Request("POST", "http://127.0.0.1/v1/chat/completions")
+    said = {
+        "message": "http://127.0.0.1:9 stopped answering mid-reply.",
+        "type": "upstream_broke_off",
+    }
+    error = explain(openai.APIError("x", request, body=said))
+    assert str(error) == said["message"] and error.unreachable
+    other = explain(openai.APIError("x", request, body={"message": "Model overloaded"}))
+    assert str(other) == "Model overloaded" and not other.unreachable
