@@ -37,7 +37,7 @@ from pyapp.status import (
     ready_text,
 )
 from pyapp.templates import Message, Role
-from pyapp.view import Html, View
+from pyapp.view import Banner, Html, View
 
 # A streaming reply is redrawn at most every STREAM_EVERY_S for its first FIRST_S, so the
 # first words show at once, then every STREAM_SETTLED_S: each redraw costs the page a few
@@ -117,6 +117,10 @@ class App:
         self._banner_action: Callable[[], Awaitable[None]] | None = None
         self._history_warned = False
         self._refused: str | None = None  # the banner of the last value a setting refused
+        self._deleted: list[tuple[Chat, bool]] = []  # what the delete banner's Undo restores
+        self._deletes_banner: Banner | None = None
+        self._down: set[Backend] = set()  # servers found out of reach on the last try
+        self._long_file: tuple[Banner | None, Attached] | None = None  # too long: its banner
 
     # what the page sends
 
@@ -143,6 +147,7 @@ class App:
             "detach": lambda: self.detach(event.get("index")),
             "banner_action": self._run_banner_action,
             "link_notice": self._show_link_notice,
+            "chat_changed": lambda: self._changed_elsewhere(str(event.get("id"))),
         }
         handler = handlers.get(str(kind))
         if kind == "backend" and value not in set(Backend):
@@ -155,6 +160,9 @@ class App:
         URL parameter stays visible once the page is ready)."""
         problems = problems + await self.library.load()
         self.chat = self.library.opened()
+        self.pending = await self.library.load_pending()
+        if self.pending:
+            self.view.attachments(self.pending)
         self._show_chats()
         self.view.messages([self._message(m) for m in self.chat.messages])
         self.view.settings(self.prefs.effective)
@@ -187,7 +195,8 @@ class App:
     def _tell_at_start(self, problems: list[str]) -> None:
         """One banner for all there is to say once ready: what opening the backend said
         (its way out stays the button), the problems, and what the link preset, with a
-        way back to the user's own settings."""
+        way back to the user's own settings when there is no other button (the link
+        presets' sign always offers it)."""
         notice = self.prefs.link_notice()
         if not problems and notice is None:
             return
@@ -195,8 +204,8 @@ class App:
         texts = ([shown.text] if shown else []) + problems + ([notice] if notice else [])
         error = bool(problems) or (shown is not None and shown.kind == "error")
         action = shown.action if shown is not None else None
-        if notice is not None:  # the user's own settings are the way out of a link's
-            action, self._banner_action = "Use my settings", self._discard_link
+        if notice is not None and action is None:  # the way out of a link's presets (the
+            action, self._banner_action = "Use my settings", self._discard_link  # sign has it too)
         self.view.banner(" ".join(texts), action, kind="error" if error else "info")
 
     async def _show_link_notice(self) -> None:
@@ -259,7 +268,13 @@ class App:
         return None
 
     async def _open(self, provider: Backend, model: str | None) -> ChatBackend:
-        backend = await self.providers[provider].open(model, self._progress)
+        try:
+            backend = await self.providers[provider].open(model, self._progress)
+        except RemoteError as error:
+            if error.unreachable:
+                self._down.add(provider)
+            raise
+        self._down.discard(provider)
         self.opened[provider] = backend
         return backend
 
@@ -319,12 +334,12 @@ class App:
             self.view.hide_banner()
             self.view.prompt("")  # taken; a reply that fails before any text gives it back
             self.pending = []
-            self._show_pending()
+            await self._show_pending()
             question = ChatMessage(Role.USER, text.strip(), attachments=files)
             turn = await self._routed(question)
-            if not await self._show(session.send(text.strip(), turn, files)):
+            if not await self._show(session.send(text.strip(), turn, files), typed=text):
                 self.pending = files + self.pending  # nothing was answered: keep the files
-                self._show_pending()
+                await self._show_pending()
 
     async def regenerate(self) -> None:
         messages = self.chat.messages
@@ -400,10 +415,11 @@ class App:
         if self.session is not None:
             self.session.stop()
 
-    async def _show(self, events: AsyncIterator[ChatEvent]) -> bool:
+    async def _show(self, events: AsyncIterator[ChatEvent], typed: str | None = None) -> bool:
         """Render a reply's events; whether a reply was written. The final message is drawn
         after the controls and status are ready again, so whoever waits for `data-done`
-        sees a ready page."""
+        sees a ready page. A turn undone gives the message box back what was `typed`, as
+        typed (the message itself is kept trimmed)."""
         redraw = Redraw(self.markdown)
         answered = True
         async for event in events:
@@ -432,10 +448,11 @@ class App:
                 else:
                     self.view.remove(event.removed)
                 if event.prompt:
-                    self.view.prompt(event.prompt)
+                    given = typed if typed is not None and typed.strip() == event.prompt else None
+                    self.view.prompt(given or event.prompt)
                 self._show_chats()  # a new chat's first turn undone: it is no longer listed
                 self.report(event.error, self.active)
-                self._settle()
+                self._settle(figures=False)  # an undone turn's figures describe nothing kept
                 answered = False
         self._warn_history()
         return answered
@@ -458,7 +475,7 @@ class App:
             tokens, estimated = _count(local, file.text, 10**9), False  # type: ignore[arg-type]
         attached = Attached(file.name, file.kind.value, file.text, tokens, estimated)
         self.pending.append(attached)
-        self._show_pending()
+        await self._show_pending()
         if window is not None and self.active != Backend.FOUNDRY:
             budget = window.length - window.reply_room(self.prefs.effective.max_tokens)
             if tokens > budget:
@@ -467,29 +484,37 @@ class App:
     def _too_long(self, file: Attached, budget: int) -> None:
         room = f"the in-browser model has room for {budget:,}"
         size = f"{file.name} is {file.tokens:,} tokens; {room}"
-        if self.active == Backend.AUTO and Backend.FOUNDRY in self.opened:
+        auto = self.active == Backend.AUTO
+        self._banner_action = None
+        if auto and Backend.FOUNDRY in self.opened:
             self.view.banner(f"{size}, so Auto sends this message to Foundry Local.", kind="info")
-            return
-        if self.active == Backend.AUTO:  # Auto found Foundry down: no button to fail again
-            self._banner_action = None
+        elif Backend.FOUNDRY in self._down:  # no button that can only fail again
+            then = "send (Auto tries it again)" if auto else "choose it as the backend"
             self.view.banner(
-                f"{size}, and Foundry Local cannot be reached now. Start it and send (Auto "
-                "tries it again), or remove the file and attach a shorter excerpt."
+                f"{size}, and Foundry Local, which could take it, cannot be reached now. "
+                f"Start it and {then}, or remove the file and attach a shorter excerpt."
             )
-            return
-        self._banner_action = lambda: self.choose(Backend.FOUNDRY)
-        self.view.banner(
-            f"{size}. Use Foundry Local for it, or remove it and attach a shorter excerpt.",
-            "Use Foundry Local",
-        )
+        else:
+            self._banner_action = lambda: self.choose(Backend.FOUNDRY)
+            self.view.banner(
+                f"{size}. Use Foundry Local for it, or remove it and attach a shorter excerpt.",
+                "Use Foundry Local",
+            )
+        self._long_file = (self.view.shown, file)
 
     async def detach(self, index: object) -> None:
         if isinstance(index, int) and 0 <= index < len(self.pending):
-            del self.pending[index]
-            self._show_pending()
+            file = self.pending.pop(index)
+            await self._show_pending()
+            if self._long_file is not None and self._long_file[1] is file:
+                if self.view.shown is self._long_file[0]:
+                    self.view.hide_banner()  # what it said no longer holds
+                self._long_file = None
 
-    def _show_pending(self) -> None:
+    async def _show_pending(self) -> None:
+        """The chips, and the files kept until they are sent (a reload keeps them too)."""
         self.view.attachments(self.pending)
+        await self.library.save_pending(self.pending)
 
     # chats
 
@@ -516,6 +541,30 @@ class App:
         self._show_chats()
         self._warn_history()
 
+    async def _changed_elsewhere(self, chat_id: str) -> None:
+        """Another tab saved or deleted `chat_id`: take its version, so that this tab shows
+        what is kept and its next save does not overwrite what the other wrote. A chat this
+        tab is writing a reply into keeps this tab's version (both at once is the one case
+        the later save wins)."""
+        writing = self.session is not None and self.session.busy and self.chat.id == chat_id
+        if writing:
+            return
+        chat = await self.library.refresh(chat_id)
+        if chat_id == self.chat.id:
+            if chat is None:
+                await self.open_chat(Chat())
+                self.view.banner("The open chat was deleted in another tab.", kind="info")
+                return
+            shown = {m.id: m for m in self.chat.messages}
+            self.chat = chat
+            if self.session is not None:
+                self.session.open(chat)
+            for message in chat.messages:  # only what changed is drawn again
+                if shown.get(message.id) != message:
+                    self.view.message(*self._message(message))
+            self.view.keep([m.id for m in chat.messages])
+        self._show_chats()
+
     async def rename(self, chat_id: str, title: str) -> None:
         if await self.library.rename(chat_id, title) is not None:
             self._show_chats()
@@ -533,17 +582,23 @@ class App:
         if was_open:
             await self.open_chat(Chat())
         self._show_chats()
+        # deletes in a row share one banner, whose Undo brings back every one of them
+        if self.view.shown is None or self.view.shown is not self._deletes_banner:
+            self._deleted = []
+        self._deleted.append((chat, was_open))
+        deleted = list(self._deleted)
 
         async def undo() -> None:
-            await self.library.restore(chat)
-            if was_open and not self.chat.messages:  # nothing written since: reopen it
-                await self.open_chat(chat)
+            for each, _ in deleted:
+                await self.library.restore(each)
+            reopen = next((each for each, opened in deleted if opened), None)
+            if reopen is not None and not self.chat.messages:  # nothing written since
+                await self.open_chat(reopen)
             self._show_chats()
 
         self._banner_action = undo
-        title = chat.title or "New chat"
-        end = "" if title.endswith((".", "!", "?", "…")) else "."  # not “Say hello.”.
-        self.view.banner(f"Deleted “{title}”{end}", "Undo", kind="info")
+        self.view.banner(deleted_text([each for each, _ in deleted]), "Undo", kind="info")
+        self._deletes_banner = self.view.shown
 
     async def search(self, query: str) -> None:
         self.query = query
@@ -611,6 +666,7 @@ class App:
 
     async def _run_banner_action(self) -> None:
         action, self._banner_action = self._banner_action, None
+        self.view.hide_banner()  # the page hid it as the button was clicked
         if action is not None:
             await action()
 
@@ -661,8 +717,9 @@ class App:
                 self._settle()
             self._idle.set()  # only now: the reply's last drawing is done
 
-    def _settle(self) -> None:
-        """Controls, pickers and the status line reflect the active backend again."""
+    def _settle(self, figures: bool = True) -> None:
+        """Controls, pickers and the status line reflect the active backend again (with the
+        last reply's `figures`)."""
         self.busy = False
         session = self.session
         where = self._where() if self.active is not None else ""
@@ -673,14 +730,26 @@ class App:
             self.view.status(State.ERROR, "No backend is available")
             return
         self.view.controls(busy=False, ready=True)
-        self._show_ready(session.backend.last_stats)
+        self._show_ready(session.backend.last_stats if figures else None)
 
     def _show_ready(self, stats: ReplyStats | None) -> None:
         """The ready status line, with the figures of the reply just written (`stats`)."""
         assert self.session is not None
         backend = self.session.backend
         context = backend.context.length if backend.context is not None else None
-        self.view.status(State.READY, ready_text(self._where(), backend.model, stats, context))
+        model = backend.model
+        if self.active == Backend.AUTO and backend is not self.opened.get(Backend.BROWSER):
+            model = f"last reply: {model}"  # the Model picker names the in-browser one
+        self.view.status(State.READY, ready_text(self._where(), model, stats, context))
+
+
+def deleted_text(chats: list[Chat]) -> str:
+    """'Deleted “Say hello.”' (no doubled stop), or 'Deleted 2 chats: “A” and “B”.'"""
+    titles = [f"“{c.title or 'New chat'}”" for c in chats]
+    if len(titles) == 1:
+        end = "" if titles[0].endswith((".”", "!”", "?”", "…”")) else "."
+        return f"Deleted {titles[0]}{end}"
+    return f"Deleted {len(titles)} chats: {', '.join(titles[:-1])} and {titles[-1]}."
 
 
 def _count(backend: ChatBackend, text: str, limit: int) -> int:

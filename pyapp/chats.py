@@ -130,19 +130,20 @@ def chat_to_json(chat: Chat) -> dict[str, Any]:
                 "model": m.model,
                 "stats": m.stats.to_json() if m.stats else None,
                 "route": m.route,
-                "attachments": [
-                    {
-                        "name": a.name,
-                        "kind": a.kind,
-                        "text": a.text,
-                        "tokens": a.tokens,
-                        "estimated": a.estimated,
-                    }
-                    for a in m.attachments
-                ],
+                "attachments": [attached_to_json(a) for a in m.attachments],
             }
             for m in chat.messages
         ],
+    }
+
+
+def attached_to_json(file: Attached) -> dict[str, Any]:
+    return {
+        "name": file.name,
+        "kind": file.kind,
+        "text": file.text,
+        "tokens": file.tokens,
+        "estimated": file.estimated,
     }
 
 
@@ -226,11 +227,11 @@ def _message(data: object) -> ChatMessage:
         model=_optional_text(data, "model"),
         stats=figures,
         route=_optional_text(data, "route"),
-        attachments=[_attached(f) for f in files],
+        attachments=[attached_from_json(f) for f in files],
     )
 
 
-def _attached(data: object) -> Attached:
+def attached_from_json(data: object) -> Attached:
     if not isinstance(data, dict):
         raise RecordError("an attachment is not a JSON object")
     tokens, estimated = data.get("tokens"), data.get("estimated", False)
@@ -305,9 +306,8 @@ def import_json(text: str) -> list[Chat]:
             migrate({"schema": version})  # the file's own version first, also with no chats
         if not chats:
             raise RecordError("it holds no chats")
-        return [
-            chat_from_json({"schema": version, **c} if isinstance(c, dict) else c) for c in chats
-        ]
+        schema = {"schema": version} if version is not None else {}  # none: the first
+        return [chat_from_json({**schema, **c} if isinstance(c, dict) else c) for c in chats]
     except RecordError as error:
         raise RecordError(
             f"That Hearth export cannot be read: {error}; nothing was imported."

@@ -8,13 +8,17 @@ chat is never lost to a storage error while the tab stays open.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Protocol
 
 from pyapp.chats import (
+    Attached,
     Chat,
     RecordError,
+    attached_from_json,
+    attached_to_json,
     chat_from_json,
     chat_to_json,
     export_json,
@@ -32,6 +36,8 @@ class Records(Protocol):
 
     async def load(self) -> list[object]: ...
 
+    async def load_one(self, chat_id: str) -> object | None: ...
+
     async def put(self, record: dict[str, object]) -> None: ...
 
     async def delete(self, chat_id: str) -> None: ...
@@ -39,6 +45,10 @@ class Records(Protocol):
     async def load_open(self) -> str | None: ...
 
     async def save_open(self, chat_id: str) -> None: ...
+
+    async def load_pending(self) -> list[object]: ...
+
+    async def save_pending(self, files: list[dict[str, object]]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,10 @@ class Imported:
     empty: int  # without a message: a library keeps no empty chat
 
     def __str__(self) -> str:
+        if not self.added and self.already and not self.empty:
+            return (
+                f"Nothing new to import: {_count(self.already, 'chat', 'is', 'are')} already here."
+            )
         said = [f"Imported {_count(len(self.added), 'chat')}"]
         if self.already:
             said.append(f"{_count(self.already, 'chat', 'was', 'were')} already here")
@@ -89,6 +103,23 @@ class Library:
             self.chats[chat.id] = chat
         return problems
 
+    async def refresh(self, chat_id: str) -> Chat | None:
+        """Read `chat_id` again, as another tab wrote it: the chat now held, None when it is
+        gone (deleted there). A record that cannot be read leaves the copy held here."""
+        try:
+            record = await self.records.load_one(chat_id)
+        except StorageError:
+            return self.chats.get(chat_id)
+        if record is None:
+            self.chats.pop(chat_id, None)
+            return None
+        try:
+            chat = chat_from_json(record)
+        except RecordError:
+            return self.chats.get(chat_id)
+        self.chats[chat_id] = chat
+        return chat
+
     def opened(self) -> Chat:
         """The chat that was open when the page was last closed, or a new one."""
         return self.chats.get(self.open_id or "") or Chat()
@@ -98,6 +129,22 @@ class Library:
         chat: it is noted in `problem`, shown once by the app."""
         self.chats[chat.id] = chat
         await self._store(self.records.put(chat_to_json(chat)))
+
+    async def load_pending(self) -> list[Attached]:
+        """The files attached to a message that a reload interrupted before it was sent
+        (what cannot be read is dropped: the user attaches it again)."""
+        try:
+            records = await self.records.load_pending()
+        except StorageError:
+            return []
+        files = []
+        for record in records:
+            with contextlib.suppress(RecordError):
+                files.append(attached_from_json(record))
+        return files
+
+    async def save_pending(self, files: list[Attached]) -> None:
+        await self._store(self.records.save_pending([attached_to_json(f) for f in files]))
 
     async def open(self, chat: Chat) -> None:
         """Remember `chat` as the open one (a reload reopens it)."""

@@ -62,11 +62,23 @@ export function getAll(store) {
   return transaction(store, "readonly", (s) => s.getAll());
 }
 
-// `key` only for stores without a key path ("kv").
-export function put(store, value, key) {
-  return transaction(store, "readwrite", (s) => (key === undefined ? s.put(value) : s.put(value, key)));
+// Each tab keeps its chats in memory, so one that saved last would overwrite what another
+// tab of this profile wrote: after a chat is written or deleted, the others hear its id.
+const changes = typeof BroadcastChannel === "undefined" ? null : new BroadcastChannel("hearth-chats");
+
+export function onChatChange(handler) {
+  if (changes) changes.onmessage = ({ data }) => handler(String(data));
 }
 
-export function remove(store, key) {
-  return transaction(store, "readwrite", (s) => s.delete(key));
+// `key` only for stores without a key path ("kv").
+export async function put(store, value, key) {
+  const result = await transaction(store, "readwrite", (s) => (key === undefined ? s.put(value) : s.put(value, key)));
+  if (store === "chats") changes?.postMessage(value.id);
+  return result;
+}
+
+export async function remove(store, key) {
+  const result = await transaction(store, "readwrite", (s) => s.delete(key));
+  if (store === "chats") changes?.postMessage(key);
+  return result;
 }

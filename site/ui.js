@@ -65,7 +65,11 @@ export class Renderer {
         this.send();
       }
     });
-    el.prompt.addEventListener("input", () => { this.fitPrompt(); keepDraft(el.prompt.value); });
+    el.prompt.addEventListener("input", () => {
+      this.fitPrompt();
+      this.updateSend();
+      keepDraft(el.prompt.value);
+    });
     if (!el.prompt.value) { el.prompt.value = savedDraft(); this.fitPrompt(); } // as before a reload
     this.doc.addEventListener("keydown", (event) => {
       if (event.key === "Escape" && !el.stop.disabled) emit({ type: "stop" });
@@ -168,6 +172,7 @@ export class Renderer {
       return chip;
     }));
     list.hidden = items.length === 0;
+    this.updateSend();
   }
 
   chip({ name, tokens, estimated }) {
@@ -278,15 +283,30 @@ export class Renderer {
   }
 
   op_controls({ busy, ready }) {
-    const { prompt, send, stop, backend, model, newChat } = this.el;
+    const { prompt, stop, backend, model, newChat } = this.el;
     this.busy = busy;
     prompt.disabled = newChat.disabled = false;
-    send.disabled = busy || !ready;
+    this.ready = ready;
+    this.updateSend();
     stop.disabled = !busy;
     // New chat and the chat list stay on: leaving a chat stops the reply it is writing
     backend.disabled = model.disabled = busy;
     this.el.messages.classList.toggle("busy", busy);
     this.markLastReply();
+  }
+
+  // What a screen reader should hear now (a finished reply, a copy), from a polite live
+  // region; emptied first, so that the same words twice are heard twice.
+  say(text) {
+    const region = this.el.announce;
+    region.textContent = "";
+    requestAnimationFrame(() => { region.textContent = text; });
+  }
+
+  // Send is on only when there is something to send: text that is not only blanks, or a file.
+  updateSend() {
+    const { prompt, send, chips } = this.el;
+    send.disabled = this.busy || !this.ready || (!prompt.value.trim() && chips.hidden);
   }
 
   op_backend({ value, hint }) {
@@ -314,6 +334,7 @@ export class Renderer {
   op_prompt({ text }) {
     this.el.prompt.value = text;
     keepDraft(text);
+    this.updateSend();
     this.fitPrompt();
     this.el.prompt.focus();
   }
@@ -476,7 +497,7 @@ export class Renderer {
     // a streaming reply is redrawn many times a second: scan the list only when it changes
     if (added || shown.state !== item.state) this.markLastReply();
     // A screen reader hears a reply once, whole, when it ends (not every redraw of it).
-    if (shown.state === "streaming" && item.state !== "streaming") this.el.announce.textContent = content.innerText;
+    if (shown.state === "streaming" && item.state !== "streaming") this.say(content.innerText);
     shown.state = item.state;
     // data-done last: tests and the benchmark wait for it, then read the figures above
     element.dataset.done = String(item.state !== "streaming");
@@ -560,6 +581,8 @@ export class Renderer {
       if (this.sources.get(block) === html) return;
       const fragment = this.purify.sanitize(html, SANITIZE);
       dropLayoutWhitespace(fragment);
+      // a wide table or a long line scrolls sideways: the keyboard must reach it too
+      for (const scroller of fragment.querySelectorAll("table, pre > code")) scroller.tabIndex = 0;
       morph(block, fragment);
       this.sources.set(block, html);
       for (const pre of block.querySelectorAll("pre")) {
@@ -580,16 +603,26 @@ export class Renderer {
     const model = await savedModelBytes().catch(() => null);
     const estimate = await navigator.storage?.estimate?.().catch(() => null);
     const persisted = await navigator.storage?.persisted?.().catch(() => false);
-    const mb = (bytes) => `${Math.round(bytes / 1048576).toLocaleString()} MB`;
     const parts = [model === null ? "the model: unknown" : model ? `the model ${mb(model)}` : "no downloaded model"];
-    if (estimate) parts.push(`${mb(Math.max(estimate.usage, model ?? 0))} used in all of ${mb(estimate.quota)}`);
+    if (estimate) {
+      // until the browser's total takes in a removal, take it off here
+      const stale = this.removed && estimate.usage >= this.removed.usage;
+      if (!stale) this.removed = null;
+      const usage = stale ? estimate.usage - this.removed.bytes : estimate.usage;
+      parts.push(`${mb(Math.max(usage, model ?? 0))} used in all of ${mb(estimate.quota)}`);
+    }
     shown.textContent = `Storage: ${parts.join(", ")}${persisted ? ", kept until you remove it" : ""}`;
   }
 
   // The service worker's copy of the model (site/sw.js); the loaded model keeps working,
   // and the next visit downloads it again.
   async removeModel() {
+    const bytes = await savedModelBytes().catch(() => 0);
+    const offline = "Hearth downloads it again the next time it opens, so it must reach its server then.";
+    if (bytes && !confirm(`Remove the downloaded model (${mb(bytes)})? ${offline}`)) return;
+    const before = await navigator.storage?.estimate?.().catch(() => null);
     const removed = await caches.delete(MODEL_CACHE).catch(() => false);
+    if (removed && before) this.removed = { bytes, usage: before.usage };
     this.op_banner({
       kind: "info",
       text: removed
@@ -603,6 +636,7 @@ export class Renderer {
     try {
       await navigator.clipboard.writeText(text);
       button.dataset.copied = "true";
+      this.say("Copied.");
       setTimeout(() => { delete button.dataset.copied; }, 1500);
     } catch (error) {
       this.op_banner({ text: `Could not copy (${error.message}); select the text and copy it instead.` });
@@ -724,4 +758,8 @@ function savedDraft() {
   } catch {
     return "";
   }
+}
+
+function mb(bytes) {
+  return `${Math.round(bytes / 1048576).toLocaleString()} MB`;
 }

@@ -12,14 +12,17 @@ let hello = null;
 let helloArrived;
 const helloReceived = new Promise((resolve) => { helloArrived = resolve; });
 
+function deliver(event) {
+  if (listener) listener(event);
+  else pending.push(event);
+}
+
 self.onmessage = ({ data }) => {
   if (data && data.type === "hello") {
     hello = data;
     helloArrived();
-  } else if (listener) {
-    listener(data);
   } else {
-    pending.push(data);
+    deliver(data);
   }
 };
 
@@ -145,6 +148,7 @@ async function boot() {
     fetchJSON("./app-config.json"), fetchJSON("./manifest.json"), import("./store.js"),
   ]);
   prefetchModel(model, config, manifest.files, earlySettings(store)).catch(() => {});
+  store.onChatChange((id) => deliver({ type: "chat_changed", id })); // another tab saved it
   const pyodideDir = new URL(config.vendor.pyodide, self.location.href).href;
   const [{ loadPyodide }, pyappZip] = await Promise.all([
     import(pyodideDir + "pyodide.mjs"),

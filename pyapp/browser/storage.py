@@ -14,6 +14,7 @@ from pyapp.errors import StorageError
 
 SETTINGS_KEY = "settings"
 OPEN_KEY = "open"  # the id of the chat that was open
+PENDING_KEY = "pending"  # the files attached to the message not sent yet
 
 
 def explain(error: JsException) -> StorageError:
@@ -57,6 +58,13 @@ class ChatRecords:
             raise explain(error) from None
         return list(host.to_py(records))
 
+    async def load_one(self, chat_id: str) -> object | None:
+        try:
+            record = await host.store().get("chats", chat_id)
+        except JsException as error:
+            raise explain(error) from None
+        return host.to_py(record) if record is not None else None
+
     async def put(self, record: dict[str, object]) -> None:
         try:
             await host.store().put("chats", host.to_js_object(record))
@@ -79,5 +87,19 @@ class ChatRecords:
     async def save_open(self, chat_id: str) -> None:
         try:
             await host.store().put("kv", chat_id, OPEN_KEY)
+        except JsException as error:
+            raise explain(error) from None
+
+    async def load_pending(self) -> list[object]:
+        try:
+            value = await host.store().get("kv", PENDING_KEY)
+        except JsException as error:
+            raise explain(error) from None
+        found = host.to_py(value) if value is not None else []
+        return list(found) if isinstance(found, list) else []
+
+    async def save_pending(self, files: list[dict[str, object]]) -> None:
+        try:
+            await host.store().put("kv", host.to_js_object(files), PENDING_KEY)
         except JsException as error:
             raise explain(error) from None

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import ROOT, PageSession, ServerProcess, ask, page_session
-from tests.e2e.replies import RICH_PROMPT
+from tests.e2e.replies import RICH_PROMPT, WIDE_PROMPT
 
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 RUN_AXE = """async () => {
@@ -70,6 +70,8 @@ def test_no_axe_violations(rich_chat: PageSession, scheme: str) -> None:
     assert axe_violations(rich_chat) == []  # the ready page, empty
     ask(rich_chat, RICH_PROMPT)
     assert axe_violations(rich_chat) == []  # code, a table, links, message actions
+    ask(rich_chat, WIDE_PROMPT)
+    assert axe_violations(rich_chat) == []  # a table and code wider than the bubble
 
 
 def test_every_control_is_reached_by_tab_and_shows_focus(rich_chat: PageSession) -> None:

@@ -64,6 +64,12 @@ def test_attached_text_and_pdf_reach_the_in_page_models_context(chat: PageSessio
     page.locator(CHIPS).nth(1).wait_for()
     names = page.locator(f"{CHIPS} .chip-name").all_inner_texts()
     assert names == ["notes.txt", "report.pdf"]
+    page.reload()  # not sent yet: the files wait for the message, also across a reload
+    chat.wait_state("ready", timeout_s=120)
+    page.locator(CHIPS).nth(1).wait_for()
+    assert page.locator(f"{CHIPS} .chip-name").all_inner_texts() == names
+    new_chat(page)  # the reload reopened the chat above; the files stay with the message box
+    assert page.locator(f"{CHIPS} .chip-name").all_inner_texts() == names
     shown = page.eval_on_selector_all(CHIPS, "els => els.map(e => e.dataset.tokens)")
     sizes = [int(t) for t in shown]
     assert all(size > 5 for size in sizes), sizes

@@ -166,7 +166,7 @@ def test_export_in_one_browser_and_import_into_another(
         )
         assert sorted(chat_titles(other)) == sorted(c["title"] for c in data["chats"])
         other.page.set_input_files("[data-testid=import]", str(exported))  # the same again
-        banner_saying(other.page, "Imported 0 chats; 2 chats were already here.")
+        banner_saying(other.page, "Nothing new to import: 2 chats are already here.")
         assert sorted(chat_titles(other)) == sorted(c["title"] for c in data["chats"])
         for record in data["chats"]:
             other.page.locator(ITEMS).filter(has_text=record["title"]).click()
@@ -298,6 +298,31 @@ def test_edit_regenerate_and_copy(chat: PageSession) -> None:
     page.wait_for_function("() => document.querySelector('[data-copied]') !== null")
     copied = page.evaluate("navigator.clipboard.readText()")
     assert copied == page.evaluate(STORED_TEXT, reply.get_attribute("data-id"))  # raw Markdown
+
+
+def test_two_tabs_keep_each_others_messages(chat: PageSession) -> None:
+    """Each tab holds its chats in memory; without hearing what the other saved, the one
+    that saved last would overwrite the other's messages."""
+    chat.open("?temperature=0&max_tokens=8")
+    chat.wait_state("ready")
+    ask(chat, "What is the capital of France?")
+    other = PageSession(page=chat.context.new_page(), base_url=chat.base_url)  # type: ignore[attr-defined]
+    other.open("?temperature=0&max_tokens=8")
+    other.wait_state("ready")
+    ask(chat, "And of Germany?")
+    other.page.wait_for_function(  # type: ignore[attr-defined]
+        "() => [...document.querySelectorAll('[data-testid=message]')]"
+        ".some((m) => m.innerText.includes('And of Germany?'))"
+    )
+    ask(other, "And of Italy?")
+    chat.page.reload()
+    chat.wait_state("ready")
+    questions = [m for i, m in enumerate(texts(chat)) if i % 2 == 0]
+    assert questions == [
+        "What is the capital of France?",
+        "And of Germany?",
+        "And of Italy?",
+    ]
 
 
 def test_an_unsent_message_survives_a_reload_until_it_is_sent(chat: PageSession) -> None:

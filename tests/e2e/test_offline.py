@@ -14,6 +14,7 @@ import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -209,8 +210,21 @@ def test_settings_show_storage_and_remove_the_model(chat: PageSession, dist: Pat
     page.wait_for_function(  # type: ignore[attr-defined]
         "() => /MB used in all of/.test(document.getElementById('storage').textContent)"
     )
-    shown = re.search(r"the model ([\d,]+) MB", storage.inner_text())
-    assert shown and int(shown[1].replace(",", "")) == saved_model_mb(chat, dist), shown
+    shown = re.search(r"the model ([\d,]+) MB, ([\d,]+) MB used in all", storage.inner_text())
+    model_mb = saved_model_mb(chat, dist)
+    assert shown and int(shown[1].replace(",", "")) == model_mb, storage.inner_text()
+    total = int(shown[2].replace(",", ""))
+    asked: list[str] = []
+
+    def answer(dialog: Any, accept: bool) -> None:
+        asked.append(dialog.message)
+        dialog.accept() if accept else dialog.dismiss()
+
+    page.once("dialog", lambda dialog: answer(dialog, False))  # type: ignore[attr-defined]
+    page.click("[data-testid=remove-model]")  # type: ignore[attr-defined]
+    assert asked and asked[0].startswith("Remove the downloaded model (")
+    assert "hearth-models" in page.evaluate("caches.keys()")  # type: ignore[attr-defined]
+    page.once("dialog", lambda dialog: answer(dialog, True))  # type: ignore[attr-defined]
     page.click("[data-testid=remove-model]")  # type: ignore[attr-defined]
     banner = page.locator("[data-testid=error]")  # type: ignore[attr-defined]
     banner.wait_for(state="visible")
@@ -219,6 +233,9 @@ def test_settings_show_storage_and_remove_the_model(chat: PageSession, dist: Pat
     page.wait_for_function(  # type: ignore[attr-defined]
         "() => document.getElementById('storage').textContent.includes('no downloaded model')"
     )
+    # the total drops by the model's size at once, not whenever the browser recounts
+    after = re.search(r"([\d,]+) MB used in all", storage.inner_text())
+    assert after and int(after[1].replace(",", "")) <= total - model_mb + 1, storage.inner_text()
     # the loaded model goes on working
     assert "Paris" in ask(chat, "What is the capital of France?").inner_text()  # type: ignore[attr-defined]
 

@@ -15,6 +15,7 @@ class MemoryRecords:
     open_id: str | None = None
     refuse: StorageError | None = None  # every call raises this, as a broken storage does
     writes: int = 0
+    pending: list[object] = field(default_factory=list)
 
     def _check(self) -> None:
         if self.refuse is not None:
@@ -23,6 +24,11 @@ class MemoryRecords:
     async def load(self) -> list[object]:
         self._check()
         return [copy.deepcopy(r) for r in self.records.values()]
+
+    async def load_one(self, chat_id: str) -> object | None:
+        self._check()
+        record = self.records.get(chat_id)
+        return copy.deepcopy(record) if record is not None else None
 
     async def put(self, record: dict[str, object]) -> None:
         self._check()
@@ -40,3 +46,11 @@ class MemoryRecords:
     async def save_open(self, chat_id: str) -> None:
         self._check()
         self.open_id = chat_id
+
+    async def load_pending(self) -> list[object]:
+        self._check()
+        return copy.deepcopy(self.pending)
+
+    async def save_pending(self, files: list[dict[str, object]]) -> None:
+        self._check()
+        self.pending = copy.deepcopy(files)  # type: ignore[arg-type]

@@ -294,7 +294,7 @@ def test_a_links_backend_and_system_prompt_are_said_with_a_way_back() -> None:
     assert store.saved == []  # nothing was saved: the saved settings simply apply again
 
 
-def test_a_failure_at_boot_is_said_with_the_links_presets_and_my_settings_are_the_way_out() -> None:
+def test_a_failure_at_boot_keeps_its_button_beside_the_links_presets() -> None:
     down = FakeProvider(None, RemoteError("Foundry Local is not reachable.", unreachable=True))
     app, page, _, _ = make_app(
         [Script(["Hi."])],
@@ -302,7 +302,7 @@ def test_a_failure_at_boot_is_said_with_the_links_presets_and_my_settings_are_th
         foundry=down,
     )
     banner = page.last("banner")
-    assert banner["action"] == "Use my settings" and banner["kind"] == "error"
+    assert banner["action"] == "Try Foundry Local again" and banner["kind"] == "error"
     assert app.active == Backend.BROWSER and app.prefs.effective.system == "Arr"
     assert banner["text"] == (
         "Foundry Local is not reachable. For now, replies come from the model in this browser. "
@@ -311,7 +311,11 @@ def test_a_failure_at_boot_is_said_with_the_links_presets_and_my_settings_are_th
         "This link set the backend to Foundry Local and the system prompt to “Arr” "
         "(for this visit only)."
     )
-    run_async(app.handle({"type": "banner_action"}))  # both the backend and the prompt
+    run_async(app.handle({"type": "banner_action"}))  # tried again: still down
+    assert app.active == Backend.BROWSER and down.opened == 2
+    run_async(app.handle({"type": "link_notice"}))  # the presets' sign: my settings back
+    assert page.last("banner")["action"] == "Use my settings"
+    run_async(app.handle({"type": "banner_action"}))
     assert app.active == Backend.BROWSER and app.prefs.effective.system == Settings().system
     assert page.last("status")["state"] == "ready"
 
@@ -481,10 +485,76 @@ def test_deleting_the_chat_being_written_stops_its_reply_first() -> None:
     assert page.last("messages")["items"][-1]["state"] == "stopped"
 
 
+def test_files_attached_but_not_sent_survive_a_reload_until_sent() -> None:
+    records = MemoryRecords()
+    app, _, _, _ = make_app([], records=records)
+    run_async(app.handle({"type": "attach", "name": "notes.txt", "data": b"Buy milk."}))
+    assert len(records.pending) == 1
+    again, page, local, _ = make_app([Script(["Noted."])], records=records)  # reloaded
+    assert [f.name for f in again.pending] == ["notes.txt"]
+    assert page.last("attachments")["items"][0]["name"] == "notes.txt"
+    run_async(again.handle({"type": "send", "text": "What does it say?"}))
+    assert "Buy milk." in local.asked[0][-1].content and records.pending == []
+
+
+def test_deletes_in_a_row_are_all_undone_by_one_undo() -> None:
+    app, page, _, _ = make_app([Script(["1"]), Script(["2"]), Script(["3"])])
+    for text in ("One", "Two", "Three"):
+        run_async(app.handle({"type": "new_chat"}))
+        run_async(app.handle({"type": "send", "text": text}))
+    ids = [s.id for s in app.library.summaries()]
+    run_async(app.handle({"type": "delete", "id": ids[0]}))
+    run_async(app.handle({"type": "delete", "id": ids[1]}))
+    assert page.last("banner")["text"] == "Deleted 2 chats: “Three” and “Two”."
+    run_async(app.handle({"type": "banner_action"}))
+    assert sorted(s.title for s in app.library.summaries()) == ["One", "Three", "Two"]
+    assert app.chat.title == "Three"  # the open one, deleted first, is open again
+    run_async(app.handle({"type": "delete", "id": ids[2]}))  # a new banner: a new count
+    assert page.last("banner")["text"] == "Deleted “One”."
+
+
 def test_a_new_chat_whose_first_reply_failed_is_not_listed() -> None:
     app, page, _, _ = make_app([Script(["x"], error=EngineError("boom"))])
-    run_async(app.handle({"type": "send", "text": "Hello"}))
-    assert page.last("chats")["items"] == [] and page.last("prompt")["text"] == "Hello"
+    run_async(app.handle({"type": "send", "text": "    indented\ncode  "}))
+    assert page.last("chats")["items"] == []
+    assert page.last("prompt")["text"] == "    indented\ncode  "  # given back as typed
+    assert page.last("status")["text"] == "Ready · somewhere · Scripted"  # no figures
+
+
+def test_a_chat_another_tab_wrote_is_taken_so_nothing_is_overwritten() -> None:
+    records = MemoryRecords()  # one browser profile, two tabs
+    tab_a, page_a, _, _ = make_app([Script(["Paris."]), Script(["Berlin."])], records=records)
+    run_async(tab_a.handle({"type": "send", "text": "Capital of France?"}))
+    tab_b, page_b, _, _ = make_app([Script(["Rome."])], records=records)
+    assert tab_b.chat.id == tab_a.chat.id  # B opened the chat A had open
+    run_async(tab_a.handle({"type": "send", "text": "And of Germany?"}))
+    page_b.ops.clear()
+    run_async(tab_b.handle({"type": "chat_changed", "id": tab_a.chat.id}))  # A's broadcast
+    drawn = [op["item"]["text"] for op in page_b.ops if op["op"] == "message"]
+    assert drawn == ["And of Germany?", "Berlin."]  # only what is new is drawn
+    run_async(tab_b.handle({"type": "send", "text": "And of Italy?"}))
+    kept = records.records[tab_a.chat.id]["messages"]
+    assert [m["text"] for m in kept] == [  # type: ignore[index]
+        "Capital of France?",
+        "Paris.",
+        "And of Germany?",
+        "Berlin.",
+        "And of Italy?",
+        "Rome.",
+    ]
+
+
+def test_a_chat_deleted_in_another_tab_is_closed_here() -> None:
+    records = MemoryRecords()
+    tab_a, _, _, _ = make_app([Script(["Paris."])], records=records)
+    run_async(tab_a.handle({"type": "send", "text": "Capital of France?"}))
+    tab_b, page_b, _, _ = make_app([], records=records)
+    gone = tab_a.chat.id
+    run_async(tab_a.handle({"type": "delete", "id": gone}))
+    run_async(tab_b.handle({"type": "chat_changed", "id": gone}))
+    assert tab_b.chat.id != gone and page_b.last("messages")["items"] == []
+    assert page_b.last("chats")["items"] == []
+    assert page_b.last("banner")["text"] == "The open chat was deleted in another tab."
 
 
 def test_a_deleted_chat_is_named_without_doubled_punctuation() -> None:

@@ -57,6 +57,8 @@ def test_personal_data_stays_here_and_long_messages_go_to_foundry() -> None:
     assert (reply["backend"], reply["route"]) == ("foundry", "long-prompt")
     assert "ann@example.org" not in str(remote.asked)
     assert reply["badge"]["text"].startswith("Foundry Local")  # type: ignore[index]
+    # the Model picker names the in-browser model: the status says whose reply it was
+    assert "· last reply: big" in page.last("status")["text"]
 
 
 def test_a_follow_up_carrying_earlier_personal_data_stays_here() -> None:
@@ -122,5 +124,16 @@ def test_under_auto_with_foundry_down_a_file_too_long_offers_no_button_to_fail_a
     app, page, _, _ = make_auto([], foundry_error=UNREACHABLE)
     run_async(app.handle({"type": "attach", "name": "book.txt", "data": b"w " * 500}))
     banner = page.last("banner")
-    assert banner["action"] is None and "Foundry Local cannot be reached now" in banner["text"]
+    assert banner["action"] is None and "cannot be reached now" in banner["text"]
+    assert "send (Auto tries it again)" in banner["text"]
     assert [f.name for f in app.pending] == ["book.txt"]  # kept: Foundry may start
+
+
+def test_a_file_too_long_here_with_foundry_known_down_offers_no_button() -> None:
+    app, page, _, _ = make_auto([], foundry_error=UNREACHABLE, query="")
+    run_async(app.handle({"type": "backend", "value": "foundry"}))  # tried: it is down
+    run_async(app.handle({"type": "attach", "name": "book.txt", "data": b"w " * 500}))
+    banner = page.last("banner")
+    assert banner["action"] is None and "choose it as the backend" in banner["text"]
+    run_async(app.handle({"type": "detach", "index": 0}))  # removed: the banner goes too
+    assert page.names()[-1] == "banner_hide" and app.view.shown is None

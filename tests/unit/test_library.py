@@ -206,13 +206,20 @@ def test_importing_the_same_file_again_adds_nothing_and_says_so() -> None:
     exported = library.export_all(0.0)
     again = run_async(library.import_file(exported))
     assert again.added == [] and again.already == 2
-    assert str(again) == "Imported 0 chats; 2 chats were already here."
+    assert str(again) == "Nothing new to import: 2 chats are already here."
     assert len(library.summaries()) == 2
     first.messages.append(ChatMessage(Role.USER, "More"))  # it changed since the export
     run_async(library.save(first))
     changed = run_async(library.import_file(exported))
     assert str(changed) == "Imported 1 chat; 1 chat was already here."
     assert sorted(s.title for s in library.summaries()) == ["One", "One (imported)", "Two"]
+
+
+def test_a_file_without_a_version_names_what_its_chats_lack() -> None:
+    text = json.dumps({"format": "hearth-chats", "chats": [{"id": "x"}]})
+    with pytest.raises(RecordError) as refused:
+        import_json(text)
+    assert "None" not in str(refused.value) and "nothing was imported" in str(refused.value)
 
 
 def test_an_empty_chat_in_a_file_is_counted_as_skipped() -> None:
