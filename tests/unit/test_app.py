@@ -6,11 +6,12 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from pyapp.app import FIRST_S, STREAM_EVERY_S, STREAM_SETTLED_S, App, Provider, Redraw
+from pyapp.app import App, Provider
 from pyapp.backends import Backend as ChatBackend
 from pyapp.backends import BackendKind
 from pyapp.errors import EngineError, ModelLoadError, RemoteError, StorageError
 from pyapp.library import Library
+from pyapp.redraw import FIRST_S, STREAM_EVERY_S, STREAM_SETTLED_S, Redraw
 from pyapp.settings import SAVED, Backend, Preferences, Settings
 from pyapp.status import ModelOption, empty_hint, reading_text
 from pyapp.view import View
