@@ -581,9 +581,10 @@ export class Renderer {
       if (this.sources.get(block) === html) return;
       const fragment = this.purify.sanitize(html, SANITIZE);
       dropLayoutWhitespace(fragment);
-      // a wide table or a long line scrolls sideways: the keyboard must reach it too
-      for (const scroller of fragment.querySelectorAll("table, pre > code")) scroller.tabIndex = 0;
       morph(block, fragment);
+      // a wide table or a long line scrolls sideways: the keyboard must reach it too (set
+      // after the merge, which drops it, so that it always comes last, as drawn at once)
+      for (const scroller of block.querySelectorAll("table, pre > code")) scroller.tabIndex = 0;
       this.sources.set(block, html);
       for (const pre of block.querySelectorAll("pre")) {
         if (pre.querySelector(":scope > .code-copy")) continue;
