@@ -14,7 +14,6 @@ import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -214,18 +213,13 @@ def test_settings_show_storage_and_remove_the_model(chat: PageSession, dist: Pat
     model_mb = saved_model_mb(chat, dist)
     assert shown and int(shown[1].replace(",", "")) == model_mb, storage.inner_text()
     total = int(shown[2].replace(",", ""))
-    asked: list[str] = []
-
-    def answer(dialog: Any, accept: bool) -> None:
-        asked.append(dialog.message)
-        dialog.accept() if accept else dialog.dismiss()
-
-    page.once("dialog", lambda dialog: answer(dialog, False))  # type: ignore[attr-defined]
-    page.click("[data-testid=remove-model]")  # type: ignore[attr-defined]
-    assert asked and asked[0].startswith("Remove the downloaded model (")
-    assert "hearth-models" in page.evaluate("caches.keys()")  # type: ignore[attr-defined]
-    page.once("dialog", lambda dialog: answer(dialog, True))  # type: ignore[attr-defined]
-    page.click("[data-testid=remove-model]")  # type: ignore[attr-defined]
+    with page.expect_event("dialog") as asked:  # type: ignore[attr-defined]
+        page.click("[data-testid=remove-model]")  # type: ignore[attr-defined]
+    assert asked.value.message.startswith("Remove the downloaded model (")
+    asked.value.dismiss()  # kept: so asking again asks again (with none, nothing is asked)
+    with page.expect_event("dialog") as asked:  # type: ignore[attr-defined]
+        page.click("[data-testid=remove-model]")  # type: ignore[attr-defined]
+    asked.value.accept()
     banner = page.locator("[data-testid=error]")  # type: ignore[attr-defined]
     banner.wait_for(state="visible")
     assert "Removed the downloaded model" in banner.inner_text()
