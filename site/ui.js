@@ -142,6 +142,7 @@ export class Renderer {
   send() {
     const { prompt, send, chips } = this.el;
     if (send.disabled || (!prompt.value.trim() && chips.hidden)) return;
+    for (const shown of this.shown.values()) shown.closeEdit?.(); // a new message ends an edit
     this.emit({ type: "send", text: prompt.value });
   }
 
@@ -656,7 +657,12 @@ export class Renderer {
     const bar = doc.createElement("div");
     bar.className = "edit-actions";
     bar.append(save, cancel);
-    const close = () => { shown.editing = false; shown.content.replaceChildren(...previous); };
+    const close = () => {
+      shown.editing = false;
+      shown.closeEdit = null;
+      shown.content.replaceChildren(...previous);
+    };
+    shown.closeEdit = close;
     save.addEventListener("click", () => {
       const text = box.value.trim();
       close();

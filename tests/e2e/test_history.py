@@ -298,6 +298,11 @@ def test_edit_regenerate_and_copy(chat: PageSession) -> None:
     page.wait_for_function("() => document.querySelector('[data-copied]') !== null")
     copied = page.evaluate("navigator.clipboard.readText()")
     assert copied == page.evaluate(STORED_TEXT, reply.get_attribute("data-id"))  # raw Markdown
+    # a message sent from the composer ends an edit left open above
+    page.locator("[data-testid=message][data-role=user]").first.locator("[data-testid=edit]").click()
+    assert page.locator(".edit-box").count() == 1
+    ask(chat, "Thanks.")
+    assert page.locator(".edit-box").count() == 0
 
 
 def test_two_tabs_keep_each_others_messages(chat: PageSession) -> None:
