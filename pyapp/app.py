@@ -196,8 +196,10 @@ class App:
         texts = ([shown.text] if shown else []) + problems + ([notice] if notice else [])
         error = bool(problems) or (shown is not None and shown.kind == "error")
         action = shown.action if shown is not None else None
-        if notice is not None and action is None:  # the way out of a link's presets (the
-            action, self._banner_action = "Use my settings", self._discard_link  # sign has it too)
+        # the way out of a link's presets, unless the banner has a button already (the
+        # presets' own button always offers it)
+        if notice is not None and action is None:
+            action, self._banner_action = "Use my settings", self._discard_link
         self.view.banner(" ".join(texts), action, kind="error" if error else "info")
 
     async def _show_link_notice(self) -> None:

@@ -198,9 +198,9 @@ class ChatSession:
         )
         added = [m for m in (user, reply) if m is not None]
         chat.messages += added
-        titled = user is not None and not chat.title  # named after this turn's question
-        if user is not None and titled:
-            chat.title = auto_title(user)
+        titled = False  # whether the chat is named after this turn's question
+        if user is not None and not chat.title:
+            chat.title, titled = auto_title(user), True
         await self._save()
         yield Started(user, reply)
         saved_at = self.clock()
