@@ -27,6 +27,7 @@ READY_TARGETS = {
 # from its start ("at"), or durations ("s"); the rest are how long Python spent on each
 # step, or waited for it.
 PHASES = {
+    "python_from_snapshot": "Python from its snapshot (loads)",
     "pyodide_loaded": "Pyodide loaded (at)",
     "python": "app imported (at)",
     "runtime_ready": "ORT runtime up (at)",
@@ -160,12 +161,17 @@ def phase_table(rows: list[dict[str, Any]]) -> list[str]:
     ]
     for row in measured:
         for kind, loads in row["phases"].items():
-            cells = [
-                f"{median(found):.2f}" if (found := [p[k] for p in loads if k in p]) else "—"
-                for k in PHASES
-            ]
+            cells = [phase_cell(k, [p[k] for p in loads if k in p]) for k in PHASES]
             lines.append(f"| {row['setting']} | {kind} | " + " | ".join(cells) + " |")
     return lines
+
+
+def phase_cell(key: str, found: list[float]) -> str:
+    if not found:
+        return "—"
+    if key == "python_from_snapshot":  # a yes or no per load
+        return f"{sum(1 for v in found if v)} of {len(found)}"
+    return f"{median(found):.2f}"
 
 
 def chart(result: dict[str, Any], path: Path) -> None:

@@ -59,7 +59,8 @@ self.addEventListener("install", (event) => {
 self.addEventListener("activate", (event) => {
   event.waitUntil((async () => {
     for (const name of await caches.keys()) {
-      if (name.startsWith("hearth-app-") && name !== APP_CACHE) await caches.delete(name);
+      // this build's app files and Python snapshot (site/python.js) stay; other builds' go
+      if (/^hearth-(app|python)-/.test(name) && !name.endsWith(`-${BUILD}`)) await caches.delete(name);
     }
     const files = await shipped();
     const models = await caches.open(MODEL_CACHE);

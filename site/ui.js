@@ -264,6 +264,11 @@ export class Renderer {
     this.el.status.dataset.phases = JSON.stringify(seconds);
   }
 
+  // Whether this visit saved the Python snapshot the next load boots from (site/worker.js).
+  op_python_snapshot({ state }) {
+    this.el.status.dataset.pythonSnapshot = state;
+  }
+
   // While a link's presets are in force (pyapp/settings.py NOTICED), a lasting sign: the
   // banner that named them goes with the first message, the presets do not.
   op_link_preset({ text }) {

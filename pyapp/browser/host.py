@@ -77,6 +77,11 @@ def store() -> Any:
     return hearth_host.store
 
 
+def installed() -> frozenset[str]:
+    """The packages already in Python when it came from a snapshot (site/python.js)."""
+    return frozenset(str(name) for name in to_py(hearth_host.installed))
+
+
 def boot_seconds() -> float:
     return float(hearth_host.bootMs()) / 1000
 

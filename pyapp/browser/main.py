@@ -4,6 +4,7 @@ into `pyapp.app.App`. Runs once, in the worker, when site/worker.js has booted P
 from __future__ import annotations
 
 import asyncio
+import random
 import sys
 
 from pyodide.http import pyfetch
@@ -40,6 +41,7 @@ async def extract_in_page(name: str, data: bytes) -> Attachment:
 
 
 async def start() -> None:
+    random.seed()  # the global generator's state may come from a snapshot every visit shares
     view = View(host.post)
     python_s = host.boot_seconds()  # the worker's start to here: mostly Pyodide's boot
     try:

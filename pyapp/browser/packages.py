@@ -11,12 +11,16 @@ import pyodide_js
 from js import Object
 from pyodide.ffi import create_proxy, to_js
 
+from pyapp.browser import host
 from pyapp.errors import HearthError
 
 
 async def load_packages(*names: str) -> None:
     """Load packages (and their dependencies) by name; fail loudly, since `loadPackage`
-    only reports problems through its callbacks."""
+    only reports problems through its callbacks. Those that a snapshot brought are there."""
+    names = tuple(name for name in names if name not in host.installed())
+    if not names:
+        return
     errors: list[str] = []
     on_error = create_proxy(errors.append)
     on_message = create_proxy(lambda message: None)

@@ -19,6 +19,7 @@ from hearth_build.files import prune, sha256_file
 from hearth_build.freshness import mark_built, needs_build
 from hearth_build.pack import pack_pyapp, render
 from hearth_build.vendor import PyPIPin, pure_wheel, pyodide_lock
+from pyapp.browser.preload import PACKAGES
 from tests.conftest import ROOT
 
 
@@ -229,3 +230,9 @@ def test_pure_wheel_from_an_sdist_keeps_only_python(tmp_path: Path) -> None:
         text=True,
     )
     assert proc.stdout.strip() == "42", proc.stderr
+
+
+def test_the_python_snapshot_packages_are_vendored(dist: Path) -> None:
+    """site/snapshot.js installs these from the lock, with what they depend on."""
+    lock = json.loads((dist / "vendor" / "pyodide-314.0.7" / "pyodide-lock.json").read_text())
+    assert set(PACKAGES) <= set(lock["packages"])

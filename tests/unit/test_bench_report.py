@@ -36,8 +36,8 @@ RESULT: dict[str, Any] = {
             "missing": {},
             "phases": {
                 "warm": [
-                    {"python": 2.5, "session_done": 2.0, "session": 0.0},
-                    {"python": 2.7, "session_done": 2.2, "session": 0.1},
+                    {"python": 2.5, "session_done": 2.0, "session": 0.0, "python_from_snapshot": 1},
+                    {"python": 2.7, "session_done": 2.2, "session": 0.1, "python_from_snapshot": 0},
                 ]
             },
         },
@@ -114,6 +114,7 @@ def test_hearth_ready_times_and_boot_phases_are_reported() -> None:
     assert "Hearth [WASM, 2 threads] ready: warm **2.50 s** (target ≤ 2.0 s)." in table
     header = next(line for line in table.splitlines() if line.startswith("| setting | load |"))
     assert "Pyodide loaded (at)" in header and "ORT session created (s)" in header
-    # medians per phase; a phase the loads did not report is a dash
-    cells = "— | 2.60 | — | — | — | — | 2.10 | — | — | — | — | 0.05"
+    # how many loads booted Python from its snapshot, then medians per phase; a phase the
+    # loads did not report is a dash
+    cells = "1 of 2 | — | 2.60 | — | — | — | — | 2.10 | — | — | — | — | 0.05"
     assert f"| WASM, 2 threads | warm | {cells} |" in table

@@ -1,0 +1,178 @@
+// Booting Python for the app worker (site/worker.js), from a memory snapshot when this
+// browser has one for this build, else from scratch.
+//
+// From scratch, Pyodide starts the interpreter and the app imports its modules and the
+// boot packages (jinja2, markdown-it-py, pygments): about 1.5 s of one core warm, the
+// longest step of a warm load. A snapshot is Python's whole memory after all of that,
+// made once per build by site/snapshot.js in a worker of its own while the page is idle,
+// and kept in the Cache API beside the files it needs (the packages' and pyapp's, which
+// live in JavaScript, outside that memory). Restoring it is a copy.
+//
+// The snapshot belongs to one build (the hash of manifest.json, like the service worker's
+// caches, which sw.js deletes with the build) and to one Pyodide (Pyodide checks its own
+// build id). A snapshot that does not check out is deleted and Python boots from scratch.
+
+export const HOME = "/home/pyodide";
+const CACHE_PREFIX = "hearth-python-";
+const SNAPSHOT = "python.snapshot";
+const FILES = "python.files";
+
+export const cacheName = (build) => CACHE_PREFIX + build;
+
+/** The build's id: the first 16 hex digits of manifest.json's sha256 (hearth_build/pack.py). */
+export async function buildId(manifestBytes) {
+  return (await sha256(manifestBytes)).slice(0, 16);
+}
+
+async function sha256(bytes) {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+export async function fetchBytes(url) {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`${url} answered HTTP ${response.status}; rebuild with "python build.py"`);
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+/**
+ * Python, ready to import pyapp: `{ pyodide, from, installed }`, where `from` says how it
+ * booted ("snapshot" or "scratch") and `installed` names the packages already in it.
+ */
+export async function startPython(indexURL, build) {
+  const saved = await readSnapshot(build).catch(() => null);
+  if (saved) {
+    try {
+      return { pyodide: await restore(indexURL, saved), from: "snapshot", installed: saved.files.installed };
+    } catch (error) {
+      console.warn(`Hearth: the saved Python snapshot could not be used (${error.message}); starting Python from scratch`);
+      await caches.delete(cacheName(build)).catch(() => {});
+    }
+  }
+  const [{ loadPyodide }, zip] = await Promise.all([import(indexURL + "pyodide.mjs"), fetchBytes("./pyapp.zip")]);
+  const pyodide = await loadPyodide({ indexURL, env: { HOME } });
+  pyodide.unpackArchive(zip, "zip", { extractDir: HOME });
+  return { pyodide, from: "scratch", installed: [] };
+}
+
+async function readSnapshot(build) {
+  const cache = await caches.open(cacheName(build));
+  const [snapshot, files] = await Promise.all([cache.match(SNAPSHOT), cache.match(FILES)]);
+  if (!snapshot || !files) return null;
+  return { snapshot: new Uint8Array(await snapshot.arrayBuffer()), files: decodeFiles(new Uint8Array(await files.arrayBuffer())) };
+}
+
+async function restore(indexURL, { snapshot, files }) {
+  const [{ loadPyodide }, asm] = await Promise.all([import(indexURL + "pyodide.mjs"), import(indexURL + "pyodide.asm.mjs")]);
+  const checked = sha256(snapshot).then((hash) => {
+    if (hash !== files.snapshotSha256) throw new Error("the snapshot is damaged (its sha256 differs)");
+    return snapshot;
+  });
+  // Before Python runs: write the files back, and grow the memory to the snapshot's size
+  // (Pyodide sizes it for a fresh interpreter, and cannot copy a larger one in).
+  const heapBytes = snapshot.length - new Uint32Array(snapshot.buffer, snapshot.byteOffset, 2)[1];
+  const createPyodideModule = (settings) => asm.default({
+    ...settings,
+    preRun: [...settings.preRun, (Module) => {
+      writeFiles(Module.FS, files);
+      if (Module.HEAP8.length < heapBytes && !Module.growMemory(heapBytes)) {
+        throw new Error("the browser would not give Python the memory its snapshot needs");
+      }
+    }],
+  });
+  return loadPyodide({ indexURL, env: { HOME }, _loadSnapshot: checked, createPyodideModule });
+}
+
+/**
+ * Saves a snapshot and the files beside it; the snapshot is written last, so a snapshot
+ * that is there always has its files.
+ */
+export async function saveSnapshot(build, snapshot, files) {
+  const cache = await caches.open(cacheName(build));
+  const body = encodeFiles({ ...files, snapshotSha256: await sha256(snapshot) });
+  await cache.put(FILES, new Response(body));
+  await cache.put(SNAPSHOT, new Response(snapshot));
+}
+
+export async function hasSnapshot(build) {
+  const cache = await caches.open(cacheName(build));
+  return Boolean(await cache.match(SNAPSHOT));
+}
+
+// The files: a 4-byte length, that many bytes of JSON ({ paths: [[path, size], ...], ... }),
+// then every file's bytes in that order.
+function encodeFiles({ contents, ...meta }) {
+  const paths = contents.map(([path, data]) => [path, data.length]);
+  const head = new TextEncoder().encode(JSON.stringify({ ...meta, paths }));
+  const total = 4 + head.length + contents.reduce((sum, [, data]) => sum + data.length, 0);
+  const body = new Uint8Array(total);
+  new DataView(body.buffer).setUint32(0, head.length, true);
+  body.set(head, 4);
+  let at = 4 + head.length;
+  for (const [, data] of contents) {
+    body.set(data, at);
+    at += data.length;
+  }
+  return body;
+}
+
+function decodeFiles(body) {
+  const length = new DataView(body.buffer, body.byteOffset).getUint32(0, true);
+  const { paths, ...meta } = JSON.parse(new TextDecoder().decode(body.subarray(4, 4 + length)));
+  let at = 4 + length;
+  const contents = paths.map(([path, size]) => {
+    const data = body.subarray(at, at + size);
+    at += size;
+    return [path, data];
+  });
+  if (at !== body.length) throw new Error("the snapshot's files are damaged (their sizes do not add up)");
+  return { ...meta, contents };
+}
+
+function writeFiles(FS, { contents }) {
+  for (const [path, data] of contents) {
+    FS.mkdirTree(path.slice(0, path.lastIndexOf("/")));
+    FS.writeFile(path, data, { canOwn: true });
+  }
+}
+
+/** Every file under these folders, as [path, bytes] pairs. */
+export function readFiles(FS, folders) {
+  const found = [];
+  const walk = (folder) => {
+    for (const name of FS.readdir(folder)) {
+      if (name === "." || name === "..") continue;
+      const path = `${folder}/${name}`;
+      if (FS.isDir(FS.stat(path).mode)) walk(path);
+      else found.push([path, FS.readFile(path)]);
+    }
+  };
+  folders.forEach(walk);
+  return found;
+}
+
+/**
+ * Installs these packages and what they depend on from the vendored wheels, as Pyodide's
+ * loadPackage would (same lock file, same sha256 check), but without its bookkeeping in
+ * JavaScript, which a snapshot cannot carry. Returns the names installed.
+ */
+export async function installWheels(pyodide, indexURL, names, sitePackages) {
+  const lock = JSON.parse(new TextDecoder().decode(await fetchBytes(indexURL + "pyodide-lock.json")));
+  const wanted = new Set();
+  const visit = (name) => {
+    const key = name.toLowerCase().replace(/[_.]+/g, "-");
+    if (wanted.has(key)) return;
+    const entry = lock.packages[key];
+    if (!entry) throw new Error(`${name} is not in pyodide-lock.json; rebuild with "python build.py"`);
+    wanted.add(key);
+    entry.depends.forEach(visit);
+  };
+  names.forEach(visit);
+  for (const key of wanted) {
+    const entry = lock.packages[key];
+    const wheel = await fetchBytes(indexURL + entry.file_name);
+    if ((await sha256(wheel)) !== entry.sha256) throw new Error(`${entry.file_name} does not match pyodide-lock.json`);
+    pyodide.unpackArchive(wheel, "zip", { extractDir: sitePackages });
+  }
+  return [...wanted];
+}
