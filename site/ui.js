@@ -604,7 +604,7 @@ export class Renderer {
 
   // What this site keeps on disk: the downloaded model, counted from its cache (the
   // browser's own total can lag a removal by minutes), and the browser's total for
-  // everything (saved chats, the app and the model).
+  // everything (saved chats, the app, Python's snapshot and the model).
   async showStorage() {
     const shown = this.el.storage;
     const model = await savedModelBytes().catch(() => null);
