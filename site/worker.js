@@ -147,7 +147,7 @@ const bootMarks = {}; // seconds from this worker's start: when Pyodide was load
 // This build's Python snapshot (site/python.js) is made once, in a worker of its own
 // (site/snapshot.js), after the page has been idle for SNAPSHOT_IDLE_MS; the page turning
 // busy (a reply, a model loading) ends that worker, and the next idle moment starts it again.
-const SNAPSHOT_IDLE_MS = 3000;
+const SNAPSHOT_IDLE_MS = 5000;
 
 function snapshotMaker(indexURL, build, needed) {
   let wanted = false; // there is no snapshot yet (`needed` settles that)
