@@ -100,8 +100,8 @@ export async function hasSnapshot(build) {
 }
 
 // The files: a 4-byte length, that many bytes of JSON ({ paths: [[path, size], ...], ... }),
-// then every file's bytes in that order.
-function encodeFiles({ contents, ...meta }) {
+// then every file's bytes in that order (exported for tests/unit/test_python_js.py).
+export function encodeFiles({ contents, ...meta }) {
   const paths = contents.map(([path, data]) => [path, data.length]);
   const head = new TextEncoder().encode(JSON.stringify({ ...meta, paths }));
   const total = 4 + head.length + contents.reduce((sum, [, data]) => sum + data.length, 0);
@@ -116,7 +116,7 @@ function encodeFiles({ contents, ...meta }) {
   return body;
 }
 
-function decodeFiles(body) {
+export function decodeFiles(body) {
   const length = new DataView(body.buffer, body.byteOffset).getUint32(0, true);
   const { paths, ...meta } = JSON.parse(new TextDecoder().decode(body.subarray(4, 4 + length)));
   let at = 4 + length;
@@ -129,7 +129,7 @@ function decodeFiles(body) {
   return { ...meta, contents };
 }
 
-function writeFiles(FS, { contents }) {
+export function writeFiles(FS, { contents }) {
   for (const [path, data] of contents) {
     FS.mkdirTree(path.slice(0, path.lastIndexOf("/")));
     FS.writeFile(path, data, { canOwn: true });
