@@ -33,7 +33,7 @@ from pyapp.tokenizer import Tokenizer
 # failed: the next load then boots from scratch, and the phase table shows it).
 PYTHON_SAVED_OR_RESTORED_JS = """() => {
   const status = document.querySelector("[data-testid=status]");
-  return Boolean(status.dataset.pythonSnapshot)
+  return ["saved", "failed"].includes(status.dataset.pythonSnapshot)
     || JSON.parse(status.dataset.phases || "{}").python_from_snapshot === 1;
 }"""
 

@@ -40,14 +40,16 @@ export async function fetchBytes(url) {
  * booted ("snapshot" or "scratch") and `installed` names the packages already in it.
  */
 export async function startPython(indexURL, build) {
-  const saved = await readSnapshot(build).catch(() => null);
-  if (saved) {
-    try {
-      return { pyodide: await restore(indexURL, saved), from: "snapshot", installed: saved.files.installed };
-    } catch (error) {
-      console.warn(`Hearth: the saved Python snapshot could not be used (${error.message}); starting Python from scratch`);
-      await caches.delete(cacheName(build)).catch(() => {});
+  try {
+    const saved = await readSnapshot(build);
+    if (saved) {
+      const pyodide = await restore(indexURL, saved);
+      return { pyodide, from: "snapshot", installed: saved.files.installed };
     }
+  } catch (error) {
+    // deleted, so that the next idle moment makes a good one
+    console.warn(`Hearth: the saved Python snapshot could not be used (${error.message}); starting Python from scratch`);
+    await caches.delete(cacheName(build)).catch(() => {});
   }
   const [{ loadPyodide }, zip] = await Promise.all([import(indexURL + "pyodide.mjs"), fetchBytes("./pyapp.zip")]);
   const pyodide = await loadPyodide({ indexURL, env: { HOME } });
@@ -80,7 +82,10 @@ async function restore(indexURL, { snapshot, files }) {
       }
     }],
   });
-  return loadPyodide({ indexURL, env: { HOME }, _loadSnapshot: checked, createPyodideModule });
+  checked.catch(() => {}); // loadPyodide reports it; this only keeps it from showing twice
+  const pyodide = await loadPyodide({ indexURL, env: { HOME }, _loadSnapshot: checked, createPyodideModule });
+  pyodide._api.config._loadSnapshot = undefined; // its 38 MB are in Python's memory now
+  return pyodide;
 }
 
 /**
@@ -154,7 +159,7 @@ export function readFiles(FS, folders) {
 /**
  * Installs these packages and what they depend on from the vendored wheels, as Pyodide's
  * loadPackage would (same lock file, same sha256 check), but without its bookkeeping in
- * JavaScript, which a snapshot cannot carry. Returns the names installed.
+ * JavaScript, which a snapshot cannot carry; pure-Python wheels only. Returns the names.
  */
 export async function installWheels(pyodide, indexURL, names, sitePackages) {
   const lock = JSON.parse(new TextDecoder().decode(await fetchBytes(indexURL + "pyodide-lock.json")));
@@ -170,6 +175,9 @@ export async function installWheels(pyodide, indexURL, names, sitePackages) {
   names.forEach(visit);
   for (const key of wanted) {
     const entry = lock.packages[key];
+    // a compiled extension lives in WebAssembly's function table, which a snapshot of
+    // memory does not carry: after a restore, the first call into it would crash Python
+    if (!entry.file_name.endsWith("-none-any.whl")) throw new Error(`${entry.file_name} is compiled; a snapshot cannot carry it`);
     const wheel = await fetchBytes(indexURL + entry.file_name);
     if ((await sha256(wheel)) !== entry.sha256) throw new Error(`${entry.file_name} does not match pyodide-lock.json`);
     pyodide.unpackArchive(wheel, "zip", { extractDir: sitePackages });

@@ -264,7 +264,8 @@ export class Renderer {
     this.el.status.dataset.phases = JSON.stringify(seconds);
   }
 
-  // Whether this visit saved the Python snapshot the next load boots from (site/worker.js).
+  // Where this visit is with the Python snapshot the next load boots from (site/worker.js):
+  // making, stopped (the page turned busy), saved or failed.
   op_python_snapshot({ state }) {
     this.el.status.dataset.pythonSnapshot = state;
   }

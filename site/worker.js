@@ -173,6 +173,7 @@ function snapshotMaker(indexURL, build, needed) {
       finish("failed");
     };
     maker.postMessage({ indexURL, build });
+    post({ op: "python_snapshot", state: "making" });
   };
   const schedule = () => {
     if (wanted && idle && !maker && !timer) timer = setTimeout(start, SNAPSHOT_IDLE_MS);
@@ -187,8 +188,10 @@ function snapshotMaker(indexURL, build, needed) {
       idle = false;
       clearTimeout(timer);
       timer = null;
-      maker?.terminate();
+      if (!maker) return;
+      maker.terminate();
       maker = null;
+      post({ op: "python_snapshot", state: "stopped" }); // the next idle moment starts again
     },
   };
 }

@@ -236,3 +236,15 @@ def test_the_python_snapshot_packages_are_vendored(dist: Path) -> None:
     """site/snapshot.js installs these from the lock, with what they depend on."""
     lock = json.loads((dist / "vendor" / "pyodide-314.0.7" / "pyodide-lock.json").read_text())
     assert set(PACKAGES) <= set(lock["packages"])
+    # ... and pure Python, all of it: a snapshot of memory cannot carry a compiled extension
+    # (site/python.js refuses one at run time too)
+    seen: set[str] = set()
+    todo = list(PACKAGES)
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo += lock["packages"][name]["depends"]
+    assert {"jinja2", "markupsafe", "markdown-it-py", "mdurl", "pygments"} <= seen
+    compiled = [n for n in seen if not lock["packages"][n]["file_name"].endswith("-none-any.whl")]
+    assert compiled == []

@@ -5,6 +5,7 @@ dropped, Python boots from scratch, and a good one is made again."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 
 from hearth_build.chromium import MODEL_SAVED_JS, PYTHON_SAVED_JS
 from tests.conftest import (
+    ROOT,
     PageSession,
     ServerProcess,
     ask,
@@ -35,6 +37,10 @@ TAMPER = """async () => {
   }
   return false;
 }"""
+# how long site/worker.js waits for the page to be idle before it makes a snapshot
+_IDLE = re.search(r"SNAPSHOT_IDLE_MS = (\d+);", (ROOT / "site" / "worker.js").read_text())
+assert _IDLE
+SNAPSHOT_IDLE_MS = int(_IDLE[1])
 SNAPSHOT_CACHES = (
     """async () => (await caches.keys()).filter((k) => k.startsWith("hearth-python-"))"""
 )
@@ -77,7 +83,9 @@ def test_the_next_visit_boots_python_from_the_snapshot_online_and_off(
         assert booted_from_snapshot(chat)
         # what the snapshot carries works: the template (jinja2), the tokenizer, Markdown
         assert "Paris" in ask(chat, "What is the capital of France?").inner_text()  # type: ignore[attr-defined]
-        # nothing is made twice: a visit that booted from the snapshot has one to keep
+        # nothing is made twice: a visit that booted from the snapshot has one to keep, so
+        # idle for longer than the maker waits (site/worker.js), it starts none
+        chat.page.wait_for_timeout(SNAPSHOT_IDLE_MS + 1500)  # type: ignore[attr-defined]
         assert chat.page.get_attribute("[data-testid=status]", "data-python-snapshot") is None  # type: ignore[attr-defined]
         stop_server(own_server)
         reload_ready(chat)
