@@ -58,6 +58,7 @@ export async function startPython(indexURL, build) {
 }
 
 async function readSnapshot(build) {
+  if (!(await caches.has(cacheName(build)))) return null; // (open would make an empty one)
   const cache = await caches.open(cacheName(build));
   const [snapshot, files] = await Promise.all([cache.match(SNAPSHOT), cache.match(FILES)]);
   if (!snapshot || !files) return null;
@@ -100,8 +101,7 @@ export async function saveSnapshot(build, snapshot, files) {
 }
 
 export async function hasSnapshot(build) {
-  const cache = await caches.open(cacheName(build));
-  return Boolean(await cache.match(SNAPSHOT));
+  return Boolean(await caches.match(SNAPSHOT, { cacheName: cacheName(build) }));
 }
 
 // The files: a 4-byte length, that many bytes of JSON ({ paths: [[path, size], ...], ... }),
