@@ -234,6 +234,15 @@ class HearthPage:
         self.context = self.browser.new_context()
         self.context.on("request", lambda request: self.requests.append(request.url))
         self.page = self.context.new_page()
+        # what the page says of its own boot (say, a Python snapshot it could not use)
+        self.page.on(
+            "console",
+            lambda message: (
+                print(f"    page: {message.text}", flush=True)
+                if message.text.startswith("Hearth:")
+                else None
+            ),
+        )
 
     def ready(self, cold: bool) -> float:
         if cold or self.page is None:
