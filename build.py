@@ -3,7 +3,7 @@
 
 Recipe: check tools -> npm ci (pinned) -> vendor Pyodide, ONNX Runtime Web and DOMPurify ->
 vendor PyPI wheels with a matching pyodide-lock.json -> convert the model (cached) ->
-pack pyapp and the site -> manifest.
+pack pyapp and the site -> Python's memory snapshot (cached) -> manifest.
 Each step skips work whose output is current, so a rebuild with no changes takes seconds.
 """
 
@@ -29,6 +29,7 @@ from hearth_build.pack import (
     write_json,
     write_service_worker,
 )
+from hearth_build.snapshot import make_snapshot
 from hearth_build.vendor import (
     NPM_ASSETS,
     PyPIPin,
@@ -81,6 +82,9 @@ def build(
     write_if_changed(pyapp_zip, pack_pyapp(root))
     produced.append(pyapp_zip)
     produced.append(write_json(dist / "app-config.json", app_config(dirs, [model_entry])))
+
+    step("Making Python's memory snapshot")
+    produced += make_snapshot(root, dist, dirs["pyodide"], cache / "snapshots")
 
     step("Writing manifest")
     manifest_path = dist / MANIFEST

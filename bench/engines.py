@@ -29,14 +29,6 @@ from pyapp.generate import common_prefix
 from pyapp.templates import ChatTemplate, Message
 from pyapp.tokenizer import Tokenizer
 
-# The load on the page booted Python from a snapshot, or has tried to save one (saved, or
-# failed: the next load then boots from scratch, and the phase table shows it).
-PYTHON_SAVED_OR_RESTORED_JS = """() => {
-  const status = document.querySelector("[data-testid=status]");
-  return ["saved", "failed"].includes(status.dataset.pythonSnapshot)
-    || JSON.parse(status.dataset.phases || "{}").python_from_snapshot === 1;
-}"""
-
 
 @dataclass(frozen=True)
 class Reply:
@@ -250,9 +242,6 @@ class HearthPage:
             started = time.perf_counter()
             self.page.goto(self.url + self.query)
         else:
-            # a second visit, as a user's: after the first one saved Python's snapshot,
-            # which it does once the page has been idle a few seconds (site/worker.js)
-            self.page.wait_for_function(PYTHON_SAVED_OR_RESTORED_JS, timeout=120_000)
             started = time.perf_counter()
             self.page.reload()
         return self._ready(started, "cold" if cold else "warm")

@@ -67,9 +67,3 @@ MODEL_SAVED_JS = """async () => {
   const models = await caches.open("hearth-models");
   return (await models.keys()).length >= 2;
 }"""
-
-# ... and this visit has saved the Python snapshot the next load boots from (site/worker.js
-# makes it once the page has been idle a few seconds).
-PYTHON_SAVED_JS = (
-    "() => document.querySelector('[data-testid=status]')?.dataset.pythonSnapshot === 'saved'"
-)

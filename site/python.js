@@ -1,28 +1,17 @@
-// Booting Python for the app worker (site/worker.js), from a memory snapshot when this
-// browser has one for this build, else from scratch.
+// Booting Python for the app worker (site/worker.js), from the build's memory snapshot, or
+// from scratch when that cannot be used.
 //
 // From scratch, Pyodide starts the interpreter and the app imports its modules and the
-// boot packages (jinja2, markdown-it-py, pygments): about 1.5 s of one core warm, the
-// longest step of a warm load. A snapshot is Python's whole memory after all of that,
-// made once per build by site/snapshot.js in a worker of its own while the page is idle,
-// and kept in the Cache API beside the files it needs (the packages' and pyapp's, which
-// live in JavaScript, outside that memory). Restoring it is a copy.
-//
-// The snapshot belongs to one build (the hash of manifest.json, like the service worker's
-// caches, which sw.js deletes with the build) and to one Pyodide (Pyodide checks its own
-// build id). A snapshot that does not check out is deleted and Python boots from scratch.
+// boot packages (jinja2, markdown-it-py, pygments): 2.5-5 s of one core, the longest step
+// of a load. The snapshot is Python's whole memory after all of that, made by build.py in
+// Node (hearth_build/snapshot_maker.mjs) and shipped as two files of the build:
+// python.snapshot, and python.files with the files it needs (the packages' and pyapp's,
+// which live in JavaScript, outside that memory). Restoring it is a copy, so every visit
+// boots from it, the first and the offline ones (the service worker precaches both files)
+// included. One that does not check out (its sha256, another Pyodide build) is reported and
+// Python boots from scratch.
 
 export const HOME = "/home/pyodide";
-const CACHE_PREFIX = "hearth-python-";
-const SNAPSHOT = "python.snapshot";
-const FILES = "python.files";
-
-export const cacheName = (build) => CACHE_PREFIX + build;
-
-/** The build's id: the first 16 hex digits of manifest.json's sha256 (hearth_build/pack.py). */
-export async function buildId(manifestBytes) {
-  return (await sha256(manifestBytes)).slice(0, 16);
-}
 
 async function sha256(bytes) {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
@@ -38,31 +27,23 @@ export async function fetchBytes(url) {
 /**
  * Python, ready to import pyapp: `{ pyodide, from, installed }`, where `from` says how it
  * booted ("snapshot" or "scratch") and `installed` names the packages already in it.
+ * `pyappSha256` is the manifest's hash of pyapp.zip: a snapshot made from another one (a
+ * build that was not finished) would run stale code, so it is not used.
  */
-export async function startPython(indexURL, build) {
+export async function startPython(indexURL, pyappSha256) {
   try {
-    const saved = await readSnapshot(build);
-    if (saved) {
-      const pyodide = await restore(indexURL, saved);
-      return { pyodide, from: "snapshot", installed: saved.files.installed };
-    }
+    const [snapshot, files] = await Promise.all([fetchBytes("./python.snapshot"), fetchBytes("./python.files")]);
+    const saved = { snapshot, files: decodeFiles(files) };
+    if (saved.files.pyappSha256 !== pyappSha256) throw new Error("it was made from another pyapp.zip; rebuild with \"python build.py\"");
+    const pyodide = await restore(indexURL, saved);
+    return { pyodide, from: "snapshot", installed: saved.files.installed };
   } catch (error) {
-    // deleted, so that the next idle moment makes a good one
-    console.warn(`Hearth: the saved Python snapshot could not be used (${error.message}); starting Python from scratch`);
-    await caches.delete(cacheName(build)).catch(() => {});
+    console.warn(`Hearth: Python's snapshot could not be used (${error.message}); starting Python from scratch`);
   }
   const [{ loadPyodide }, zip] = await Promise.all([import(indexURL + "pyodide.mjs"), fetchBytes("./pyapp.zip")]);
   const pyodide = await loadPyodide({ indexURL, env: { HOME } });
   pyodide.unpackArchive(zip, "zip", { extractDir: HOME });
   return { pyodide, from: "scratch", installed: [] };
-}
-
-async function readSnapshot(build) {
-  if (!(await caches.has(cacheName(build)))) return null; // (open would make an empty one)
-  const cache = await caches.open(cacheName(build));
-  const [snapshot, files] = await Promise.all([cache.match(SNAPSHOT), cache.match(FILES)]);
-  if (!snapshot || !files) return null;
-  return { snapshot: new Uint8Array(await snapshot.arrayBuffer()), files: decodeFiles(new Uint8Array(await files.arrayBuffer())) };
 }
 
 async function restore(indexURL, { snapshot, files }) {
@@ -87,21 +68,6 @@ async function restore(indexURL, { snapshot, files }) {
   const pyodide = await loadPyodide({ indexURL, env: { HOME }, _loadSnapshot: checked, createPyodideModule });
   pyodide._api.config._loadSnapshot = undefined; // its 38 MB are in Python's memory now
   return pyodide;
-}
-
-/**
- * Saves a snapshot and the files beside it; the snapshot is written last, so a snapshot
- * that is there always has its files.
- */
-export async function saveSnapshot(build, snapshot, files) {
-  const cache = await caches.open(cacheName(build));
-  const body = encodeFiles({ ...files, snapshotSha256: await sha256(snapshot) });
-  await cache.put(FILES, new Response(body));
-  await cache.put(SNAPSHOT, new Response(snapshot));
-}
-
-export async function hasSnapshot(build) {
-  return Boolean(await caches.match(SNAPSHOT, { cacheName: cacheName(build) }));
 }
 
 // The files: a 4-byte length, that many bytes of JSON ({ paths: [[path, size], ...], ... }),

@@ -59,8 +59,9 @@ self.addEventListener("install", (event) => {
 self.addEventListener("activate", (event) => {
   event.waitUntil((async () => {
     for (const name of await caches.keys()) {
-      // this build's app files and Python snapshot (site/python.js) stay; other builds' go
-      if (/^hearth-(app|python)-/.test(name) && !name.endsWith(`-${BUILD}`)) await caches.delete(name);
+      // this build's app files stay, other builds' go, and so do the Python snapshots that
+      // pages made themselves before the build shipped one (site/python.js)
+      if ((name.startsWith("hearth-app-") && name !== APP_CACHE) || name.startsWith("hearth-python-")) await caches.delete(name);
     }
     const files = await shipped();
     const models = await caches.open(MODEL_CACHE);

@@ -264,12 +264,6 @@ export class Renderer {
     this.el.status.dataset.phases = JSON.stringify(seconds);
   }
 
-  // Where this visit is with the Python snapshot the next load boots from (site/worker.js):
-  // making, stopped (the page turned busy), saved or failed.
-  op_python_snapshot({ state }) {
-    this.el.status.dataset.pythonSnapshot = state;
-  }
-
   // While a link's presets are in force (pyapp/settings.py NOTICED), a lasting sign: the
   // banner that named them goes with the first message, the presets do not.
   op_link_preset({ text }) {
@@ -605,7 +599,7 @@ export class Renderer {
 
   // What this site keeps on disk: the downloaded model, counted from its cache (the
   // browser's own total can lag a removal by minutes), and the browser's total for
-  // everything (saved chats, the app, Python's snapshot and the model).
+  // everything (saved chats, the app and the model).
   async showStorage() {
     const shown = this.el.storage;
     const model = await savedModelBytes().catch(() => null);

@@ -5,7 +5,7 @@
 // Everything Python needs from JS is in one module it imports as `hearth_host`, so no
 // JavaScript is ever evaluated from a string (the page's CSP forbids it).
 
-import { buildId, cacheName, fetchBytes, hasSnapshot, startPython } from "./python.js";
+import { fetchBytes, startPython } from "./python.js";
 
 const started = performance.now();
 const pending = []; // page events that arrive before Python listens
@@ -28,11 +28,8 @@ self.onmessage = ({ data }) => {
   }
 };
 
-let postHook = null; // sees Python's commands to the page (the snapshot maker's idle test)
-
 function post(message) {
   self.postMessage(message);
-  postHook?.(message);
 }
 
 // A CSP violation here would otherwise only reach the worker's own console: show it on the
@@ -144,77 +141,18 @@ async function earlySettings(store) {
 
 const bootMarks = {}; // seconds from this worker's start: when Pyodide was loaded, and how
 
-// This build's Python snapshot (site/python.js) is made once, in a worker of its own
-// (site/snapshot.js), after the page has been idle for SNAPSHOT_IDLE_MS; the page turning
-// busy (a reply, a model loading) ends that worker, and the next idle moment starts it again.
-const SNAPSHOT_IDLE_MS = 5000;
-
-function snapshotMaker(indexURL, build, needed) {
-  let wanted = false; // there is no snapshot yet (`needed` settles that)
-  let idle = false;
-  let timer = null;
-  let maker = null;
-  const finish = (state) => {
-    maker?.terminate();
-    maker = null;
-    wanted = false;
-    post({ op: "python_snapshot", state });
-  };
-  const start = () => {
-    timer = null;
-    maker = new Worker("./snapshot.js", { type: "module" });
-    maker.onmessage = ({ data }) => {
-      if (data.error) console.warn(`Hearth: no Python snapshot this visit (${data.error}); the next load starts Python from scratch`);
-      finish(data.saved ? "saved" : "failed");
-    };
-    maker.onerror = (event) => {
-      event.preventDefault();
-      console.warn(`Hearth: the Python snapshot worker stopped (${event.message || "it could not start"})`);
-      finish("failed");
-    };
-    maker.postMessage({ indexURL, build });
-    post({ op: "python_snapshot", state: "making" });
-  };
-  const schedule = () => {
-    if (wanted && idle && !maker && !timer) timer = setTimeout(start, SNAPSHOT_IDLE_MS);
-  };
-  needed.then((yes) => { wanted = yes; schedule(); });
-  return {
-    idle() {
-      idle = true;
-      schedule();
-    },
-    busy() {
-      idle = false;
-      clearTimeout(timer);
-      timer = null;
-      if (!maker) return;
-      maker.terminate();
-      maker = null;
-      post({ op: "python_snapshot", state: "stopped" }); // the next idle moment starts again
-    },
-  };
-}
-
 async function boot() {
   status("Starting Python…");
   const model = modelWorker();
-  const [config, manifestBytes, store] = await Promise.all([
-    fetchJSON("./app-config.json"), fetchBytes("./manifest.json"), import("./store.js"),
+  const [config, manifest, store] = await Promise.all([
+    fetchJSON("./app-config.json"), fetchJSON("./manifest.json"), import("./store.js"),
   ]);
-  const manifest = JSON.parse(new TextDecoder().decode(manifestBytes));
   prefetchModel(model, config, manifest.files, earlySettings(store)).catch(() => {});
   store.onChatChange((id) => deliver({ type: "chat_changed", id })); // another tab saved it
   const pyodideDir = new URL(config.vendor.pyodide, self.location.href).href;
-  const build = await buildId(manifestBytes);
-  const python = await startPython(pyodideDir, build);
+  const python = await startPython(pyodideDir, manifest.files["pyapp.zip"]?.sha256);
   bootMarks.pyodide_loaded = (performance.now() - started) / 1000;
   bootMarks.python_from_snapshot = python.from === "snapshot" ? 1 : 0;
-  const needed = python.from === "snapshot" ? Promise.resolve(false) : hasSnapshot(build).then((has) => !has, () => false);
-  const snapshots = snapshotMaker(pyodideDir, build, needed);
-  postHook = (message) => {
-    if (message.op === "status") (message.state === "ready" ? snapshots.idle : snapshots.busy)();
-  };
   await helloReceived;
   python.pyodide.registerJsModule("hearth_host", {
     post,
@@ -230,13 +168,7 @@ async function boot() {
       for (const event of pending.splice(0)) listener(event);
     },
   });
-  try {
-    await python.pyodide.pyimport("pyapp.browser.main").start();
-  } catch (error) {
-    // whatever failed, the next load must not restore the same state: it starts from scratch
-    if (python.from === "snapshot") await caches.delete(cacheName(build)).catch(() => {});
-    throw error;
-  }
+  await python.pyodide.pyimport("pyapp.browser.main").start();
 }
 
 boot().catch((error) => {

@@ -1,5 +1,6 @@
-"""What a memory snapshot of Python carries (site/snapshot.js makes it, site/python.js
-restores it): the boot packages, installed, and the app's modules, imported and warmed.
+"""What a memory snapshot of Python carries (hearth_build/snapshot_maker.mjs makes it at
+build time, site/python.js restores it): the boot packages, installed, and the app's modules,
+imported and warmed.
 
 Everything here must leave no reference to a JavaScript object behind, since a snapshot
 cannot carry one: so no `js`, `pyodide.ffi` or `hearth_host` (pyapp/browser/host.py), which

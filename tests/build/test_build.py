@@ -18,6 +18,7 @@ from hearth_build.console import BuildError
 from hearth_build.files import prune, sha256_file
 from hearth_build.freshness import mark_built, needs_build
 from hearth_build.pack import pack_pyapp, render
+from hearth_build.snapshot import snapshot_key
 from hearth_build.vendor import PyPIPin, pure_wheel, pyodide_lock
 from pyapp.browser.preload import PACKAGES
 from tests.conftest import ROOT
@@ -233,7 +234,7 @@ def test_pure_wheel_from_an_sdist_keeps_only_python(tmp_path: Path) -> None:
 
 
 def test_the_python_snapshot_packages_are_vendored(dist: Path) -> None:
-    """site/snapshot.js installs these from the lock, with what they depend on."""
+    """hearth_build/snapshot_maker.mjs installs these from the lock, with their dependencies."""
     lock = json.loads((dist / "vendor" / "pyodide-314.0.7" / "pyodide-lock.json").read_text())
     assert set(PACKAGES) <= set(lock["packages"])
     # ... and pure Python, all of it: a snapshot of memory cannot carry a compiled extension
@@ -248,3 +249,41 @@ def test_the_python_snapshot_packages_are_vendored(dist: Path) -> None:
     assert {"jinja2", "markupsafe", "markdown-it-py", "mdurl", "pygments"} <= seen
     compiled = [n for n in seen if not lock["packages"][n]["file_name"].endswith("-none-any.whl")]
     assert compiled == []
+
+
+PYODIDE = "vendor/pyodide-314.0.7"
+
+
+def test_the_python_snapshot_ships_for_this_pyapp(dist: Path) -> None:
+    """hearth_build/snapshot.py: the page restores it (site/python.js) only if it was made
+    from the pyapp.zip beside it, so a build must ship the one made from its own."""
+    files = json.loads((dist / "manifest.json").read_text())["files"]
+    body = (dist / "python.files").read_bytes()
+    length = int.from_bytes(body[:4], "little")
+    record = json.loads(body[4 : 4 + length])
+    assert record["pyappSha256"] == files["pyapp.zip"]["sha256"]
+    assert record["snapshotSha256"] == files["python.snapshot"]["sha256"]
+    assert set(record["installed"]) == {
+        "jinja2",
+        "markupsafe",
+        "markdown-it-py",
+        "mdurl",
+        "pygments",
+    }
+    paths = [path for path, _ in record["paths"]]
+    assert "/home/pyodide/pyapp/app.py" in paths
+    assert any(p.startswith("/lib/python3.14/site-packages/jinja2/") for p in paths)
+    assert 4 + length + sum(size for _, size in record["paths"]) == len(body)
+
+
+def test_the_snapshot_cache_key_follows_its_inputs(dist: Path, tmp_path: Path) -> None:
+    """Cached outside the repo by its inputs: the same inputs hit, a changed pyapp misses."""
+    fake = tmp_path / "dist"
+    (fake / "vendor").mkdir(parents=True)
+    (fake / PYODIDE).symlink_to(dist / PYODIDE)
+    (fake / "pyapp.zip").write_bytes((dist / "pyapp.zip").read_bytes())
+    first = snapshot_key(ROOT, fake, PYODIDE)
+    assert snapshot_key(ROOT, fake, PYODIDE) == first
+    assert snapshot_key(ROOT, dist, PYODIDE) == first
+    (fake / "pyapp.zip").write_bytes(b"another pyapp")
+    assert snapshot_key(ROOT, fake, PYODIDE) != first

@@ -1,8 +1,11 @@
-"""The fake upstream for e2e tests whose point is to control the text (see replies.py)."""
+"""The fake upstream for e2e tests whose point is to control the text (see replies.py), and
+a private copy of dist/ with its own server, for tests that change or stop it."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -20,5 +23,20 @@ def upstream() -> Iterator[FakeOpenAI]:
 @pytest.fixture(scope="session")
 def fake_server(dist: object, upstream: FakeOpenAI) -> Iterator[ServerProcess]:
     server = start_server("--foundry-url", upstream.url)
+    yield server
+    stop_server(server)
+
+
+@pytest.fixture
+def own_dist(dist: Path, tmp_path: Path) -> Path:
+    """A copy of dist/ that this test may change or stop serving."""
+    copy = tmp_path / "dist"
+    shutil.copytree(dist, copy)
+    return copy
+
+
+@pytest.fixture
+def own_server(own_dist: Path) -> Iterator[ServerProcess]:
+    server = start_server("--dist", str(own_dist))
     yield server
     stop_server(server)
