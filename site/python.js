@@ -66,7 +66,7 @@ async function restore(indexURL, { snapshot, files }) {
   });
   checked.catch(() => {}); // loadPyodide reports it; this only keeps it from showing twice
   const pyodide = await loadPyodide({ indexURL, env: { HOME }, _loadSnapshot: checked, createPyodideModule });
-  pyodide._api.config._loadSnapshot = undefined; // its 38 MB are in Python's memory now
+  pyodide._api.config._loadSnapshot = undefined; // its 45 MB are in Python's memory now
   return pyodide;
 }
 
