@@ -34,8 +34,16 @@ from tests.conftest import (
 )
 
 QUERY = "?temperature=0&max_tokens=16"
-# this build's cache of the app's files (site/sw.js), Python's snapshot among them
-BUILD_CACHES = """async () => (await caches.keys()).filter((k) => k.startsWith("hearth-app-"))"""
+# the caches a build leaves: its app's files (site/sw.js), Python's snapshot among them, and
+# the snapshot that pages made themselves before build.py shipped one (hearth-python-<build>)
+BUILD_CACHES = (
+    """async () => (await caches.keys()).filter((k) => /^hearth-(app|python)-/.test(k)).sort()"""
+)
+# what a page of an earlier version left: its own Python snapshot
+OLD_SNAPSHOT = """async () => {
+  const cache = await caches.open("hearth-python-0123456789abcdef");
+  await cache.put("python.snapshot", new Response(new Uint8Array(1024)));
+}"""
 WORKER_STATE = """async () => {
   const r = await navigator.serviceWorker.getRegistration();
   const sw = (w) => w && `${w.state} ${w.scriptURL}`;
@@ -88,8 +96,9 @@ def test_a_new_build_is_served_within_one_reload_and_old_caches_go(
 ) -> None:
     with page_session(browser, own_server) as chat:
         ready_and_saved(chat)
+        chat.page.evaluate(OLD_SNAPSHOT)  # type: ignore[attr-defined]
         before = chat.page.evaluate(BUILD_CACHES)  # type: ignore[attr-defined]
-        assert len(before) == 1, before
+        assert [name.split("-")[1] for name in before] == ["app", "python"], before
         rebuild_pyapp(own_dist, "9.8.7")
         chat.page.reload()  # type: ignore[attr-defined]
         chat.wait_state("ready")
