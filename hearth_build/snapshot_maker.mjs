@@ -8,7 +8,6 @@
 // node snapshot_maker.mjs <dist> <pyodide dir inside dist> <out dir>
 // It runs beside a copy of site/python.js named python.mjs (Node reads .js as CommonJS).
 
-import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -22,7 +21,7 @@ const indexURL = join(dist, pyodideDir) + "/";
 const bytes = (path) => new Uint8Array(readFileSync(path));
 globalThis.fetch = async (path) => new Response(bytes(path));
 
-const { HOME, encodeFiles, installWheels, readFiles } = await import("./python.mjs");
+const { HOME, encodeFiles, installWheels, readFiles, sha256 } = await import("./python.mjs");
 const { loadPyodide } = await import(indexURL + "pyodide.mjs");
 const pyodide = await loadPyodide({ indexURL, env: { HOME }, _makeSnapshot: true });
 const pyapp = bytes(join(dist, "pyapp.zip"));
@@ -35,11 +34,10 @@ preload.destroy();
 const installed = await installWheels(pyodide, indexURL, packages, sitePackages);
 pyodide.runPython("from pyapp.browser import preload; preload.warm(); del preload");
 const snapshot = pyodide.makeMemorySnapshot();
-const sha256 = (data) => createHash("sha256").update(data).digest("hex");
 const files = encodeFiles({
   installed,
-  snapshotSha256: sha256(snapshot),
-  pyappSha256: sha256(pyapp), // the page boots from scratch if its pyapp.zip is another
+  snapshotSha256: await sha256(snapshot),
+  pyappSha256: await sha256(pyapp), // the page boots from scratch if its pyapp.zip is another
   contents: readFiles(pyodide.FS, [sitePackages, HOME]),
 });
 writeFileSync(join(out, "python.snapshot"), snapshot);

@@ -8,12 +8,13 @@
 // python.snapshot, and python.files with the files it needs (the packages' and pyapp's,
 // which live in JavaScript, outside that memory). Restoring it is a copy, so every visit
 // boots from it, the first and the offline ones (the service worker precaches both files)
-// included. One that does not check out (its sha256, another Pyodide build) is reported and
-// Python boots from scratch.
+// included. One that does not check out (its sha256, another Pyodide build, another
+// pyapp.zip) is reported and Python boots from scratch.
 
 export const HOME = "/home/pyodide";
 
-async function sha256(bytes) {
+/** Hex sha256 (WebCrypto: the page's and Node's, so the build's maker uses it too). */
+export async function sha256(bytes) {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
   return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
 }

@@ -23,6 +23,7 @@ from hearth_build.files import HashCache
 from hearth_build.manifest import build_manifest, write_manifest
 from hearth_build.pack import write_service_worker
 from hearth_build.snapshot import make_snapshot
+from hearth_build.vendor import NPM_ASSETS, vendor_dir
 from tests.conftest import (
     ROOT,
     PageSession,
@@ -134,9 +135,8 @@ def rebuild_pyapp(dist: Path, version: str, snapshot: bool = True) -> None:
                 data = (text[:start] + f'__version__ = "{version}"' + text[end:]).encode()
             new.writestr(info, data)
     if snapshot:
-        pyodide = json.loads((dist / "app-config.json").read_text())["vendor"]["pyodide"]
-        folder = pyodide.removeprefix("./").rstrip("/")
-        make_snapshot(ROOT, dist, folder, default_cache() / "snapshots")
+        pyodide = next(a for a in NPM_ASSETS if a.package == "pyodide")
+        make_snapshot(ROOT, dist, vendor_dir(ROOT, pyodide), default_cache() / "snapshots")
     hashes = HashCache(default_cache() / "test-hashes.json")
     write_manifest(dist, build_manifest(dist, hashes, {"hearth": version}))
     write_service_worker(ROOT, dist, dist / "manifest.json")
