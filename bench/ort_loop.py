@@ -45,7 +45,7 @@ def chromium_page(models: dict[str, Path]) -> Iterator[Any]:
     mounts = {
         "": ROOT / "bench" / "site",
         "vendor/": ROOT / "dist" / "vendor",
-        "app/": ROOT / "site",
+        "app/": ROOT / "dist",  # the built site: engine.js, weights.js and dequant.wasm
     }
     mounts.update({f"models/{name}/": folder for name, folder in models.items()})
     requests: list[str] = []

@@ -10,6 +10,7 @@ import hashlib
 import io
 import json
 import re
+import subprocess
 import zipfile
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from hearth_server.headers import PAGE_HEADERS
 
 ZIP_EPOCH = (2020, 1, 1, 0, 0, 0)
 TEMPLATED = {".html"}
+# WebAssembly text, shipped compiled (see compile_wat)
+WAT = ".wat"
 # Written after the manifest, whose hash it carries (see write_service_worker).
 SERVICE_WORKER = "sw.js"
 TOKEN = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
@@ -50,17 +53,34 @@ def render(text: str, values: dict[str, str], source: Path) -> str:
 
 
 def copy_site(root: Path, dist: Path, values: dict[str, str]) -> list[Path]:
-    """Copy `site/` into `dist/`, rendering the HTML templates."""
+    """Copy `site/` into `dist/`, rendering the HTML templates and compiling the
+    WebAssembly text."""
     written = []
     site = root / "site"
     for src in sorted(p for p in site.rglob("*") if p.is_file() and p.name != SERVICE_WORKER):
         dest = dist / src.relative_to(site)
-        if src.suffix in TEMPLATED:
+        if src.suffix == WAT:
+            dest = dest.with_suffix(".wasm")
+            write_if_changed(dest, compile_wat(root, src))
+        elif src.suffix in TEMPLATED:
             write_if_changed(dest, render(src.read_text(), values, src).encode())
         else:
             sync_file(src, dest)
         written.append(dest)
     return written
+
+
+def compile_wat(root: Path, source: Path) -> bytes:
+    """`source` (WebAssembly text) as a module's bytes, compiled by the pinned wabt from
+    node_modules; its validation errors are the build's."""
+    script = Path(__file__).with_name("wat2wasm.mjs")
+    done = subprocess.run(
+        ["node", str(script), str(root / "node_modules"), str(source)], capture_output=True
+    )
+    if done.returncode != 0:
+        why = done.stderr.decode(errors="replace").strip() or "no output"
+        raise BuildError(f"{source.name} did not compile: {why[:600]}")
+    return done.stdout
 
 
 def write_service_worker(root: Path, dist: Path, manifest: Path) -> Path:

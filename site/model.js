@@ -18,7 +18,7 @@
 // Messages in: {id, op, args}; out: {id, value} | {id, error} | {id, progress: bytes}.
 
 import * as engine from "./engine.js";
-import { unpack, unpacked } from "./weights.js";
+import { kernels, unpack, unpacked } from "./weights.js";
 
 const MODEL_CACHE = "hearth-models"; // site/sw.js serves the model from it offline
 const HASH_HEADER = "X-Hearth-Sha256";
@@ -26,6 +26,13 @@ const HASH_HEADER = "X-Hearth-Sha256";
 let origin = performance.timeOrigin;
 const clock = {};
 const mark = (name) => { clock[name] = (performance.timeOrigin + performance.now() - origin) / 1000; };
+
+// the weights' rebuilding loops (site/dequant.wat), fetched once and at once
+const dequant = fetch(new URL("./dequant.wasm", import.meta.url)).then(async (response) => {
+  if (!response.ok) throw new Error(`dequant.wasm answered HTTP ${response.status}: rebuild with "python build.py"`);
+  return response.arrayBuffer();
+});
+dequant.catch(() => {}); // reported by the session that needs it
 
 const held = new Map(); // URL -> {file: promise of {bytes, received, sha256: promise, saved}, ...}
 const decoders = new Map(); // handle -> Decoder
@@ -111,7 +118,9 @@ async function bytesOf(url) {
 
 // The session for `spec`: {ortUrl, graph: url, data: [{path, url}], recipe: url | null,
 // shape, ep, threads}. On WASM the rebuilt weights are produced one tensor at a time as
-// ONNX Runtime copies them in (weights.js `unpacked`), so they never exist twice.
+// ONNX Runtime copies them in (weights.js `unpacked`), so they never exist twice; the
+// loops' instance, and the memory it grew to the largest weight, go with the session's
+// creation.
 async function create(spec) {
   const externalData = [];
   for (const { path, url } of spec.data) externalData.push({ path, data: await bytesOf(url) });
@@ -120,7 +129,8 @@ async function create(spec) {
     const recipe = JSON.parse(new TextDecoder().decode(await bytesOf(spec.recipe)));
     const source = externalData.find(({ path }) => path === recipe.source);
     if (!source) throw new Error(`${recipe.source} is missing: rebuild with "python build.py"`);
-    weights = spec.ep === "wasm" ? unpacked(recipe, source.data) : unpack(recipe, source.data);
+    const loops = await kernels(await dequant);
+    weights = spec.ep === "wasm" ? unpacked(recipe, source.data, loops) : unpack(recipe, source.data, loops);
     externalData.push({ path: recipe.file, data: weights });
   }
   const graph = await bytesOf(spec.graph);

@@ -5,7 +5,8 @@
 // hearth_build/model/page_weights.py, which has the numpy twin of this loop and says why)
 // gives each weight's encoding, shape and where its codes, scales and minimums lie. The
 // floats are bit for bit those ONNX Runtime's DequantizeLinear folding produced before,
-// at a fraction of its cost. Pure functions, so Node can run them in the tests.
+// at a fraction of its cost. The loops are WebAssembly (site/dequant.wat, which says why);
+// this module lays each weight out for them. No DOM or fetch, so Node runs it in the tests.
 
 const BLOCK = 32;
 let halfTable = null;
@@ -25,75 +26,67 @@ function halves() {
   return halfTable;
 }
 
-// `count` fp16 values at `offset` of `source` (any alignment) as floats.
-function fp16(source, offset, count) {
+// `count` fp16 values at `offset` of `source` (any alignment), as floats into `into`.
+function fp16(source, offset, count, into) {
   const table = halves();
   const bits = new Uint16Array(source.buffer.slice(source.byteOffset + offset, source.byteOffset + offset + 2 * count));
-  const out = new Float32Array(count);
-  for (let i = 0; i < count; i++) out[i] = table[bits[i]];
-  return out;
+  for (let i = 0; i < count; i++) into[i] = table[bits[i]];
 }
 
-function q4_1(w, source, out) {
+const align = (n) => (n + 15) & ~15;
+
+/**
+ * The loops of site/dequant.wat (dist/dequant.wasm), from the module's bytes: pass the
+ * result to `unpack` or `unpacked`. One instance rebuilds one weight at a time in its own
+ * memory, which grows to the largest weight and goes when the instance does.
+ */
+export async function kernels(wasmBytes) {
+  const { instance } = await WebAssembly.instantiate(wasmBytes);
+  return instance.exports;
+}
+
+// Rebuild weight `w` in the kernels' memory; its bytes there, valid until the next call.
+function fill(kernels, w, source) {
   const { rows, cols } = w;
-  const d = fp16(source, w.scales, (rows / BLOCK) * cols);
-  const m = fp16(source, w.mins, (rows / BLOCK) * cols);
-  const codes = source.subarray(w.codes, w.codes + Math.ceil((rows * cols) / 2));
-  for (let r = 0; r < rows; r++) {
-    const block = ((r / BLOCK) | 0) * cols;
-    const row = r * cols;
-    if (cols % 2 === 0) {
-      // each row starts on a whole byte: two weights a byte, low nibble first
-      for (let c = 0, j = row >> 1; c < cols; c += 2, j++) {
-        const byte = codes[j];
-        out[row + c] = d[block + c] * (byte & 15) + m[block + c];
-        out[row + c + 1] = d[block + c + 1] * (byte >> 4) + m[block + c + 1];
-      }
-      continue;
-    }
-    for (let c = 0; c < cols; c++) {
-      const i = row + c;
-      const byte = codes[i >> 1];
-      out[i] = d[block + c] * (i & 1 ? byte >> 4 : byte & 15) + m[block + c];
-    }
+  const q4 = w.encoding === "Q4_1";
+  const perColumn = w.encoding === "INT8";
+  if (!q4 && !perColumn && w.encoding !== "Q8_0") {
+    throw new Error(`unknown weight encoding ${w.encoding}: rebuild with "python build.py"`);
   }
-}
-
-function q8(w, source, out, perColumn) {
-  const { rows, cols } = w;
-  const d = fp16(source, w.scales, perColumn ? cols : (rows / BLOCK) * cols);
-  const codes = new Int8Array(source.buffer, source.byteOffset + w.codes, rows * cols);
-  for (let r = 0; r < rows; r++) {
-    const block = perColumn ? 0 : ((r / BLOCK) | 0) * cols;
-    const row = r * cols;
-    for (let c = 0; c < cols; c++) out[row + c] = d[block + c] * codes[row + c];
+  const codeBytes = q4 ? Math.ceil((rows * cols) / 2) : rows * cols;
+  const scales = perColumn ? cols : (rows / BLOCK) * cols;
+  const d = align(codeBytes);
+  const m = align(d + scales * 4);
+  const out = align(m + (q4 ? scales * 4 : 0));
+  const end = out + rows * cols * 4;
+  const { memory } = kernels;
+  if (memory.buffer.byteLength < end) memory.grow(Math.ceil((end - memory.buffer.byteLength) / 65536));
+  new Uint8Array(memory.buffer).set(source.subarray(w.codes, w.codes + codeBytes), 0);
+  fp16(source, w.scales, scales, new Float32Array(memory.buffer, d, scales));
+  if (q4) {
+    fp16(source, w.mins, scales, new Float32Array(memory.buffer, m, scales));
+    kernels.q4_1(0, d, m, out, rows, cols);
+  } else {
+    kernels.q8(0, d, out, rows, cols, perColumn ? 1 : 0);
   }
-}
-
-function fill(w, source, out) {
-  if (w.encoding === "Q4_1") q4_1(w, source, out);
-  else if (w.encoding === "Q8_0") q8(w, source, out, false);
-  else if (w.encoding === "INT8") q8(w, source, out, true);
-  else throw new Error(`unknown weight encoding ${w.encoding}: rebuild with "python build.py"`);
+  return new Uint8Array(memory.buffer, out, rows * cols * 4);
 }
 
 // The rebuilt file's bytes, from the recipe and the bytes of `recipe.source`.
-export function unpack(recipe, source) {
+export function unpack(recipe, source, kernels) {
   const file = new Uint8Array(recipe.bytes);
-  for (const w of recipe.weights) fill(w, source, new Float32Array(file.buffer, w.offset, w.rows * w.cols));
+  for (const w of recipe.weights) file.set(fill(kernels, w, source), w.offset);
   return file;
 }
 
 // The same file as ONNX Runtime's WASM loader reads a mounted one: it takes its
 // byteLength, then for each initializer subarray(offset, offset + length), which it copies
-// into the WebAssembly heap at once. Each weight is rebuilt when it is asked for, into one
-// scratch buffer the size of the largest, so the whole file (540 MB for SmolLM2-135M) never
-// exists outside the heap. Anything but a request for one whole weight is refused, and
+// into the WebAssembly heap at once. Each weight is rebuilt when it is asked for, in the
+// kernels' memory (the size of the largest), so the whole file (540 MB for SmolLM2-135M)
+// never exists outside the heap. Anything but a request for one whole weight is refused, and
 // ORT then fails the session loudly.
-export function unpacked(recipe, source) {
+export function unpacked(recipe, source, kernels) {
   const byOffset = new Map(recipe.weights.map((w) => [w.offset, w]));
-  const largest = Math.max(0, ...recipe.weights.map((w) => w.rows * w.cols));
-  let scratch = null;
   return {
     byteLength: recipe.bytes,
     seconds: 0, // spent rebuilding, for the boot's phase breakdown
@@ -102,11 +95,10 @@ export function unpacked(recipe, source) {
       if (!w || end - begin !== w.rows * w.cols * 4) {
         throw new Error(`no rebuilt weight at bytes ${begin}-${end} of ${recipe.file}`);
       }
-      scratch ??= new Float32Array(largest);
       const started = performance.now();
-      fill(w, source, scratch.subarray(0, w.rows * w.cols));
+      const bytes = fill(kernels, w, source);
       this.seconds += (performance.now() - started) / 1000;
-      return new Uint8Array(scratch.buffer, 0, end - begin);
+      return bytes;
     },
   };
 }

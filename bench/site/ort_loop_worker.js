@@ -26,10 +26,11 @@ function argmaxLast(logits) {
 // produced as ORT copies them in (`lazy`, engine.js's WASM loader), or whole.
 async function addRebuiltWeights(config, externalData, lazy) {
   if (!config.recipe) return;
-  const { unpack, unpacked } = await import(config.weightsUrl);
+  const { kernels, unpack, unpacked } = await import(config.weightsUrl);
+  const loops = await kernels(await fetchBytes(new URL("dequant.wasm", config.weightsUrl).href));
   const recipe = JSON.parse(new TextDecoder().decode(await fetchBytes(config.modelUrl + config.recipe)));
   const source = externalData.find(({ path }) => path === recipe.source).data;
-  externalData.push({ path: recipe.file, data: (lazy ? unpacked : unpack)(recipe, source) });
+  externalData.push({ path: recipe.file, data: (lazy ? unpacked : unpack)(recipe, source, loops) });
 }
 
 function commonPrefix(a, b) {

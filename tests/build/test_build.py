@@ -17,7 +17,7 @@ import pytest
 from hearth_build.console import BuildError
 from hearth_build.files import prune, sha256_file
 from hearth_build.freshness import mark_built, needs_build
-from hearth_build.pack import pack_pyapp, render
+from hearth_build.pack import compile_wat, pack_pyapp, render
 from hearth_build.snapshot import snapshot_key
 from hearth_build.vendor import PyPIPin, pure_wheel, pyodide_lock
 from pyapp.browser.preload import PACKAGES
@@ -125,6 +125,18 @@ def test_render_fills_tokens_and_rejects_unknown_ones() -> None:
     )
     with pytest.raises(BuildError, match="unknown template token"):
         render("{{missing}}", {}, Path("t"))
+
+
+def test_the_webassembly_ships_compiled_and_a_wrong_module_is_a_clear_build_error(
+    dist: Path, tmp_path: Path
+) -> None:
+    assert not (dist / "dequant.wat").exists()
+    assert (dist / "dequant.wasm").read_bytes() == compile_wat(ROOT, ROOT / "site" / "dequant.wat")
+    bad = tmp_path / "bad.wat"
+    bad.write_text("(module (func (result i32) (i64.const 1)))")
+    where = r"(?s)bad.wat did not compile: .*bad.wat:1:29: error: type mismatch"
+    with pytest.raises(BuildError, match=where):
+        compile_wat(ROOT, bad)
 
 
 def _wheel(path: Path, name: str, requires: list[str]) -> Path:

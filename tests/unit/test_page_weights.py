@@ -1,6 +1,7 @@
 """The page's weights, rebuilt outside ONNX Runtime (hearth_build/model/page_weights.py and
 site/weights.js): the graph that reads them computes bit for bit what the folded graph did,
-and the JS rebuild equals the numpy one, for every encoding and an odd row length."""
+and the JS rebuild (site/weights.js over site/dequant.wat) equals the numpy one, for every
+encoding and row lengths that exercise each loop's SIMD part and its remainder."""
 
 from __future__ import annotations
 
@@ -25,18 +26,21 @@ from hearth_build.model.page_weights import (
     unpack,
     unpack_graph,
 )
+from hearth_build.pack import compile_wat
 from tests.conftest import ROOT
 from tests.unit.test_blocks import q4_1_weights, q8_0_weights
 
 RNG = np.random.default_rng(7)
 # name -> weight: one of each encoding, Q4_1 with an odd number of columns (a row's nibbles
-# then start mid-byte) and an even one, and a small weight that stays fp32
+# then start mid-byte) and an even one that is not a multiple of 16 (the WebAssembly loops
+# do 16 at a time, then the rest of the row one by one), INT8 likewise for its 8 at a time,
+# and a small weight that stays fp32
 WEIGHTS = {
     "a": q4_1_weights(256, 321),
     "b": q8_0_weights(128, 512),
     "c": RNG.normal(0, 0.02, (96, 700)).astype(np.float32),  # INT8, per column
     "d": q4_1_weights(32, 64),
-    "e": q4_1_weights(64, 1024),
+    "e": q4_1_weights(64, 1032),
 }
 SHAPES = {name: w.shape for name, w in WEIGHTS.items()}
 
@@ -66,7 +70,7 @@ def chain_model() -> onnx.ModelProto:
         nodes,
         "g",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 256])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1024])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1032])],
         inits,
     )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 22)])
@@ -105,7 +109,7 @@ def test_the_recipe_covers_every_encoded_weight_and_the_graph_keeps_no_prologue(
         ("a", "Q4_1", 256, 321),
         ("b", "Q8_0", 128, 512),
         ("c", "INT8", 96, 700),
-        ("e", "Q4_1", 64, 1024),
+        ("e", "Q4_1", 64, 1032),
     }
     graph = onnx.load(str(folder / "page.onnx"), load_external_data=False).graph
     assert [n.op_type for n in graph.node] == ["MatMul", "Slice"] * 3 + ["MatMul"] * 2
@@ -148,14 +152,15 @@ def test_the_rebuilt_weights_are_the_original_gguf_values(folder: Path) -> None:
 
 NODE_SCRIPT = """
 import { readFileSync, writeFileSync } from "node:fs";
-import { unpack, unpacked } from "./weights.mjs";
-const [recipePath, sourcePath, outPath] = process.argv.slice(2);
+import { kernels, unpack, unpacked } from "./weights.mjs";
+const [recipePath, sourcePath, outPath, wasmPath] = process.argv.slice(2);
 const recipe = JSON.parse(readFileSync(recipePath, "utf8"));
 const source = new Uint8Array(readFileSync(sourcePath));
-const whole = unpack(recipe, source);
+const loops = await kernels(readFileSync(wasmPath));
+const whole = unpack(recipe, source, loops);
 writeFileSync(outPath, whole);
 // the lazy file ORT's loader reads: each whole weight, as unpack() has it; nothing else
-const lazy = unpacked(recipe, source);
+const lazy = unpacked(recipe, source, loops);
 const same = recipe.weights.every((w) => {
   const part = lazy.subarray(w.offset, w.offset + w.rows * w.cols * 4);
   const want = whole.subarray(w.offset, w.offset + part.length);
@@ -171,11 +176,12 @@ def test_site_weights_js_rebuilds_the_same_bytes(folder: Path, tmp_path: Path) -
     node = shutil.which("node")
     assert node, "Node.js is needed (the build needs it too)"
     shutil.copy(ROOT / "site" / "weights.js", tmp_path / "weights.mjs")
+    (tmp_path / "dequant.wasm").write_bytes(compile_wat(ROOT, ROOT / "site" / "dequant.wat"))
     (tmp_path / "run.mjs").write_text(NODE_SCRIPT)
     recipe = WeightsRecipe.from_json((folder / RECIPE).read_text())
     out = tmp_path / "rebuilt"
     result = subprocess.run(
-        [node, "run.mjs", str(folder / RECIPE), str(folder / SOURCE), str(out)],
+        [node, "run.mjs", str(folder / RECIPE), str(folder / SOURCE), str(out), "dequant.wasm"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
