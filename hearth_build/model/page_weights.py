@@ -8,14 +8,14 @@ most of the page's time to ready. Rebuilding the same floats in a plain loop tak
 fraction of that. So the page's graph names each such weight as a plain fp32 initializer in
 a virtual external-data file, `UNPACKED` (never downloaded), and a recipe beside the graph
 (`RECIPE`) says where each weight's codes, scales and minimums lie in `model.onnx.data`.
-The page rebuilds the file from it (site/weights.js) and mounts it beside the real one;
-native runs pass it in memory (`NativeModel`).
+The page rebuilds the file from it (site/weights.js, whose loops are the WebAssembly of
+site/dequant.wat) and mounts it beside the real one; native runs pass it in memory
+(`NativeModel`).
 
 The arithmetic is DequantizeLinear's, so the floats are bit for bit what ORT folded (and
 what blocks.py checked against the original weights): d*q is exact in fp32 (an fp16 scale
-has 11 significant bits, a code at most 8), and Q4_1's one addition rounds once. JS does
-the addition in double before storing fp32, which rounds to the same float (a double
-carries more than 2*24+2 bits).
+has 11 significant bits, a code at most 8), and Q4_1's one addition rounds once, in fp32
+here and in the page's WebAssembly alike.
 
 A prologue whose parts are not all in the external file (a tiny model's scales can be
 stored inline) is left in the graph for ORT to fold, as before.
