@@ -187,13 +187,16 @@ def test_the_page_rebuilds_every_large_weight_bit_for_bit(
     (tmp_path / "run.mjs").write_text(
         'import { readFileSync } from "node:fs";\n'
         'import { createHash } from "node:crypto";\n'
-        'import { unpack } from "./weights.mjs";\n'
-        "const [recipe, source] = process.argv.slice(2);\n"
-        'const out = unpack(JSON.parse(readFileSync(recipe, "utf8")), readFileSync(source));\n'
+        'import { kernels, unpack } from "./weights.mjs";\n'
+        "const [recipe, source, wasm] = process.argv.slice(2);\n"
+        "const loops = await kernels(readFileSync(wasm));\n"
+        'const plan = JSON.parse(readFileSync(recipe, "utf8"));\n'
+        "const out = unpack(plan, readFileSync(source), loops);\n"
         'console.log(createHash("sha256").update(out).digest("hex"));\n'
     )
+    wasm = folder.parent.parent / "dequant.wasm"  # the shipped loops, beside models/
     result = subprocess.run(
-        [node, "run.mjs", str(folder / RECIPE), str(folder / recipe.source)],
+        [node, "run.mjs", str(folder / RECIPE), str(folder / recipe.source), str(wasm)],
         cwd=tmp_path,
         capture_output=True,
         text=True,
