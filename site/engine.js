@@ -66,13 +66,14 @@ export async function plan(requested) {
 // OrtInit, so a session with another thread count needs its own module.
 const runtimes = new Map();
 
-// ORT's WebAssembly (14 MB), from the service worker's precache when it holds it, else the
-// network. Read through the service worker's fetch, beside Python's own files, it arrived
-// 0.45 s into a warm load; read from the cache here, at 0.1-0.3 s, before the model's bytes,
-// which the session also waits for. Its URL carries ORT's version, so any cached copy is
-// this one.
-async function runtimeBinary(url) {
-  const saved = await globalThis.caches?.match(url).catch(() => null);
+// A file's bytes, with an error that says what to do when the server lacks it. `cached`:
+// from the Cache API when any cache holds the URL, so only for a URL that names its
+// version (ORT's folder does; dequant.wasm's does not, and an older build's copy may still
+// be cached during an update). Read through the service worker's fetch, beside Python's own
+// files, ORT's 14 MB WebAssembly arrived 0.45 s into a warm load; read from the cache here,
+// at 0.1-0.3 s, before the model's bytes, which the session also waits for.
+export async function readBytes(url, { cached = false } = {}) {
+  const saved = cached ? await globalThis.caches?.match(url).catch(() => null) : null;
   const response = saved ?? (await fetch(url));
   if (!response.ok) throw new Error(`${url} answered HTTP ${response.status}: rebuild with "python build.py"`);
   return response.arrayBuffer();
@@ -83,7 +84,7 @@ function loadRuntime(ortUrl, threads) {
   if (!runtimes.has(threads)) {
     runtimes.set(threads, (async () => {
       const [{ default: factory }, wasmBinary] = await Promise.all([
-        import(`${folder}ort-wasm-simd-threaded.mjs`), runtimeBinary(`${folder}ort-wasm-simd-threaded.wasm`),
+        import(`${folder}ort-wasm-simd-threaded.mjs`), readBytes(`${folder}ort-wasm-simd-threaded.wasm`, { cached: true }),
       ]);
       const wasm = await factory({ numThreads: threads, wasmBinary, locateFile: (file) => folder + file });
       if (wasm._OrtInit(threads, LOG_ERRORS) !== 0) throw new Error(lastError(wasm, "ONNX Runtime did not start"));

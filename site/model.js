@@ -28,10 +28,7 @@ const clock = {};
 const mark = (name) => { clock[name] = (performance.timeOrigin + performance.now() - origin) / 1000; };
 
 // the weights' rebuilding loops (site/dequant.wat), fetched once and at once
-const dequant = fetch(new URL("./dequant.wasm", import.meta.url)).then(async (response) => {
-  if (!response.ok) throw new Error(`dequant.wasm answered HTTP ${response.status}: rebuild with "python build.py"`);
-  return response.arrayBuffer();
-});
+const dequant = engine.readBytes(new URL("./dequant.wasm", import.meta.url).href);
 dequant.catch(() => {}); // reported by the session that needs it
 
 const held = new Map(); // URL -> {file: promise of {bytes, received, sha256: promise, saved}, ...}
