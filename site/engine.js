@@ -69,9 +69,7 @@ const runtimes = new Map();
 // A file's bytes, with an error that says what to do when the server lacks it. `cached`:
 // from the Cache API when any cache holds the URL, so only for a URL that names its
 // version (ORT's folder does; dequant.wasm's does not, and an older build's copy may still
-// be cached during an update). Read through the service worker's fetch, beside Python's own
-// files, ORT's 14 MB WebAssembly arrived 0.45 s into a warm load; read from the cache here,
-// at 0.1-0.3 s, before the model's bytes, which the session also waits for.
+// be cached during an update).
 export async function readBytes(url, { cached = false } = {}) {
   const saved = cached ? await globalThis.caches?.match(url).catch(() => null) : null;
   const response = saved ?? (await fetch(url));
@@ -83,6 +81,9 @@ function loadRuntime(ortUrl, threads) {
   const folder = ortUrl.slice(0, ortUrl.lastIndexOf("/") + 1);
   if (!runtimes.has(threads)) {
     runtimes.set(threads, (async () => {
+      // ORT's 14 MB WebAssembly: through the service worker's fetch, beside Python's own
+      // files, it arrived 0.45 s into a warm load; from the cache, at 0.1-0.3 s, before the
+      // model's bytes, which the session also waits for
       const [{ default: factory }, wasmBinary] = await Promise.all([
         import(`${folder}ort-wasm-simd-threaded.mjs`), readBytes(`${folder}ort-wasm-simd-threaded.wasm`, { cached: true }),
       ]);
