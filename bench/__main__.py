@@ -46,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     requests: list[str] = []
     started = time.time()
-    rows = collect(args, prompts, page_folder, reference, gguf, requests, skip)
+    extras: dict[str, object] = {}
+    rows = collect(args, prompts, page_folder, reference, gguf, requests, skip, extras)
     leaked = sorted({u for u in requests if not is_local(u)})
     if leaked:
         print(f"bench: requests left loopback: {leaked}", file=sys.stderr)
@@ -64,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         "metrics": METRICS,
         "notes": [CONTEXT_METHOD],
         "rows": [vars(row) for row in rows],
+        **extras,
     }
     write_reports(result, RESULTS, None if args.no_readme else ROOT / "README.md")
     return 0

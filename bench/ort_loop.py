@@ -55,16 +55,23 @@ def chromium_page(models: dict[str, Path]) -> Iterator[Any]:
         )
         context = browser.new_context()
         context.on("request", lambda request: requests.append(request.url))
-        page = context.new_page()
-        page.goto(url + "ort_loop.html")
-        page.base_url = url  # type: ignore[attr-defined]
         try:
-            yield page
+            yield loop_page(context, url, "ort_loop.html")
         finally:
             browser.close()
     leaked = [u for u in requests if not is_local(u)]
     if leaked:
         raise RuntimeError(f"benchmark requests left loopback: {leaked}")
+
+
+def loop_page(context: Any, base: str, path: str) -> Any:
+    """A new page of `context` on bench/site's ort_loop.html (at `base` + `path`); the
+    runs find ORT under `base`vendor/, the built site under `base`app/ and the models
+    under `base`models/<name>/."""
+    page = context.new_page()
+    page.goto(base + path)
+    page.base_url = base
+    return page
 
 
 def run_loop(

@@ -10,6 +10,8 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+from bench import loop_ab
+
 README_START = "<!-- BENCH:START -->"
 README_END = "<!-- BENCH:END -->"
 HEARTH = "Hearth"
@@ -97,10 +99,13 @@ def markdown(result: dict[str, Any]) -> str:
         "the same headless Chromium. "
         f"{result['requests_checked']} browser requests checked: none left loopback."
         + "".join(f" {note}" for note in result.get("notes", [])),
-        "",
-        "| engine | setting | " + " | ".join(metrics.values()) + " |",
-        "| --- | --- |" + " ---: |" * len(metrics),
     ]
+    if rows:
+        lines += [
+            "",
+            "| engine | setting | " + " | ".join(metrics.values()) + " |",
+            "| --- | --- |" + " ---: |" * len(metrics),
+        ]
     notes: list[str] = []
     for row in rows:
         cells = []
@@ -138,6 +143,8 @@ def markdown(result: dict[str, Any]) -> str:
         ]
         if row["name"].startswith(HEARTH) and reached:
             lines += ["", f"Hearth [{row['setting']}] ready: " + ", ".join(reached) + "."]
+    if "loop_ab" in result:
+        lines += ["", loop_ab.summary(result["loop_ab"])]
     lines += phase_table(rows)
     lines += [""] + [f"[^{i}]: {why}" for i, why in enumerate(notes, 1)]
     return "\n".join(lines) + "\n"
@@ -229,7 +236,9 @@ def write_reports(result: dict[str, Any], folder: Path, readme: Path | None) -> 
     chart(result, stem.with_suffix(".png"))
     print(table)
     print(f"wrote {stem}.json, .md and .png")
-    if readme is not None:
+    if readme is not None and not result["rows"]:
+        print(f"no table rows in this run: {readme} left alone")
+    elif readme is not None:
         text = readme.read_text()
         image = stem.with_suffix(".png").relative_to(readme.parent).as_posix()
         block = f"{README_START}\n{table}\n![Decode speed]({image})\n{README_END}"

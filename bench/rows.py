@@ -34,6 +34,7 @@ from bench.harness import (
     chromium,
     measure,
 )
+from bench.loop_ab import measure_loop_ab
 from bench.ort_loop import chromium_page, run_loop, run_prompts
 from bench.server import ROOT, bench_server
 from build import default_cache
@@ -51,6 +52,7 @@ ROW_KEYS = (
     "hearth",
     "hearth-webgpu",
     "jsloop",
+    "loop-ab",
     "transformers",
     "wllama",
 )
@@ -122,7 +124,9 @@ def collect(
     gguf: Path,
     requests: list[str],
     skip: set[str],
+    extras: dict[str, Any],
 ) -> list[Row]:
+    """The selected rows; what is not a row (the loop A/B) goes into `extras`."""
     wanted = set(args.only) if args.only else None
     rows: list[Row] = []
     cache = default_cache()
@@ -177,6 +181,8 @@ def collect(
     mounts = {
         "": ROOT / "dist",
         "bench/": ROOT / "bench" / "site",
+        "app/": ROOT / "dist",  # for bench/site/ort_loop.html, as bench.ort_loop mounts it
+        "models/page/": page_folder,
         "peers/": PEERS / "node_modules",
         "tjs-models/": tjs.parent,
         "gguf/": gguf.parent,
@@ -207,6 +213,10 @@ def collect(
                     run(HEARTH, f"WebGPU ({adapter})", gpu).phases = gpu.phases
         if selected("jsloop"):
             rows.append(js_loop_row(args, prompts, page_folder, n))
+        if selected("loop-ab"):
+            with chromium(webgpu=False) as browser:
+                ab = measure_loop_ab(browser, url, page_folder, prompts, 2 * args.runs, n, requests)
+                extras["loop_ab"] = vars(ab)
         if selected("transformers"):
             with chromium(webgpu=False) as browser:
                 peer = PeerPage(

@@ -118,3 +118,26 @@ def test_hearth_ready_times_and_boot_phases_are_reported() -> None:
     # loads did not report is a dash
     cells = "1 of 2 | — | 2.60 | — | — | — | — | 2.10 | — | — | — | — | 0.05"
     assert f"| WASM, 2 threads | warm | {cells} |" in table
+
+
+def test_the_loop_ab_is_reported_as_the_median_of_its_pair_ratios() -> None:
+    """Each pair's ratio is taken on its own: the median of the ratios (0.90), not the ratio
+    of the medians (30 / 32 = 0.9375), which would mix pairs measured minutes apart."""
+    ab = {"threads": 2, "page_tok_s": [27.0, 30.0, 36.0], "bare_tok_s": [30.0, 35.0, 32.0]}
+    table = markdown({**RESULT, "loop_ab": ab})
+    assert (
+        "the page 30.0 (27.0–36.0) tok/s, the bare loop 32.0 (30.0–35.0) tok/s; "
+        "the page over the loop, per pair: **0.900 (0.857–1.125)×** (target ≥ 0.95×)."
+    ) in table
+    assert "2 threads" in table and "3 pairs in ABBA order" in table
+
+
+def test_a_run_without_table_rows_leaves_the_readme_alone(tmp_path: Path) -> None:
+    """`--only loop-ab` fills no row: its table would replace the README's with an empty one."""
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{README_START}\nold\n{README_END}\nrest\n")
+    ab = {"threads": 2, "page_tok_s": [27.0], "bare_tok_s": [30.0]}
+    write_reports({**RESULT, "rows": [], "loop_ab": ab}, tmp_path / "results", readme)
+    assert "old" in readme.read_text()
+    table = (tmp_path / "results" / "2026-11-24.md").read_text()
+    assert "**0.900 (0.900–0.900)×**" in table and "| engine |" not in table
