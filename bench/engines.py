@@ -255,11 +255,16 @@ class HearthPage:
         model and the isolation headers. It must have taken over and saved the model first."""
         if self.page is None:
             raise RuntimeError("ready_offline() reloads a page that ready() opened")
-        self.page.wait_for_function(MODEL_SAVED_JS, timeout=60_000, polling=250)
+        self.wait_until_saved()
         with stopped(self.url):
             started = time.perf_counter()
             self.page.reload()
             return self._ready(started, "offline")
+
+    def wait_until_saved(self) -> None:
+        """Until the service worker controls the page and the model is in its cache: what a
+        first visit still does after it is ready."""
+        self.page.wait_for_function(MODEL_SAVED_JS, timeout=60_000, polling=250)
 
     def _ready(self, started: float, kind: str) -> float:
         # polled every frame, as the peers' `window.peers` is: wait_for_selector backs off

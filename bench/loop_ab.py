@@ -17,7 +17,6 @@ from typing import Any
 from bench.engines import HearthPage
 from bench.harness import DECODE_TOKENS, STORY, Prompts
 from bench.ort_loop import loop_page, run_prompts
-from hearth_build.chromium import MODEL_SAVED_JS
 from pyapp.templates import Message, Role
 
 TARGET = 0.95  # issue #13: the Python loop at least 0.95x the bare JS loop
@@ -58,7 +57,7 @@ def measure_loop_ab(
             page.ready(cold=True)
             # then a reload, as a returning user has it: a first visit precaches the app and
             # stores the model while it runs, which would compete with its replies
-            page.page.wait_for_function(MODEL_SAVED_JS, timeout=60_000, polling=250)
+            page.wait_until_saved()
             page.ready(cold=False)
             for _ in range(2):  # the second reply is the one timed
                 page.reset()
