@@ -14,6 +14,15 @@ from tests.e2e.replies import script
 from tests.support.fake_openai import FakeOpenAI, fake_openai
 
 
+def flip_byte(path: Path, at: int) -> None:
+    """Damage `path` as a bad disk or download would: one byte changed, the size kept."""
+    with path.open("r+b") as handle:
+        handle.seek(at)
+        byte = handle.read(1)[0]
+        handle.seek(at)
+        handle.write(bytes([byte ^ 0xFF]))
+
+
 @pytest.fixture(scope="session")
 def upstream() -> Iterator[FakeOpenAI]:
     with fake_openai(script) as fake:

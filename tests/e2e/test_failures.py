@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ServerProcess, page_session, start_server, stop_server
+from tests.e2e.conftest import flip_byte
 
 
 @pytest.fixture(params=["corrupted", "truncated"])
@@ -22,13 +23,10 @@ def broken_server(
     shutil.copytree(dist, copy, copy_function=shutil.copy)
     config = json.loads((copy / "app-config.json").read_text())
     data = copy / config["models"][0]["path"] / "model.onnx.data"
-    with data.open("r+b") as handle:
-        if request.param == "corrupted":
-            handle.seek(12345)
-            byte = handle.read(1)[0]
-            handle.seek(12345)
-            handle.write(bytes([byte ^ 0xFF]))
-        else:
+    if request.param == "corrupted":
+        flip_byte(data, 12345)
+    else:
+        with data.open("r+b") as handle:
             handle.truncate(data.stat().st_size // 2)
     server = start_server("--dist", str(copy))
     yield server

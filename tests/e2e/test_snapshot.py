@@ -17,6 +17,7 @@ from tests.conftest import (
     stop_server,
     wait_until,
 )
+from tests.e2e.conftest import flip_byte
 from tests.e2e.test_offline import rebuild_pyapp
 
 QUERY = "?temperature=0&max_tokens=16"
@@ -63,13 +64,11 @@ def test_every_visit_boots_python_from_the_snapshot_online_and_off(
 def test_a_damaged_snapshot_is_reported_and_python_boots_from_scratch(
     browser: object, own_dist: Path, own_server: ServerProcess
 ) -> None:
-    # One byte flipped, size kept: a damaged disk or download. Damaged in the served copy,
-    # not on its way through Playwright's router, which took 36 s to pass the 45 MB twice
-    # (the page's request and the service worker's) on a slow hour and timed the test out.
+    # Damaged in the served copy, not on its way through Playwright's router, which took
+    # 36 s to pass the 45 MB twice (the page's request and the service worker's) on a slow
+    # hour and timed the test out.
     snapshot = own_dist / "python.snapshot"
-    body = bytearray(snapshot.read_bytes())
-    body[len(body) // 2] ^= 0xFF
-    snapshot.write_bytes(bytes(body))
+    flip_byte(snapshot, snapshot.stat().st_size // 2)
     with page_session(browser, own_server) as chat:
         seen = warnings(chat)
         chat.open(QUERY)
