@@ -94,6 +94,9 @@ def test_stop_keeps_the_partial_reply(chat: PageSession) -> None:
     assert reply.get_attribute("data-stopped") == "true"
     assert page.locator("[data-testid=status]").get_attribute("data-state") == "ready"
     # nothing more arrives after Stop, however long the model takes for the next reply
+    # (capped, so that it need not write 600 tokens to show it)
+    page.click(".settings summary")
+    page.fill("#setting-max_tokens", "32")
     assert_untouched_after(chat, 0, lambda: ask(chat, "Say OK."))
     assert reply.inner_text() == kept and reply.get_attribute("data-generated") == generated
 
