@@ -17,12 +17,15 @@ import sys
 import tarfile
 import tomllib
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from email.parser import HeaderParser
 from pathlib import Path
 
+from hearth_build.bytecode import compiled
 from hearth_build.console import BuildError, detail
 from hearth_build.files import sha256_file, sync_file, write_if_changed
+from pyapp.browser.preload import PACKAGES
 
 
 @dataclass(frozen=True)
@@ -253,6 +256,23 @@ def _wheel_metadata(wheel: Path) -> tuple[list[str], list[str]]:
     return tops, requires
 
 
+PURE = "-none-any.whl"
+
+
+def after_boot(requires: dict[str, list[str]], boot: Iterable[str]) -> set[str]:
+    """The packages (of `requires`: name -> the names it requires) that the snapshot does
+    not install: all but `boot` and what `boot` needs, directly or not."""
+    names = {_normal(name): name for name in requires}
+    seen: set[str] = set()
+    todo = list(boot)
+    while todo:
+        key = _normal(todo.pop())
+        if key not in seen and key in names:
+            seen.add(key)
+            todo += requires[names[key]]
+    return {name for key, name in names.items() if key not in seen}
+
+
 def pyodide_lock(upstream: dict[str, object], wheels: dict[PyPIPin, Path]) -> dict[str, object]:
     """A lock that lists exactly the vendored wheels, with their real sha256 values.
 
@@ -284,10 +304,15 @@ def pyodide_lock(upstream: dict[str, object], wheels: dict[PyPIPin, Path]) -> di
 
 
 def vendor_wheels(root: Path, dist: Path, cache: Path) -> tuple[list[Path], dict[str, str]]:
-    """Fetch the pinned wheels, place them beside Pyodide and write the matching lock."""
+    """Fetch the pinned wheels, give those loaded after the boot their bytecode
+    (bytecode.py), place them beside Pyodide and write the matching lock."""
     pyodide_asset = next(a for a in NPM_ASSETS if a.package == "pyodide")
     dest_root = dist / vendor_dir(root, pyodide_asset)
     wheels = {pin: page_wheel(pin, cache) for pin in read_wheel_pins(root / "pyproject.toml")}
+    late = after_boot({pin.name: _wheel_metadata(w)[1] for pin, w in wheels.items()}, PACKAGES)
+    pure = [w for pin, w in wheels.items() if pin.name in late and w.name.endswith(PURE)]
+    swapped = compiled(pure, root / "node_modules" / "pyodide", cache / "bytecode")
+    wheels = {pin: swapped.get(wheel, wheel) for pin, wheel in wheels.items()}
     written = []
     for wheel in wheels.values():
         dest = dest_root / wheel.name

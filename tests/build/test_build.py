@@ -14,12 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from hearth_build.bytecode import tagged
 from hearth_build.console import BuildError
 from hearth_build.files import prune, sha256_file
 from hearth_build.freshness import mark_built, needs_build
 from hearth_build.pack import compile_wat, pack_pyapp, render
 from hearth_build.snapshot import snapshot_key
-from hearth_build.vendor import PyPIPin, pure_wheel, pyodide_lock
+from hearth_build.vendor import PyPIPin, after_boot, pure_wheel, pyodide_lock
 from pyapp.browser.preload import PACKAGES
 from tests.conftest import ROOT
 
@@ -70,6 +71,55 @@ def test_pyodide_lock_lists_exactly_the_vendored_wheels(dist: Path) -> None:
     for name, entry in listed.items():
         assert entry["sha256"] == hashlib.sha256(wheels[name].read_bytes()).hexdigest()
     assert lock["info"]["python"].startswith("3.14")
+
+
+def test_after_boot_is_everything_the_snapshot_does_not_install() -> None:
+    requires = {"app": ["Lib_A"], "lib-a": ["lib-b"], "lib-b": [], "late": ["lib-b", "c"], "c": []}
+    assert after_boot(requires, ["app"]) == {"late", "c"}
+    assert after_boot(requires, []) == set(requires)
+
+
+def test_a_compiled_wheel_is_renamed_by_its_inputs() -> None:
+    assert (
+        tagged("openai-2.54.0-py3-none-any.whl", "ab12") == "openai-2.54.0-1ab12-py3-none-any.whl"
+    )
+    assert tagged("x-1-py2.py3-none-any.whl", "9") == "x-1-19-py2.py3-none-any.whl"
+
+
+def test_wheels_loaded_after_the_boot_carry_their_bytecode(dist: Path) -> None:
+    """Each pure wheel the snapshot does not install holds, beside every module, an
+    unchecked-hash .pyc for the page's CPython; the snapshot's own wheels are as pinned."""
+    folder = dist / "vendor" / "pyodide-314.0.7"
+    lock = json.loads((folder / "pyodide-lock.json").read_text())
+    major, minor = lock["info"]["python"].split(".")[:2]
+    boot = {
+        name
+        for name in lock["packages"]
+        if name
+        not in after_boot(
+            {name: entry["depends"] for name, entry in lock["packages"].items()}, PACKAGES
+        )
+    }
+    assert {"jinja2", "pygments", "markdown-it-py"} <= boot
+    compiled = 0
+    for name, entry in lock["packages"].items():
+        if not entry["file_name"].endswith("-none-any.whl"):
+            continue
+        with zipfile.ZipFile(folder / entry["file_name"]) as wheel:
+            names = set(wheel.namelist())
+            modules = [n for n in names if n.endswith(".py") and ".dist-info/" not in n]
+            pycs = {n for n in names if n.endswith(".pyc")}
+            if name in boot:
+                assert not pycs, name
+                continue
+            compiled += 1
+            for module in modules:
+                folder_name, _, stem = module.rpartition("/")
+                pyc = f"{folder_name}/__pycache__/{stem[:-3]}.cpython-{major}{minor}.pyc"
+                assert pyc.lstrip("/") in pycs, pyc
+                assert wheel.read(pyc.lstrip("/"))[4:8] == b"\x01\0\0\0"  # hash, unchecked
+            assert len(pycs) == len(modules), name
+    assert compiled >= 10 and "openai" not in boot
 
 
 def test_only_the_ort_files_the_app_loads(dist: Path) -> None:
