@@ -241,9 +241,13 @@ class App:
             self.view.hide_banner()
             wanted = model or self.prefs.effective.model
             first = Backend.BROWSER if choice == Backend.AUTO else choice
+            beside = HeldProgress(self._progress) if choice == Backend.AUTO else None
+            foundry = asyncio.ensure_future(self._open_foundry(beside)) if beside else None
             try:
                 backend = await self._open(first, wanted)
             except HearthError as error:
+                if foundry is not None:
+                    await foundry  # nothing goes on opening once the page says it failed
                 self.report(error, choice)
                 return error
             if self.session is None:
@@ -251,19 +255,24 @@ class App:
             else:
                 self.session.use(backend)
             self.active = choice
-            if choice == Backend.AUTO and not await self._open_foundry():
-                self.view.banner(
-                    "Auto: Foundry Local cannot be reached, so every message is answered in "
-                    "this browser for now. Start Foundry Local (and serve.py) to send long "
-                    "messages there.",
-                    kind="info",
-                )
+            if beside is not None and foundry is not None:
+                if not foundry.done():
+                    beside.show()  # the in-page model is open: now, what Foundry Local does
+                if not await foundry:
+                    self.view.banner(
+                        "Auto: Foundry Local cannot be reached, so every message is answered "
+                        "in this browser for now. Start Foundry Local (and serve.py) to send "
+                        "long messages there.",
+                        kind="info",
+                    )
             await self._show_models()
         return None
 
-    async def _open(self, provider: Backend, model: str | None) -> ChatBackend:
+    async def _open(
+        self, provider: Backend, model: str | None, progress: Callable[[str], None] | None = None
+    ) -> ChatBackend:
         try:
-            backend = await self.providers[provider].open(model, self._progress)
+            backend = await self.providers[provider].open(model, progress or self._progress)
         except RemoteError as error:
             if error.unreachable:
                 self._down.add(provider)
@@ -272,14 +281,18 @@ class App:
         self.opened[provider] = backend
         return backend
 
-    async def _open_foundry(self) -> bool:
-        """Under Auto: whether Foundry Local answers (opening it if it does not yet)."""
+    async def _open_foundry(self, progress: Callable[[str], None] | None = None) -> bool:
+        """Under Auto: whether Foundry Local answers (opening it if it does not yet).
+
+        `use` runs this beside the in-page model's loading rather than after it: Python
+        imports the openai client while the model worker opens the model, so Auto is ready
+        when the slower of the two is, not after both."""
         if Backend.FOUNDRY in self.opened:
             return True
         if Backend.FOUNDRY not in self.providers:
             return False
         try:
-            await self._open(Backend.FOUNDRY, None)
+            await self._open(Backend.FOUNDRY, None, progress)
         except HearthError:
             return False
         return True
@@ -735,6 +748,27 @@ class App:
         if self.active == Backend.AUTO and backend is not self.opened.get(Backend.BROWSER):
             model = f"last reply: {model}"  # the Model picker names the in-browser one
         self.view.status(State.READY, ready_text(self._where(), model, stats, context))
+
+
+class HeldProgress:
+    """The progress of a backend opening beside another: held while the other's progress
+    is on the status line (one line cannot say both), then shown from `show` on."""
+
+    def __init__(self, show: Callable[[str], None]) -> None:
+        self._show = show
+        self._last: str | None = None
+        self._shown = False
+
+    def __call__(self, text: str) -> None:
+        self._last = text
+        if self._shown:
+            self._show(text)
+
+    def show(self) -> None:
+        """From now on, and the last news first (if there is any yet)."""
+        self._shown = True
+        if self._last is not None:
+            self._show(self._last)
 
 
 def deleted_text(chats: list[Chat]) -> str:

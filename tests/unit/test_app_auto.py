@@ -3,9 +3,13 @@ backend each message reaches, what the page is told, and what is kept."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+
 from pyapp.app import App, Provider
+from pyapp.backends import Backend as ChatBackend
 from pyapp.backends import BackendKind
-from pyapp.errors import RemoteError
+from pyapp.errors import ModelLoadError, RemoteError
 from pyapp.library import Library
 from pyapp.settings import Backend, Preferences
 from pyapp.view import View
@@ -137,3 +141,50 @@ def test_a_file_too_long_here_with_foundry_known_down_offers_no_button() -> None
     assert banner["action"] is None and "choose it as the backend" in banner["text"]
     run_async(app.handle({"type": "detach", "index": 0}))  # removed: the banner goes too
     assert page.names()[-1] == "banner_hide" and app.view.shown is None
+
+
+class Beside(FakeProvider):
+    """Opens only while the other provider's opening is under way: `use` must open both at
+    once (one after the other, this one would wait for the other forever)."""
+
+    def __init__(self, backend: ChatBackend | None, news: str, error: Exception | None = None):
+        super().__init__(backend, error)
+        self.news, self.started, self.other = news, asyncio.Event(), asyncio.Event()
+
+    async def open(self, model: str | None, progress: Callable[[str], None]) -> ChatBackend:
+        self.started.set()
+        progress(self.news)
+        await asyncio.wait_for(self.other.wait(), 5)
+        return await super().open(model, progress)
+
+
+def make_beside(local_error: Exception | None = None) -> tuple[App, Page, Beside, Beside]:
+    page = Page()
+    local = Beside(ScriptedBackend([], context_length=200), "Loading the model…", local_error)
+    remote = ScriptedBackend([], kind=BackendKind.FOUNDRY, model="big")
+    foundry = Beside(remote, "Connecting to Foundry Local…")
+    local.other, foundry.other = foundry.started, local.started
+    providers: dict[Backend, Provider] = {Backend.BROWSER: local, Backend.FOUNDRY: foundry}
+    prefs, problems = Preferences.load(None, "?backend=auto")
+    app = App(View(page), prefs, providers, Store(), Library(MemoryRecords()))
+    run_async(app.start(problems))
+    return app, page, local, foundry
+
+
+def test_auto_reaches_foundry_while_the_in_page_model_loads() -> None:
+    app, page, _, foundry = make_beside()
+    assert foundry.opened == 1 and Backend.FOUNDRY in app.opened
+    assert page.last("status")["state"] == "ready"
+    statuses = [op["text"] for op in page.ops if op["op"] == "status"]
+    # one line, one story: the model's loading, then Foundry's news once the model is open
+    loading = statuses.index("Loading the model…")
+    assert statuses.index("Connecting to Foundry Local…") > loading
+
+
+def test_when_the_in_page_model_fails_under_auto_foundry_has_finished_opening_first() -> None:
+    app, page, _, foundry = make_beside(ModelLoadError("The model file is damaged."))
+    assert foundry.opened == 1  # awaited, not left opening behind the error
+    assert "damaged" in page.last("banner")["text"]
+    assert "Connecting to Foundry Local…" not in [
+        op["text"] for op in page.ops if op["op"] == "status"
+    ]
