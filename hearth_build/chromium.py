@@ -60,10 +60,19 @@ def is_local(url: str) -> bool:
     return is_loopback(parts.hostname or "")
 
 
-# A page-side check (for page.wait_for_function): the service worker controls the page and
-# has saved the model files (site/sw.js, site/worker.js), so a reload works offline.
-MODEL_SAVED_JS = """async () => {
-  if (!navigator.serviceWorker.controller) return false;
+# Page-side checks (for page.wait_for_function). Every file of the default model that the
+# page reads is saved (its session's files and its tokenizer: pyapp/config.py
+# `session_files`, pyapp/browser/local.py)...
+MODEL_FILES_SAVED_JS = """async () => {
+  const entry = (await (await fetch("app-config.json")).json()).models[0];
+  const weights = entry.weights ? [entry.weights] : [];
+  const names = [entry.graph, ...entry.data, ...weights, "tokenizer.json"];
   const models = await caches.open("hearth-models");
-  return (await models.keys()).length >= 2;
+  const saved = await Promise.all(
+    names.map((name) => models.match(new URL(entry.path + name, location.href).href)),
+  );
+  return saved.every(Boolean);
 }"""
+# ...and the service worker controls the page, so a reload works offline.
+MODEL_SAVED_JS = f"""async () =>
+  Boolean(navigator.serviceWorker.controller) && await ({MODEL_FILES_SAVED_JS})()"""

@@ -34,7 +34,7 @@ dequant.catch(() => {}); // reported by the session that needs it
 const held = new Map(); // URL -> {file: promise of {bytes, received, sha256: promise, saved}, ...}
 const decoders = new Map(); // handle -> Decoder
 let nextHandle = 1;
-let early = null; // {key, decoder: promise} from the prefetch, until Python takes or drops it
+let early = null; // {key, decoder: promise, urls: its files} from the prefetch, until Python takes or drops it
 
 // A saved copy that this build's manifest vouches for (its stored hash is the expected
 // one), else the network. `saved` says where the bytes came from.
@@ -96,11 +96,24 @@ async function fetchFiles(files, onProgress) {
   return Promise.all(results.map(async ({ received, sha256, saved }) => ({ received, sha256: await sha256, saved })));
 }
 
+// A file of the model that Python reads itself (the tokenizer): read, hashed and saved like
+// the session's files, so an offline visit finds it even when it was read before the
+// service worker controlled the page. Its text comes back with what arrived, for Python to
+// check against the manifest; the worker keeps no copy.
+async function text(file) {
+  const [result] = await fetchFiles([file], () => {});
+  const bytes = await bytesOf(file.url);
+  held.delete(file.url);
+  return { ...result, text: new TextDecoder().decode(bytes) };
+}
+
 // Drop these files (held bytes, saved copies, a session opened from them); true if a
 // saved copy was there.
 async function forget(urls) {
-  if (early) await drop(early.decoder);
-  early = null;
+  if (early && urls.some((url) => early.urls.includes(url))) {
+    await drop(early.decoder);
+    early = null;
+  }
   for (const url of urls) held.delete(url);
   const cache = await caches.open(MODEL_CACHE).catch(() => null);
   let found = false;
@@ -179,7 +192,7 @@ async function prefetch({ files, spec, threads }) {
     return create({ ...full, ortUrl: spec.ortUrls[plan.ep] });
   });
   decoder.then(() => mark("session_done"), () => {});
-  early = { key: keyOf(full), decoder };
+  early = { key: keyOf(full), decoder, urls: files.map(({ url }) => url) };
 }
 
 const ops = {
@@ -187,6 +200,7 @@ const ops = {
   plan: (threads) => engine.plan(threads),
   prefetch: (args) => prefetch(args),
   fetch: (files, onProgress) => fetchFiles(files, onProgress),
+  text: (file) => text(file),
   forget: (urls) => forget(urls),
   open: (spec) => open(spec),
   step: (handle, ids) => decoder(handle).step(ids),

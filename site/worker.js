@@ -90,6 +90,7 @@ function modelWorker() {
     plan: (threads) => call("plan", threads),
     prefetch: (args) => call("prefetch", args),
     fetch: (files, onProgress) => call("fetch", files, onProgress),
+    text: (file) => call("text", file),
     forget: (urls) => call("forget", urls),
     open: async (spec) => decoder(await call("open", spec)),
     phases: () => call("phases"),

@@ -165,9 +165,12 @@ def webgpu_chat(webgpu_browser: object, server: ServerProcess) -> Iterator[PageS
 
 
 @contextmanager
-def page_session(browser: object, server: ServerProcess) -> Iterator[PageSession]:
-    """A fresh context; on teardown, fail if any request (workers included) left loopback."""
-    context = browser.new_context()  # type: ignore[attr-defined]
+def page_session(
+    browser: object, server: ServerProcess, **options: object
+) -> Iterator[PageSession]:
+    """A fresh context (Playwright's `new_context` options); on teardown, fail if any
+    request (workers included) left loopback."""
+    context = browser.new_context(**options)  # type: ignore[attr-defined]
     page = context.new_page()
     session = PageSession(page=page, base_url=server.url, context=context)
     context.on("request", lambda request: session.requests.append(request.url))

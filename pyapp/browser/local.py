@@ -5,32 +5,24 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
-from typing import Any
-
-from pyodide.http import pyfetch
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from pyapp.backends import LocalBackend
 from pyapp.browser import host
-from pyapp.browser.ort import Engine, ModelFiles, OrtSession
+from pyapp.browser.model_files import ModelFiles, read_text
+from pyapp.browser.ort import Engine, OrtSession
 from pyapp.browser.packages import load_packages
 from pyapp.config import AppConfig, ModelEntry
-from pyapp.errors import HearthError, ModelLoadError
+from pyapp.errors import ModelLoadError
 from pyapp.generate import Generator
 from pyapp.status import ModelOption, download_text, reading_text
 from pyapp.templates import ChatTemplate
 from pyapp.tokenizer import Tokenizer
 
+T = TypeVar("T")
 
-async def fetch_text(relative: str) -> str:
-    response = await pyfetch(host.url(relative))
-    if not response.ok:
-        raise HearthError(
-            f"{relative} answered HTTP {response.status}; rebuild with `python build.py`."
-        )
-    return str(await response.string())
-
-
+TOKENIZER = "tokenizer.json"  # read by Python itself, beside the session's files
 DAMAGED_COPY = "The saved copy of the model was damaged, so it was downloaded again."
 
 
@@ -79,9 +71,16 @@ class LocalProvider:
         model_js = host.model()
         clock = Phases()
         progress(f"Preparing {entry.label}: its tokenizer and chat template, beside the model…")
-        files = asyncio.ensure_future(self._files(model_js, entry, progress))
+        base = host.url("./")
+        files = asyncio.ensure_future(self._files(model_js, base, entry, progress))
         try:
-            tokenizer = Tokenizer.from_json(await fetch_text(entry.path + "tokenizer.json"))
+            text = await self._again_if_damaged(
+                model_js,
+                [host.url(entry.path + TOKENIZER)],
+                lambda: read_text(model_js, base, entry, self.manifest, TOKENIZER),
+                progress,
+            )
+            tokenizer = Tokenizer.from_json(text)
             clock.lap("tokenizer")
             await load_packages("jinja2")
             template = ChatTemplate(entry.chat.template, entry.chat.special_tokens)
@@ -109,7 +108,7 @@ class LocalProvider:
         )
 
     async def _files(
-        self, model_js: Any, entry: ModelEntry, progress: Callable[[str], None]
+        self, model_js: Any, base: str, entry: ModelEntry, progress: Callable[[str], None]
     ) -> ModelFiles:
         shown = [-1]
 
@@ -119,19 +118,32 @@ class LocalProvider:
                 shown[0] = percent
                 progress(download_text(entry.label, fraction))
 
-        base = host.url("./")
+        return await self._again_if_damaged(
+            model_js,
+            [host.url(entry.path + name) for name in entry.session_files],
+            lambda: ModelFiles.download(model_js, base, entry, self.manifest, downloaded),
+            progress,
+        )
+
+    async def _again_if_damaged(
+        self,
+        model_js: Any,
+        urls: list[str],
+        read: Callable[[], Awaitable[T]],
+        progress: Callable[[str], None],
+    ) -> T:
+        """`read()`, and once more if it failed on a damaged saved copy (disk trouble, a
+        tampered profile): that copy is dropped and the files fetched again, and what the
+        server sends is checked just the same."""
         try:
-            return await ModelFiles.download(model_js, base, entry, self.manifest, downloaded)
+            return await read()
         except ModelLoadError:
-            # A damaged saved copy (disk trouble, a tampered profile): drop it and fetch
-            # the files again; what the server sends is checked just the same.
-            urls = [host.url(entry.path + name) for name in entry.session_files]
             if not await model_js.forget(host.to_js_object(urls)):
                 raise
             progress("The saved copy of the model is damaged; downloading it again…")
-            files = await ModelFiles.download(model_js, base, entry, self.manifest, downloaded)
+            result = await read()
             self.on_notice(DAMAGED_COPY)
-            return files
+            return result
 
     def _fallback(self, engine: Engine) -> None:
         self.engine = engine

@@ -1,4 +1,5 @@
-"""ONNX Runtime Web behind the core's `StepSession`, plus downloading and verifying the model.
+"""ONNX Runtime Web behind the core's `StepSession`, over the model files that
+pyapp/browser/model_files.py has read and verified.
 
 Picks WebGPU when the browser offers an adapter, else WASM (threaded when the page is
 cross-origin isolated), and falls back to WASM if WebGPU fails, at load or mid-reply.
@@ -15,8 +16,9 @@ import js
 from pyodide.ffi import JsException, to_js
 
 from pyapp.browser.host import to_js_object
-from pyapp.config import ExecutionProvider, ModelEntry, ModelShape
-from pyapp.errors import EngineError, ModelLoadError
+from pyapp.browser.model_files import ModelFiles
+from pyapp.config import ExecutionProvider, ModelShape
+from pyapp.errors import EngineError
 from pyapp.generate import Step
 
 
@@ -32,62 +34,6 @@ class Engine:
         if self.ep == ExecutionProvider.WEBGPU:
             return f"WebGPU ({self.reason})"
         return f"WASM, {self.threads} thread{'s' * (self.threads > 1)} ({self.reason})"
-
-
-class ModelFiles:
-    """A model's files, read by the model worker (site/model.js) and checked here against
-    dist/manifest.json. The bytes stay in that worker; Python holds their URLs."""
-
-    def __init__(self, entry: ModelEntry, base: str) -> None:
-        self.urls = {name: base + entry.path + name for name in entry.session_files}
-        self.graph = self.urls[entry.graph]
-        self.data = {name: self.urls[name] for name in entry.data}
-        self.weights = self.urls[entry.weights] if entry.weights else None
-
-    @classmethod
-    async def download(
-        cls,
-        model: Any,
-        base: str,
-        entry: ModelEntry,
-        manifest: dict[str, Any],
-        progress: Callable[[float], None],
-    ) -> ModelFiles:
-        files = cls(entry, base)
-        expected = {n: manifest["files"][entry.path + n] for n in files.urls}
-        total = sum(f["size"] for f in expected.values())
-        done = 0
-
-        def advance(count: int) -> None:
-            nonlocal done
-            done += count
-            progress(min(done / total, 1.0))
-
-        hook = to_js(advance)
-        asked = [
-            {"url": files.urls[n], "size": f["size"], "sha256": f["sha256"]}
-            for n, f in expected.items()
-        ]
-        try:
-            results = await model.fetch(to_js([to_js_object(a) for a in asked]), hook)
-        except JsException as error:
-            raise ModelLoadError(
-                f"Could not download the model ({error}). Check that serve.py is running."
-            ) from None
-        finally:
-            hook.destroy()
-        for (name, want), got in zip(expected.items(), results, strict=True):
-            if got.received != want["size"]:
-                raise ModelLoadError(
-                    f"{name} is truncated ({got.received} of {want['size']} bytes). "
-                    "Rebuild with `python build.py` and reload."
-                )
-            if got.sha256 != want["sha256"]:
-                raise ModelLoadError(
-                    f"{name} is corrupted (its sha256 does not match the manifest). "
-                    "Rebuild with `python build.py --rebuild-model` and reload."
-                )
-        return files
 
 
 class OrtSession:

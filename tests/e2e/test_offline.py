@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from build import default_cache
-from hearth_build.chromium import MODEL_SAVED_JS
+from hearth_build.chromium import MODEL_FILES_SAVED_JS, MODEL_SAVED_JS
 from hearth_build.files import HashCache
 from hearth_build.manifest import build_manifest, write_manifest
 from hearth_build.pack import write_service_worker
@@ -52,12 +52,12 @@ WORKER_STATE = """async () => {
   return { caches: await caches.keys(), active: sw(r?.active), waiting: sw(r?.waiting),
            installing: sw(r?.installing), build: script.match(/BUILD = "([^"]+)"/)?.[1] };
 }"""
-# Flip one byte in the middle of the saved weights, keeping size and headers: what a
+# Flip one byte in the middle of a saved file, keeping size and headers: what a
 # damaged disk or a tampered profile would leave.
-TAMPER = """async () => {
+TAMPER = """async (name) => {
   const models = await caches.open("hearth-models");
   for (const request of await models.keys()) {
-    if (!request.url.endsWith(".data")) continue;
+    if (!request.url.endsWith(`/${name}`)) continue;
     const stored = await models.match(request);
     const bytes = new Uint8Array(await stored.arrayBuffer());
     bytes[bytes.length >> 1] ^= 0xff;
@@ -90,6 +90,19 @@ def test_second_visit_works_with_the_server_stopped(
         banner = chat.page.locator("[data-testid=error]")  # type: ignore[attr-defined]
         banner.wait_for(state="visible", timeout=30_000)
         assert "serve.py" in banner.inner_text()
+
+
+def test_a_first_visit_saves_every_file_an_offline_one_reads_without_the_service_worker(
+    browser: object, own_server: ServerProcess
+) -> None:
+    # A first visit reads its files before the service worker controls the page, or
+    # here, with workers blocked, without one at all: the model worker saves them itself,
+    # the tokenizer that Python reads included (a CI run once lost it that way, and the
+    # offline reload failed with "Failed to fetch").
+    with page_session(browser, own_server, service_workers="block") as chat:
+        chat.open(QUERY)
+        chat.wait_state("ready")
+        wait_until(chat.page, MODEL_FILES_SAVED_JS, timeout_s=60)
 
 
 def test_a_new_build_is_served_within_one_reload_and_old_caches_go(
@@ -142,9 +155,12 @@ def rebuild_pyapp(dist: Path, version: str, snapshot: bool = True) -> None:
     write_service_worker(ROOT, dist, dist / "manifest.json")
 
 
-def test_a_damaged_saved_model_is_downloaded_again(chat: PageSession) -> None:
+# the weights, which the model worker reads for the session, and the tokenizer, which
+# Python reads
+@pytest.mark.parametrize("name", ["model.onnx.data", "tokenizer.json"])
+def test_a_damaged_saved_model_is_downloaded_again(chat: PageSession, name: str) -> None:
     ready_and_saved(chat)
-    assert chat.page.evaluate(TAMPER)  # type: ignore[attr-defined]
+    assert chat.page.evaluate(TAMPER, name)  # type: ignore[attr-defined]
     chat.page.reload()  # type: ignore[attr-defined]
     chat.wait_state("ready")
     banner = chat.page.locator("[data-testid=error]")  # type: ignore[attr-defined]
