@@ -45,13 +45,23 @@ async function shipped() {
   return files;
 }
 
+// A hex digest (the manifest's) as the base64 that Subresource Integrity expects.
+const base64 = (hex) => btoa(String.fromCharCode(...hex.match(/../g).map((pair) => parseInt(pair, 16))));
+
 self.addEventListener("install", (event) => {
   event.waitUntil((async () => {
     const { files } = await manifest();
     const names = Object.keys(files).filter((name) => !name.startsWith("models/"));
     const cache = await caches.open(APP_CACHE);
-    // `cache: "reload"` skips the HTTP cache's copy: what is stored is this build's file.
-    await cache.addAll(["", "manifest.json", ...names].map((name) => new Request(new URL(name, scope), { cache: "reload" })));
+    // `cache: "no-cache"` asks the server whether the HTTP cache's copy is current, so the
+    // files the page is downloading at the same moment (Pyodide, ORT, the snapshot) are
+    // not downloaded twice on a first visit, and `integrity` makes the browser refuse any
+    // body that is not the one this build's manifest names: what is stored is this build's.
+    const request = (name) => new Request(new URL(name, scope), {
+      cache: "no-cache",
+      integrity: files[name] ? `sha256-${base64(files[name].sha256)}` : "",
+    });
+    await cache.addAll(["", "manifest.json", ...names].map(request));
     await self.skipWaiting();
   })());
 });

@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -61,15 +61,18 @@ class ServerProcess:
     proc: subprocess.Popen[str]
 
 
-def start_server(*args: str) -> ServerProcess:
-    """Start serve.py on a free port and wait for the line that announces its URL."""
-    proc = subprocess.Popen(
-        [sys.executable, "serve.py", "--port", "0", "--no-build", "--quiet", *args],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+def start_server(*args: str, log: Path | None = None) -> ServerProcess:
+    """Start serve.py on a free port and wait for the line that announces its URL; with
+    `log`, its request lines (one per request: target, status, body size) go there."""
+    quiet = ["--quiet"] if log is None else []
+    with log.open("w") if log is not None else nullcontext(subprocess.PIPE) as errors:
+        proc = subprocess.Popen(
+            [sys.executable, "serve.py", "--port", "0", "--no-build", *args, *quiet],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            text=True,
+        )
     assert proc.stdout is not None
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -170,7 +173,14 @@ def page_session(
 ) -> Iterator[PageSession]:
     """A fresh context (Playwright's `new_context` options); on teardown, fail if any
     request (workers included) left loopback."""
-    context = browser.new_context(**options)  # type: ignore[attr-defined]
+    with context_session(browser.new_context(**options), server) as session:  # type: ignore[attr-defined]
+        yield session
+
+
+@contextmanager
+def context_session(context: Any, server: ServerProcess) -> Iterator[PageSession]:
+    """A page of `context` (a new one, or a persistent profile's), recorded and checked as
+    page_session says; the context is closed on teardown."""
     page = context.new_page()
     session = PageSession(page=page, base_url=server.url, context=context)
     context.on("request", lambda request: session.requests.append(request.url))

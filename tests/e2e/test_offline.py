@@ -11,14 +11,16 @@ import subprocess
 import sys
 import time
 import zipfile
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
 from build import default_cache
-from hearth_build.chromium import MODEL_FILES_SAVED_JS, MODEL_SAVED_JS
+from hearth_build.chromium import CHROMIUM_ARGS, MODEL_FILES_SAVED_JS, MODEL_SAVED_JS
 from hearth_build.files import HashCache
 from hearth_build.manifest import build_manifest, write_manifest
 from hearth_build.pack import write_service_worker
@@ -29,7 +31,10 @@ from tests.conftest import (
     PageSession,
     ServerProcess,
     ask,
+    chromium_path,
+    context_session,
     page_session,
+    start_server,
     stop_server,
     wait_until,
 )
@@ -103,6 +108,37 @@ def test_a_first_visit_saves_every_file_an_offline_one_reads_without_the_service
         chat.open(QUERY)
         chat.wait_state("ready")
         wait_until(chat.page, MODEL_FILES_SAVED_JS, timeout_s=60)
+
+
+def test_a_first_visit_downloads_each_file_once(
+    playwright: Any, own_dist: Path, tmp_path: Path
+) -> None:
+    # The service worker precaches the app while the page downloads the same large files
+    # (the Python snapshot, Pyodide's and ORT's WebAssembly); it asks the server whether
+    # the browser's copy is current rather than downloading them again (74 MB more, once).
+    # That needs the HTTP disk cache of a real profile: Playwright's new contexts keep
+    # large entries nowhere, so this visit has a profile with room for the largest file.
+    log = tmp_path / "requests.log"
+    server = start_server("--dist", str(own_dist), log=log)
+    try:
+        context = playwright.chromium.launch_persistent_context(
+            tmp_path / "profile",
+            executable_path=chromium_path(),
+            headless=True,
+            args=[*CHROMIUM_ARGS, f"--disk-cache-size={1 << 30}"],
+        )
+        with context_session(context, server) as chat:
+            ready_and_saved(chat)
+    finally:
+        stop_server(server)
+    shipped = json.loads((own_dist / "manifest.json").read_text())["files"]
+    sent = Counter(
+        match.group(1).lstrip("/")
+        for match in re.finditer(r"^GET (\S+) 200 ", log.read_text(), re.MULTILINE)
+    )
+    assert "python.snapshot" in sent, sent  # the recorder sees the files at all
+    twice = {name: count for name, count in sent.items() if name in shipped and count > 1}
+    assert not twice, f"downloaded more than once on a first visit: {twice}"
 
 
 def test_a_new_build_is_served_within_one_reload_and_old_caches_go(
