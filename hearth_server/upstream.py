@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from hearth_server.deadline import Deadline
+
 WELL_KNOWN_PORTS = (5272, 5273, 51211)
 PROBE_TIMEOUT_S = 0.3
 CLI_TIMEOUT_S = 5.0
@@ -136,8 +138,9 @@ def _run_cli(command: list[str]) -> str | None:
 
 
 def answers_models(base: str, timeout: float = PROBE_TIMEOUT_S, api_key: str | None = None) -> bool:
-    """Whether `base/v1/models` answers 200 within `timeout`; with the key when there is
-    one, since a server that needs it (vLLM --api-key, Azure) refuses the list without."""
+    """Whether `base/v1/models` answers 200 within `timeout` of connecting, however its
+    bytes trickle in; with the key when there is one, since a server that needs it (vLLM
+    --api-key, Azure) refuses the list without."""
     parts = urlsplit(base)
     connection_class = (
         http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
@@ -145,8 +148,10 @@ def answers_models(base: str, timeout: float = PROBE_TIMEOUT_S, api_key: str | N
     connection = connection_class(parts.hostname or "", parts.port, timeout=timeout)
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     try:
-        connection.request("GET", f"{parts.path}/v1/models", headers=headers)
-        return connection.getresponse().status == 200
+        with Deadline(lambda: connection.sock, timeout) as deadline:  # outlasts any drip
+            connection.request("GET", f"{parts.path}/v1/models", headers=headers)
+            answered = connection.getresponse().status == 200
+        return answered and not deadline.expired
     except (OSError, http.client.HTTPException):
         return False
     finally:

@@ -22,6 +22,7 @@ from hearth_server.proxy import load_candidates
 from hearth_server.upstream import (
     Upstream,
     UpstreamConfigError,
+    answers_models,
     cli_url,
     configured,
     detect,
@@ -340,3 +341,44 @@ def test_an_api_key_a_header_cannot_carry_is_refused_at_start_without_showing_it
     with pytest.raises(UpstreamConfigError, match="API_KEY holds") as refused:
         configured(None, {**url, "API_KEY": "sk-secret\nX-Injected: 1"})
     assert "sk-secret" not in str(refused.value)
+
+
+@pytest.fixture
+def dripping_upstream() -> Iterator[tuple[str, threading.Event]]:
+    """An upstream that answers a status line, then one header byte every 50 ms for as long
+    as the connection stays open: each read is quick, the answer never ends. The event is
+    set once the client has hung up."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    hung_up = threading.Event()
+
+    def drip() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            try:
+                connection.sendall(b"HTTP/1.1 200 OK\r\nX-Drip: ")
+                while not hung_up.is_set():
+                    connection.sendall(b"a")
+                    hung_up.wait(0.05)
+            except OSError:
+                hung_up.set()
+
+    threading.Thread(target=drip, daemon=True).start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}", hung_up
+    hung_up.set()
+    listener.close()
+
+
+def test_a_status_probe_ends_even_when_every_read_is_quick(
+    dripping_upstream: tuple[str, threading.Event],
+) -> None:
+    """The timeout bounds the whole probe, not each read: before, this upstream held the
+    probe (and /api/foundry/status, and serve.py's start-up detection) for as long as it
+    liked. The probe gives up, says the upstream is not answering, and hangs up."""
+    base, hung_up = dripping_upstream
+    answers: list[bool] = []
+    probe = threading.Thread(target=lambda: answers.append(answers_models(base, 0.5)))
+    probe.start()
+    probe.join(30)  # far past the deadline: a probe still running here is one that hangs
+    assert answers == [False]
+    assert hung_up.wait(5), "the probe left the dripping connection open"
