@@ -41,7 +41,7 @@ export class Renderer {
       status: $("status"), banner: $("error"), bannerText: $("error-text"),
       bannerAction: $("error-action"), bannerClose: $("error-close"), version: $("version"),
       linkPreset: $("link-preset"), announce: $("announce"),
-      messages: $("messages"), prompt: $("prompt"), send: $("send"), stop: $("stop"),
+      messages: $("messages"), prompt: $("prompt"), skip: $("skip"), send: $("send"), stop: $("stop"),
       backend: $("backend"), model: $("model"), newChat: $("new-chat"), composer: $("composer"),
       chatList: $("chat-list"), chatEmpty: $("chat-empty"), search: $("chat-search"),
       exportAll: $("export"), exportMarkdown: $("export-markdown"), importFile: $("import"),
@@ -74,6 +74,12 @@ export class Renderer {
     this.doc.addEventListener("keydown", (event) => {
       if (event.key === "Escape" && !el.stop.disabled) emit({ type: "stop" });
       else if (event.key === "Escape" && el.sidebar.classList.contains("open")) this.toggleSidebar(false);
+    });
+    // A link, so it is where keyboard users look first; it moves the focus rather than the
+    // URL, and to the messages while the message box is still disabled.
+    el.skip.addEventListener("click", (event) => {
+      event.preventDefault();
+      (el.prompt.disabled ? el.messages : el.prompt).focus();
     });
     el.stop.addEventListener("click", () => emit({ type: "stop" }));
     el.backend.addEventListener("change", () => emit({ type: "backend", value: el.backend.value }));

@@ -89,3 +89,17 @@ def test_every_control_is_reached_by_tab_and_shows_focus(rich_chat: PageSession)
             reached.setdefault(focused["name"], focused["ring"])
     assert controls - set(reached) == set()
     assert [name for name, ring in reached.items() if not ring] == []
+
+
+def test_the_first_tab_offers_to_skip_to_the_message_box(rich_chat: PageSession) -> None:
+    """Without it a keyboard user tabs through every saved chat before reaching the box."""
+    page = rich_chat.page
+    page.locator("body").focus()  # type: ignore[attr-defined]
+    page.keyboard.press("Tab")  # type: ignore[attr-defined]
+    skip = page.locator("[data-testid=skip]")  # type: ignore[attr-defined]
+    assert page.evaluate("() => document.activeElement.dataset.testid") == "skip"  # type: ignore[attr-defined]
+    box = skip.bounding_box()
+    assert box is not None and box["y"] >= 0 and box["width"] > 1  # in sight once focused
+    page.keyboard.press("Enter")  # type: ignore[attr-defined]
+    assert page.evaluate("() => document.activeElement.id") == "prompt"  # type: ignore[attr-defined]
+    assert page.evaluate("() => location.hash") == ""  # type: ignore[attr-defined]
