@@ -8,6 +8,7 @@
 import { fetchBytes, startPython } from "./python.js";
 
 const started = performance.now();
+const TOKENIZER = "tokenizer.json"; // the name pyapp/browser/local.py reads
 const pending = []; // page events that arrive before Python listens
 let listener = null;
 let hello = null;
@@ -81,6 +82,7 @@ function modelWorker() {
     });
   };
   call("origin", performance.timeOrigin + started); // one clock for the boot's phases
+  const early = new Map(); // URL -> {sha256, text: promise}, until Python asks for it
   const decoder = (handle) => ({
     step: (ids) => call("step", handle, ids),
     truncate: (length) => call("truncate", handle, length),
@@ -90,7 +92,19 @@ function modelWorker() {
     plan: (threads) => call("plan", threads),
     prefetch: (args) => call("prefetch", args),
     fetch: (files, onProgress) => call("fetch", files, onProgress),
-    text: (file) => call("text", file),
+    // Python's first ask for a file read at page load takes that read (see prefetchModel)
+    text: (file) => {
+      const found = early.get(file.url);
+      early.delete(file.url);
+      if (!found || found.sha256 !== file.sha256) return call("text", file);
+      bootMarks.tokenizer_taken = (performance.now() - started) / 1000; // set by this hand-over only
+      return found.text;
+    },
+    readEarly: (file) => {
+      const text = call("text", file);
+      text.catch(() => {}); // Python's own ask then reports it
+      early.set(file.url, { sha256: file.sha256, text });
+    },
     forget: (urls) => call("forget", urls),
     open: async (spec) => decoder(await call("open", spec)),
     phases: () => call("phases"),
@@ -99,7 +113,10 @@ function modelWorker() {
 
 // Start the default model at once, beside Pyodide's boot, unless this visit will not use
 // the model in the page (the Foundry backend, saved or in the URL). Python's own requests
-// for the same files and session then take what is ready (site/model.js).
+// for the same files and session then take what is ready (site/model.js). The tokenizer,
+// which Python reads itself, is asked for here too: asked for only once Python has booted,
+// it waited for the model worker to finish opening the session (one synchronous call of a
+// second or more), which put its read on the critical path.
 async function prefetchModel(model, config, files, settings) {
   const { backend, threads } = await settings;
   if (backend === "foundry") return;
@@ -108,7 +125,7 @@ async function prefetchModel(model, config, files, settings) {
   const names = [entry.graph, ...entry.data, ...(entry.weights ? [entry.weights] : [])];
   const ortUrls = Object.fromEntries(Object.entries(config.ort).map(([ep, path]) => [ep, new URL(path, self.location.href).href]));
   const { layers, kv_heads: kvHeads, head_size: headSize } = entry.shape;
-  await model.prefetch({
+  const prefetched = model.prefetch({
     files: names.map((name) => ({ url: url(name), ...files[entry.path + name] })),
     spec: {
       ortUrls,
@@ -119,6 +136,9 @@ async function prefetchModel(model, config, files, settings) {
     },
     threads,
   });
+  const tokenizer = entry.path + TOKENIZER;
+  if (files[tokenizer]) model.readEarly({ url: url(TOKENIZER), ...files[tokenizer] });
+  await prefetched;
 }
 
 // What the early session must guess the way Python will decide it (pyapp/settings.py): the

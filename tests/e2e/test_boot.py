@@ -106,11 +106,14 @@ def test_the_session_started_at_page_load_is_the_one_used(chat: PageSession) -> 
     """The model worker (site/model.js) creates the ORT session while Pyodide boots, guessing
     the backend and threads the way Python decides them; Python's open() takes that session
     only when they agree (else it makes a second one). `session_taken` is set only by that
-    hand-over."""
+    hand-over. The tokenizer is asked for at page load too, so that its read does not wait
+    for the session's creation (one synchronous call of a second or more in the model
+    worker); `tokenizer_taken` is set only when Python takes that read."""
     chat.open("?temperature=0&threads=1")
     chat.wait_state("ready", timeout_s=120)
     phases = boot_phases(chat)
-    assert {"model_bytes_done", "session_done", "session_taken"} <= phases.keys(), phases
+    taken = {"model_bytes_done", "session_done", "session_taken", "tokenizer_taken"}
+    assert taken <= phases.keys(), phases
     assert "WASM, 1 thread" in chat.page.locator("[data-testid=status]").inner_text()
 
 
