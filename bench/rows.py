@@ -175,18 +175,21 @@ def collect(
     if selected("foundry") or selected("foundry-proxy"):
         rows += foundry_rows(args, prompts, page_folder, gguf, cache, requests, skip, selected)
 
-    npm_install(PEERS)
-    int4_folder(gguf, work)  # also leaves the dequantised HF folder transformers.js needs
-    tjs = transformers_js_folder(reference, work / "hf", work / "transformers-js")
     mounts = {
         "": ROOT / "dist",
         "bench/": ROOT / "bench" / "site",
         "app/": ROOT / "dist",  # for bench/site/ort_loop.html, as bench.ort_loop mounts it
         "models/page/": page_folder,
-        "peers/": PEERS / "node_modules",
-        "tjs-models/": tjs.parent,
-        "gguf/": gguf.parent,
     }
+    if selected("transformers") or selected("wllama"):  # the peers' packages and models
+        npm_install(PEERS)
+        int4_folder(gguf, work)  # also leaves the dequantised HF folder transformers.js needs
+        tjs = transformers_js_folder(reference, work / "hf", work / "transformers-js")
+        mounts |= {
+            "peers/": PEERS / "node_modules",
+            "tjs-models/": tjs.parent,
+            "gguf/": gguf.parent,
+        }
     with bench_server(mounts) as url:
         if selected("hearth"):
             with chromium(webgpu=False) as browser:
