@@ -259,7 +259,9 @@ def test_a_phone_shows_one_button_beside_the_message_box(chat: PageSession) -> N
     assert idle["stop"] is None and beside(idle["send"], idle["prompt"])
     assert beside(idle["backend"], idle["model"])  # the two pickers share a row
     in_list = "() => document.getElementById('sidebar').contains(document.activeElement)"
-    page.keyboard.press("Tab")  # the hidden chat list is not in the Tab order...
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.id") == "skip"  # the skip link, then
+    page.keyboard.press("Tab")  # not the hidden chat list: it is not in the Tab order...
     assert page.evaluate("() => document.activeElement.id") == "sidebar-open"
     page.keyboard.press("Enter")  # ...until it is shown
     page.wait_for_function(in_list)
