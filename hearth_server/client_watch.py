@@ -15,18 +15,18 @@ from __future__ import annotations
 import selectors
 import socket
 import threading
-from types import TracebackType
+
+from hearth_server.socket_cut import SocketCut
 
 POLL_S = 0.1  # how often the watcher looks whether the exchange is over
 
 
-class ClientWatch:
+class ClientWatch(SocketCut):
     """Use as a context manager around one upstream exchange."""
 
     def __init__(self, client: socket.socket, upstream: socket.socket) -> None:
+        super().__init__()
         self._client, self._upstream = client, upstream
-        self._over = threading.Event()
-        self._lock = threading.Lock()  # no shutdown once the exchange is over (fd reuse)
         self.client_left = False
 
     def __enter__(self) -> ClientWatch:
@@ -37,22 +37,13 @@ class ClientWatch:
         threading.Thread(target=self._watch, name="client-watch", daemon=True).start()
         return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        with self._lock:
-            self._over.set()
-
     def _watch(self) -> None:
         with self._selector as selector:
             while not self._over.is_set():
                 if not selector.select(POLL_S):
                     continue
                 if self._gone():
-                    self._close_upstream()
+                    self.client_left = self._cut(self._upstream)
                     return
                 self._over.wait(POLL_S)  # the client sent more (a pipelined request)
 
@@ -63,13 +54,3 @@ class ClientWatch:
             return False
         except OSError:
             return True
-
-    def _close_upstream(self) -> None:
-        with self._lock:
-            if self._over.is_set():
-                return
-            self.client_left = True
-            try:
-                self._upstream.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass  # the upstream had closed it already
