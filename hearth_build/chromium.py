@@ -62,11 +62,11 @@ def is_local(url: str) -> bool:
 
 # Page-side checks (for page.wait_for_function). Every file of the default model that the
 # page reads is saved (its session's files and its tokenizer: pyapp/config.py
-# `session_files`, pyapp/browser/local.py)...
+# `session_files` and `tokenizer`)...
 MODEL_FILES_SAVED_JS = """async () => {
   const entry = (await (await fetch("app-config.json")).json()).models[0];
   const weights = entry.weights ? [entry.weights] : [];
-  const names = [entry.graph, ...entry.data, ...weights, "tokenizer.json"];
+  const names = [entry.graph, ...entry.data, ...weights, entry.tokenizer];
   const models = await caches.open("hearth-models");
   const saved = await Promise.all(
     names.map((name) => models.match(new URL(entry.path + name, location.href).href)),

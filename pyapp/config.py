@@ -71,6 +71,7 @@ class ModelEntry:
     label: str
     path: str  # folder relative to the page, ending in "/"
     graph: str  # the page's graph file in that folder
+    tokenizer: str  # its Hugging Face `tokenizer.json`, which Python reads itself
     data: tuple[str, ...]  # external-data files the graph needs
     files: tuple[str, ...]  # every file shipped for the model
     bytes: int
@@ -81,8 +82,8 @@ class ModelEntry:
 
     @property
     def session_files(self) -> tuple[str, ...]:
-        """The files the page's session is built from (the rest, the tokenizer and the
-        like, Python reads itself)."""
+        """The files the page's session is built from (Python reads the tokenizer itself;
+        the rest of `files` the page never reads)."""
         return (self.graph, *self.data, *((self.weights,) if self.weights else ()))
 
     @classmethod
@@ -92,6 +93,7 @@ class ModelEntry:
             label=str(data["label"]),
             path=str(data["path"]),
             graph=str(data["graph"]),
+            tokenizer=str(data["tokenizer"]),
             data=tuple(str(d) for d in data["data"]),
             files=tuple(str(f) for f in data["files"]),
             bytes=int(data["bytes"]),
@@ -106,6 +108,7 @@ class ModelEntry:
             "label": self.label,
             "path": self.path,
             "graph": self.graph,
+            "tokenizer": self.tokenizer,
             "data": list(self.data),
             "files": list(self.files),
             "bytes": self.bytes,

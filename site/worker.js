@@ -8,7 +8,6 @@
 import { fetchBytes, startPython } from "./python.js";
 
 const started = performance.now();
-const TOKENIZER = "tokenizer.json"; // the name pyapp/browser/local.py reads
 const pending = []; // page events that arrive before Python listens
 let listener = null;
 let hello = null;
@@ -136,8 +135,8 @@ async function prefetchModel(model, config, files, settings) {
     },
     threads,
   });
-  const tokenizer = entry.path + TOKENIZER;
-  if (files[tokenizer]) model.readEarly({ url: url(TOKENIZER), ...files[tokenizer] });
+  const tokenizer = files[entry.path + entry.tokenizer];
+  if (tokenizer) model.readEarly({ url: url(entry.tokenizer), ...tokenizer });
   await prefetched;
 }
 

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from hearth_build.console import BuildError, detail
 from hearth_build.files import sha256_file
+from hearth_build.model.genai import TOKENIZER
 from hearth_build.vendor import PyPIPin, fetch_pinned
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ SUPPORTED = (
 )
 GENAI_FILES = (
     "genai_config.json",
-    "tokenizer.json",
+    TOKENIZER,
     "tokenizer_config.json",
     "chat_template.jinja",
 )

@@ -10,6 +10,8 @@ from typing import Any
 
 from pyapp.config import ModelShape
 
+TOKENIZER = "tokenizer.json"  # the Hugging Face tokenizer file every model folder has
+
 
 def read_shape(folder: Path) -> ModelShape:
     """The decoding loop's view of an ORT GenAI folder, from its `genai_config.json`."""

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import onnx
 
-from hearth_build.model.genai import Decoder, genai_config
+from hearth_build.model.genai import TOKENIZER, Decoder, genai_config
 from hearth_build.model.gguf_reader import GGUFModel
 from hearth_build.model.llama_graph import llama_model
 from hearth_build.model.tokenizer_json import tokenizer_config, tokenizer_json
@@ -55,7 +55,7 @@ def export_gguf(gguf: GGUFModel, out: Path) -> None:
     )
     (out / "genai_config.json").write_text(genai_config(shape, decoder))
     tokenizer = json.dumps(tokenizer_json(gguf), indent=2, ensure_ascii=False)
-    (out / "tokenizer.json").write_text(tokenizer, encoding="utf-8")
+    (out / TOKENIZER).write_text(tokenizer, encoding="utf-8")
     config = json.dumps(tokenizer_config(gguf), indent=2, sort_keys=True)
     (out / "tokenizer_config.json").write_text(config + "\n")
     template = gguf.value("tokenizer.chat_template")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from hearth_build.console import BuildError, detail
 from hearth_build.files import sync_file, write_if_changed
-from hearth_build.model.genai import read_shape
+from hearth_build.model.genai import TOKENIZER, read_shape
 from hearth_build.model.head import PAGE_GRAPH
 from hearth_build.model.page_weights import RECIPE
 from pyapp.config import ChatSpec, ModelEntry
@@ -40,6 +40,7 @@ def publish_model(
         label=label,
         path=dest.relative_to(dist).as_posix() + "/",
         graph=PAGE_GRAPH,
+        tokenizer=TOKENIZER,
         data=tuple(p.name for p in files if p.name.startswith("model.onnx.")),
         files=tuple(sorted(p.name for p in written)),
         bytes=sum(p.stat().st_size for p in written),

@@ -22,7 +22,6 @@ from pyapp.tokenizer import Tokenizer
 
 T = TypeVar("T")
 
-TOKENIZER = "tokenizer.json"  # read by Python itself, beside the session's files
 DAMAGED_COPY = "The saved copy of the model was damaged, so it was downloaded again."
 
 
@@ -76,8 +75,8 @@ class LocalProvider:
         try:
             text = await self._again_if_damaged(
                 model_js,
-                [host.url(entry.path + TOKENIZER)],
-                lambda: read_text(model_js, base, entry, self.manifest, TOKENIZER),
+                [host.url(entry.path + entry.tokenizer)],
+                lambda: read_text(model_js, base, entry, self.manifest, entry.tokenizer),
                 progress,
             )
             tokenizer = Tokenizer.from_json(text)

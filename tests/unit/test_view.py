@@ -116,6 +116,7 @@ def entry() -> ModelEntry:
         label="M",
         path="models/m-1/",
         graph="model.page.onnx",
+        tokenizer="tokenizer.json",
         data=("model.onnx.data",),
         files=("model.onnx", "model.onnx.data", "model.page.onnx"),
         bytes=123,
