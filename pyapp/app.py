@@ -43,6 +43,13 @@ from pyapp.view import Banner, Html, View
 # Leaving a chat whose reply is still being written stops it, asking again this often
 # until it has ended (a reply still being routed has nothing to stop yet).
 LEAVE_POLL_S = 0.05
+# What a tab says when another tab of this browser is writing a reply in the chat it
+# would change (Library.writing): a reply of its own, or a rename or delete
+REPLYING_ELSEWHERE = (
+    "Another tab is writing a reply in this chat. Wait for it to finish (it shows here as it "
+    "streams), or start a New chat."
+)
+CHANGING_ELSEWHERE = "Another tab is writing a reply in “{title}”: try again once it is done."
 
 
 class Provider(Protocol):
@@ -337,7 +344,9 @@ class App:
         session, files = self.session, self.pending
         if self.busy or session is None or not (text.strip() or files):
             return
-        async with self._busy(State.GENERATING, GENERATING):
+        async with self._busy(State.GENERATING, GENERATING), self._holding() as held:
+            if not held:
+                return  # what was typed and attached stays
             self.view.hide_banner()
             self.view.prompt("")  # taken; a reply that fails before any text gives it back
             self.pending = []
@@ -352,7 +361,9 @@ class App:
         messages = self.chat.messages
         if self.busy or self.session is None or len(messages) < 2:
             return
-        async with self._busy(State.GENERATING, GENERATING):
+        async with self._busy(State.GENERATING, GENERATING), self._holding() as held:
+            if not held:
+                return
             self.view.hide_banner()
             turn = await self._routed(messages[-2])
             await self._show(self.session.regenerate(turn))
@@ -362,7 +373,10 @@ class App:
         if self.busy or self.session is None or not text.strip() or at < 0:
             return
         chat, replaced, title = self.chat, self.chat.messages[at:], self.chat.title
-        async with self._busy(State.GENERATING, GENERATING):
+        async with self._busy(State.GENERATING, GENERATING), self._holding() as held:
+            if not held:
+                self.view.prompt(text.strip())  # the edit box has closed: the edit stays here
+                return
             self.view.hide_banner()
             edited = replace(self.chat.messages[at], text=text.strip())
             turn = await self._routed(edited)
@@ -386,8 +400,11 @@ class App:
         async def undo() -> None:
             if not await self._leave_reply():
                 return
-            chat.messages[at:], chat.title = replaced, title
-            await self.library.save(chat)
+            async with self._holding(chat.id) as held:
+                if not held:
+                    return
+                chat.messages[at:], chat.title = replaced, title
+                await self.library.save(chat)
             if chat is self.chat:
                 self.view.messages([self._message(m) for m in chat.messages])
             self._show_chats()
@@ -396,6 +413,25 @@ class App:
         self._banner_action = undo
         text = f"Resent your edited message; the {removed} removed."
         self.view.banner(text, "Undo", kind="info")
+
+    @asynccontextmanager
+    async def _holding(self, changed: str | None = None) -> AsyncIterator[bool]:
+        """`Library.writing` for the open chat (for a reply) or the `changed` one (a rename,
+        a delete, an Undo), saying so when another tab is writing a reply in it. A reply
+        another tab left unfinished (it was closed mid-reply) is drawn again, interrupted."""
+        chat_id = changed or self.chat.id
+        before = {m.id: m.state for m in self.chat.messages}
+        async with self.library.writing(chat_id) as held:
+            if held and chat_id == self.chat.id:
+                for message in self.chat.messages:
+                    if before.get(message.id, message.state) != message.state:
+                        self.view.message(*self._message(message))
+            elif not held:
+                chat = self.library.chats.get(changed) if changed else None
+                title = chat.title if chat is not None else ""
+                said = CHANGING_ELSEWHERE.format(title=title or "New chat")
+                self.view.banner(said if changed else REPLYING_ELSEWHERE, kind="info")
+            yield held
 
     async def _routed(self, question: ChatMessage) -> Turn:
         """This reply's turn; under Auto, also pick its backend (pyapp/route.py) for the
@@ -551,8 +587,8 @@ class App:
     async def _changed_elsewhere(self, chat_id: str) -> None:
         """Another tab saved or deleted `chat_id`: take its version, so that this tab shows
         what is kept and its next save does not overwrite what the other wrote. A chat this
-        tab is writing a reply into keeps this tab's version (both at once is the one case
-        the later save wins)."""
+        tab is writing a reply into keeps this tab's version: no other tab may change it
+        meanwhile (`Library.writing`)."""
         writing = self.session is not None and self.session.busy and self.chat.id == chat_id
         if writing:
             return
@@ -573,16 +609,18 @@ class App:
         self._show_chats()
 
     async def rename(self, chat_id: str, title: str) -> None:
-        if await self.library.rename(chat_id, title) is not None:
-            self._show_chats()
-            self._warn_history()
+        async with self._holding(chat_id) as held:
+            if held and await self.library.rename(chat_id, title) is not None:
+                self._show_chats()
+                self._warn_history()
 
     async def delete(self, chat_id: str) -> None:
         """Forget a chat, with Undo. Another chat goes at once, even while a reply streams;
         the open one first ends its reply."""
         if chat_id == self.chat.id and not await self._leave_reply():
             return
-        chat = await self.library.delete(chat_id)
+        async with self._holding(chat_id) as held:
+            chat = await self.library.delete(chat_id) if held else None
         if chat is None:
             return
         was_open = chat is self.chat

@@ -23,7 +23,8 @@ TITLE_LENGTH = 60
 
 class MessageState(StrEnum):
     """How a message ended. STREAMING is only ever seen while a reply is being written: a
-    saved STREAMING message means the tab went away mid-reply, and it loads as INTERRUPTED."""
+    saved STREAMING message means the tab went away mid-reply, and it loads as INTERRUPTED
+    (unless read `live`, just as the tab writing it saved it: pyapp/library.py)."""
 
     STREAMING = "streaming"
     DONE = "done"
@@ -179,9 +180,10 @@ def migrate(record: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
-def chat_from_json(data: object) -> Chat:
+def chat_from_json(data: object, live: bool = False) -> Chat:
     """A chat from its record, checked field by field (a record may come from a file). A
-    reply saved mid-stream (the tab went away) comes back as interrupted."""
+    reply saved mid-stream (the tab went away) comes back as interrupted, unless `live`:
+    another tab has just saved it and is still writing it."""
     if not isinstance(data, dict):
         raise RecordError("a chat is not a JSON object")
     record = migrate(dict(data))
@@ -193,12 +195,12 @@ def chat_from_json(data: object) -> Chat:
         title=_text(record, "title", 0, 500),
         created=_number(record, "created"),
         updated=_number(record, "updated"),
-        messages=[_message(m) for m in messages],
+        messages=[_message(m, live) for m in messages],
     )
     return chat
 
 
-def _message(data: object) -> ChatMessage:
+def _message(data: object, live: bool) -> ChatMessage:
     if not isinstance(data, dict):
         raise RecordError("a message is not a JSON object")
     try:
@@ -222,7 +224,7 @@ def _message(data: object) -> ChatMessage:
         role=role,
         text=_text(data, "text", 0, MAX_TEXT),
         id=_text(data, "id", 1, 64),
-        state=MessageState.INTERRUPTED if state == MessageState.STREAMING else state,
+        state=MessageState.INTERRUPTED if state == MessageState.STREAMING and not live else state,
         backend=_optional_text(data, "backend"),
         model=_optional_text(data, "model"),
         stats=figures,

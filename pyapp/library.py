@@ -9,13 +9,15 @@ chat is never lost to a storage error while the tab stays open.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
 from pyapp.chats import (
     Attached,
     Chat,
+    MessageState,
     RecordError,
     attached_from_json,
     attached_to_json,
@@ -49,6 +51,11 @@ class Records(Protocol):
     async def load_pending(self) -> list[object]: ...
 
     async def save_pending(self, files: list[dict[str, object]]) -> None: ...
+
+    async def claim(self, chat_id: str) -> Callable[[], object] | None:
+        """Hold `chat_id` for this tab until the returned function is called; None, and
+        nothing held, while another tab of this profile holds it."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -85,6 +92,7 @@ class Library:
         self.chats: dict[str, Chat] = {}
         self.open_id: str | None = None
         self.problem: str | None = None  # why history is not being saved, once it is known
+        self._writing: set[str] = set()  # the chats this tab holds (see `writing`)
 
     async def load(self) -> list[str]:
         """Read every chat; returns what to tell the user (skipped records, no storage)."""
@@ -105,7 +113,8 @@ class Library:
 
     async def refresh(self, chat_id: str) -> Chat | None:
         """Read `chat_id` again, as another tab wrote it: the chat now held, None when it is
-        gone (deleted there). A record that cannot be read leaves the copy held here."""
+        gone (deleted there). A record that cannot be read leaves the copy held here. A reply
+        that tab is writing shows as streaming, until its next save (see `writing`)."""
         try:
             record = await self.records.load_one(chat_id)
         except StorageError:
@@ -114,7 +123,7 @@ class Library:
             self.chats.pop(chat_id, None)
             return None
         try:
-            chat = chat_from_json(record)
+            chat = chat_from_json(record, live=True)  # a reply still streaming there stays so
         except RecordError:
             return self.chats.get(chat_id)
         self.chats[chat_id] = chat
@@ -150,6 +159,29 @@ class Library:
         """Remember `chat` as the open one (a reload reopens it)."""
         self.open_id = chat.id
         await self._store(self.records.save_open(chat.id))
+
+    @asynccontextmanager
+    async def writing(self, chat_id: str) -> AsyncIterator[bool]:
+        """Hold `chat_id` while this tab changes it: True once held (at once when this tab
+        holds it already), False while another tab writes a reply into it. Each tab saves
+        its own copy of a chat, so a reply written in each at once, or a rename or delete
+        made during another tab's reply, would be undone by the other's next save."""
+        if chat_id in self._writing:
+            yield True
+            return
+        release = await self.records.claim(chat_id)
+        if release is None:
+            yield False
+            return
+        for message in self.chats[chat_id].messages if chat_id in self.chats else ():
+            if message.state == MessageState.STREAMING:  # no tab writes it: its tab went away
+                message.state = MessageState.INTERRUPTED
+        self._writing.add(chat_id)
+        try:
+            yield True
+        finally:
+            self._writing.discard(chat_id)
+            release()
 
     async def rename(self, chat_id: str, title: str) -> Chat | None:
         chat = self.chats.get(chat_id)

@@ -82,3 +82,20 @@ export async function remove(store, key) {
   if (store === "chats") changes?.postMessage(key);
   return result;
 }
+
+// A tab changing a chat (writing a reply into it, renaming or deleting it) holds the chat's
+// Web Lock until it is done: each tab saves its own copy, so two replies written at once,
+// or a rename during another tab's reply, would be undone by the other tab's next save.
+// The browser releases the locks of a tab that closes or crashes. Resolves to the function
+// that releases it, or to undefined (Python's None) while another tab holds it; without
+// the Locks API, or if it refuses, every tab may write, as before there were locks.
+export function claim(chatId) {
+  const locks = globalThis.navigator?.locks;
+  if (!locks) return Promise.resolve(() => {});
+  return new Promise((resolve) => {
+    locks.request(`hearth-chat:${chatId}`, { ifAvailable: true }, (lock) => {
+      if (!lock) return resolve(undefined);
+      return new Promise((release) => resolve(release));
+    }).catch(() => resolve(() => {}));
+  });
+}

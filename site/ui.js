@@ -502,12 +502,13 @@ export class Renderer {
     element.dataset.stopped = String(item.state === "stopped");
     element.dataset.interrupted = String(item.state === "interrupted");
     // a streaming reply is redrawn many times a second: scan the list only when it changes
-    if (added || shown.state !== item.state) this.markLastReply();
+    const changed = added || shown.state !== item.state;
     // A screen reader hears a reply once, whole, when it ends (not every redraw of it).
     if (shown.state === "streaming" && item.state !== "streaming") this.say(content.innerText);
     shown.state = item.state;
     // data-done last: tests and the benchmark wait for it, then read the figures above
     element.dataset.done = String(item.state !== "streaming");
+    if (changed) this.markLastReply();
     if (stick) list.scrollTop = list.scrollHeight;
   }
 
@@ -565,7 +566,8 @@ export class Renderer {
     const replies = this.el.messages.querySelectorAll("[data-testid=message][data-role=assistant]");
     replies.forEach((reply, index) => {
       const button = reply.querySelector("[data-testid=regenerate]");
-      const hidden = index !== replies.length - 1 || this.busy;
+      // a reply still streaming (here, or in another tab) cannot be regenerated yet
+      const hidden = index !== replies.length - 1 || this.busy || reply.dataset.done === "false";
       if (button && button.hidden !== hidden) button.hidden = hidden;
     });
     for (const button of this.el.messages.querySelectorAll("[data-testid=edit]")) {

@@ -5,6 +5,7 @@ one StorageError whose text says what happened."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from pyodide.ffi import JsException
@@ -103,3 +104,7 @@ class ChatRecords:
             await host.store().put("kv", host.to_js_object(files), PENDING_KEY)
         except JsException as error:
             raise explain(error) from None
+
+    async def claim(self, chat_id: str) -> Callable[[], object] | None:
+        release = await host.store().claim(chat_id)  # a Web Lock; never rejects
+        return None if release is None else release

@@ -75,14 +75,18 @@ def chunked(text: str, rng: random.Random) -> list[str]:
     return [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
 
 
+# A reply that takes about 15 s, so that a test can act in another tab while it streams.
+SLOW_PROMPT = "Answer slowly."
+SLOW = [f"Part {i}. " for i in range(60)]
+
 FACT = re.compile(r"The secret word is (\w+)\.")
 FOUNDRY_SAYS = "Foundry's fake model answered this."
 
 
 def script(request: dict[str, Any]) -> Reply:
-    """Rendering tests ask for RICH or a corpus vector; routing and attachment tests get the
-    secret word from wherever it is in the request (so the answer shows the file's text
-    reached the server), or a fixed sentence."""
+    """Rendering tests ask for RICH or a corpus vector, tests of two tabs for a slow reply;
+    routing and attachment tests get the secret word from wherever it is in the request (so
+    the answer shows the file's text reached the server), or a fixed sentence."""
     prompt = str(request["messages"][-1]["content"])
     if prompt == RICH_PROMPT:
         return Reply(chunked(RICH, random.Random(prompt)))
@@ -92,6 +96,8 @@ def script(request: dict[str, Any]) -> Reply:
         return Reply([WIDE])
     if prompt == GROWING_PROMPT:
         return Reply(GROWING, pause_s=0.2)
+    if prompt == SLOW_PROMPT:
+        return Reply(SLOW, pause_s=0.25)
     if prompt.startswith("vector "):
         index = int(prompt.removeprefix("vector "))
         return Reply(chunked(VECTORS[index], random.Random(index)))

@@ -18,6 +18,7 @@ from tests.conftest import (
     page_session,
     wait_until,
 )
+from tests.e2e.replies import FOUNDRY_SAYS, SLOW, SLOW_PROMPT
 
 ITEMS = "[data-testid=chat-item]"
 MESSAGE_TEXTS = (
@@ -328,6 +329,50 @@ def test_two_tabs_keep_each_others_messages(chat: PageSession) -> None:
         "And of Germany?",
         "And of Italy?",
     ]
+
+
+def test_a_tab_does_not_reply_in_a_chat_another_tab_is_answering_in(
+    browser: object, fake_server: ServerProcess
+) -> None:
+    """Each tab saves its own copy of the chat, so a second reply written at once would be
+    undone by the first tab's next save: the second tab says why and keeps what was typed.
+    The fake upstream (tests/e2e/replies.py) streams for about 15 s, so that the second tab
+    surely acts while the first is answering."""
+    with page_session(browser, fake_server) as first:
+        first.open("?backend=foundry")
+        first.wait_state("ready", timeout_s=120)
+        ask(first, "Hello?")
+        second = PageSession(page=first.context.new_page(), base_url=first.base_url)  # type: ignore[attr-defined]
+        second.open("?backend=foundry")
+        second.wait_state("ready", timeout_s=120)
+        first.page.fill("[data-testid=prompt]", SLOW_PROMPT)  # type: ignore[attr-defined]
+        first.page.press("[data-testid=prompt]", "Enter")  # type: ignore[attr-defined]
+        second.page.wait_for_function(  # type: ignore[attr-defined]
+            "(part) => document.querySelector('#messages').innerText.includes(part)",
+            arg=SLOW[1].strip(),
+        )
+        streaming = second.page.locator(ASSISTANT).last  # type: ignore[attr-defined]
+        assert streaming.get_attribute("data-done") == "false"  # not shown as cut off
+        assert streaming.get_attribute("data-interrupted") == "false"
+        assert streaming.locator("[data-testid=regenerate]").is_hidden()
+        second.page.fill("[data-testid=prompt]", "And now?")  # type: ignore[attr-defined]
+        second.page.press("[data-testid=prompt]", "Enter")  # type: ignore[attr-defined]
+        banner_saying(second.page, "Another tab is writing a reply in this chat")
+        assert second.page.input_value("[data-testid=prompt]") == "And now?"  # type: ignore[attr-defined]
+        assert first.page.locator("[data-testid=stop]").is_enabled()  # type: ignore[attr-defined]
+        first.page.click("[data-testid=stop]")  # type: ignore[attr-defined]
+        first.wait_state("ready")
+        second.page.press("[data-testid=prompt]", "Enter")  # type: ignore[attr-defined]
+        second.page.wait_for_function(  # type: ignore[attr-defined]
+            "(said) => [...document.querySelectorAll('[data-testid=message]')]"
+            ".filter((m) => m.innerText.includes(said)).length === 2",
+            arg=FOUNDRY_SAYS,
+        )
+        first.page.reload()  # type: ignore[attr-defined]
+        first.wait_state("ready", timeout_s=120)
+        questions = [m for i, m in enumerate(texts(first)) if i % 2 == 0]
+        assert questions == ["Hello?", SLOW_PROMPT, "And now?"]
+        assert FOUNDRY_SAYS in texts(first)[-1]
 
 
 def test_an_unsent_message_survives_a_reload_until_it_is_sent(chat: PageSession) -> None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pyapp.errors import StorageError
@@ -16,6 +17,7 @@ class MemoryRecords:
     refuse: StorageError | None = None  # every call raises this, as a broken storage does
     writes: int = 0
     pending: list[object] = field(default_factory=list)
+    held: set[str] = field(default_factory=set)  # the chats some tab holds (Web Locks)
 
     def _check(self) -> None:
         if self.refuse is not None:
@@ -54,3 +56,9 @@ class MemoryRecords:
     async def save_pending(self, files: list[dict[str, object]]) -> None:
         self._check()
         self.pending = copy.deepcopy(files)  # type: ignore[arg-type]
+
+    async def claim(self, chat_id: str) -> Callable[[], object] | None:
+        if chat_id in self.held:
+            return None
+        self.held.add(chat_id)
+        return lambda: self.held.discard(chat_id)

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from pyapp.app import App, Provider
+from pyapp.app import CHANGING_ELSEWHERE, REPLYING_ELSEWHERE, App, Provider
 from pyapp.backends import Backend as ChatBackend
 from pyapp.backends import BackendKind
 from pyapp.errors import EngineError, ModelLoadError, RemoteError, StorageError
@@ -639,3 +639,77 @@ def test_an_edit_that_replaced_later_messages_offers_undo() -> None:
     reopened = Library(records)
     run_async(reopened.load())
     assert [m.text for m in reopened.chats[app.chat.id].messages] == [t for _, t in before]
+
+
+def test_a_chat_another_tab_is_answering_in_takes_no_second_reply_or_change() -> None:
+    """Each tab saves its own copy of a chat: a reply written in each at once, or a rename
+    or delete made during the other's reply, would be undone by the other's next save."""
+    records = MemoryRecords()  # one browser profile, two tabs
+    endless = Script([f"word{i} " for i in range(10_000)])
+    tab_a, page_a, _, _ = make_app([Script(["Paris."]), endless], records=records)
+    run_async(tab_a.handle({"type": "send", "text": "Capital of France?"}))
+    tab_b, page_b, _, _ = make_app([Script(["Rome."])], records=records)
+    chat_id = tab_a.chat.id
+    assert tab_b.chat.id == chat_id  # B opened the chat A had open
+    page_a.ops.clear()
+    page_b.ops.clear()
+
+    async def b_acts_mid_reply() -> None:
+        while sum(op["op"] == "message" for op in page_a.ops) < 4:
+            await asyncio.sleep(0)
+        for event in (
+            {"type": "send", "text": "And of Italy?"},
+            {"type": "regenerate"},
+            {"type": "rename", "id": chat_id, "title": "Capitals"},
+            {"type": "delete", "id": chat_id},
+        ):
+            await tab_b.handle(event)
+        assert records.held == {chat_id}
+        await tab_a.handle({"type": "rename", "id": chat_id, "title": "Mine"})  # A may
+        await tab_a.handle({"type": "stop"})
+
+    async def both() -> None:
+        sent = tab_a.handle({"type": "send", "text": "Count for ever"})
+        await asyncio.gather(sent, b_acts_mid_reply())
+
+    run_async(both())
+    banners = [op["text"] for op in page_b.ops if op["op"] == "banner"]
+    changing = CHANGING_ELSEWHERE.format(title="Capital of France?")
+    assert banners == [REPLYING_ELSEWHERE, REPLYING_ELSEWHERE, changing, changing]
+    assert not any(op["op"] in ("prompt", "message") for op in page_b.ops)  # B's text stays
+    kept = records.records[chat_id]
+    assert kept["title"] == "Mine"
+    assert [m["text"] for m in kept["messages"]][:3] == [  # type: ignore[index]
+        "Capital of France?",
+        "Paris.",
+        "Count for ever",
+    ]
+    assert records.held == set()  # A's reply has ended: the chat is free again
+    run_async(tab_b.handle({"type": "chat_changed", "id": chat_id}))  # A's last broadcast
+    run_async(tab_b.handle({"type": "send", "text": "And of Italy?"}))
+    texts = [m["text"] for m in records.records[chat_id]["messages"]]  # type: ignore[index]
+    assert len(texts) == 6 and texts[-2:] == ["And of Italy?", "Rome."]
+
+
+def test_a_reply_streaming_in_another_tab_shows_so_until_that_tab_goes_away() -> None:
+    records = MemoryRecords()
+    tab_a, _, _, _ = make_app([Script(["Paris."])], records=records)
+    run_async(tab_a.handle({"type": "send", "text": "Capital of France?"}))
+    chat_id = tab_a.chat.id
+    tab_b, page_b, _, _ = make_app([Script(["Rome."])], records=records)
+    # A saves its reply mid-stream, holding the chat as it does while it writes
+    records.records[chat_id]["messages"][-1]["state"] = "streaming"  # type: ignore[index]
+    records.held.add(chat_id)
+    page_b.ops.clear()
+    run_async(tab_b.handle({"type": "chat_changed", "id": chat_id}))
+    assert [op["item"]["state"] for op in page_b.ops if op["op"] == "message"] == ["streaming"]
+    records.held.clear()  # A's tab is closed before its next save
+    page_b.ops.clear()
+    run_async(tab_b.handle({"type": "send", "text": "And of Italy?"}))
+    drawn = [
+        (op["item"]["text"], op["item"]["state"]) for op in page_b.ops if op["op"] == "message"
+    ]
+    assert drawn[0] == ("Paris.", "interrupted")
+    assert drawn[-1] == ("Rome.", "done")
+    kept = records.records[chat_id]["messages"]
+    assert [m["state"] for m in kept] == ["done", "interrupted", "done", "done"]  # type: ignore[index]
