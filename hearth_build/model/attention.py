@@ -105,6 +105,8 @@ def _prompt_values(
         n("Sub", [scope + "total_len", scope + "capacity"], "shortfall"),
         n("Max", [scope + "shortfall", p + "zero"], "growth"),
         n("Concat", [p + "zeros6", scope + "growth", p + "zero"], "pads", axis=0),
+        n("Equal", [scope + "growth", p + "zero"], "room_1d"),
+        n("Squeeze", [scope + "room_1d"], "has_room"),
     ]
 
 
@@ -182,10 +184,7 @@ def _plain_attention(
         n("Transpose", [s + "v4"], "v_bnsh", perm=[0, 2, 1, 3]),
         *rotate("q_bnsh", "q_rot"),
         *rotate("k_bnsh", "k_rot"),
-        n("Pad", [past_k, s + "pads"], "past_k_room"),
-        n("Pad", [past_v, s + "pads"], "past_v_room"),
-        n("ScatterElements", [s + "past_k_room", s + "kv_index", s + "k_rot"], present_k, axis=2),
-        n("ScatterElements", [s + "past_v_room", s + "kv_index", s + "v_bnsh"], present_v, axis=2),
+        _write_cache(past_k, past_v, s + "k_rot", s + "v_bnsh", [present_k, present_v], s),
         n("Slice", [present_k, p + "zero", s + "total_len", p + "axis2"], "k_all"),
         n("Slice", [present_v, p + "zero", s + "total_len", p + "axis2"], "v_all"),
         n("Mul", [s + "q_rot", p + "scale"], "q_scaled"),
@@ -201,6 +200,41 @@ def _plain_attention(
         n("Transpose", [s + "context4"], "context_bsnh", perm=[0, 2, 1, 3]),
         n("Reshape", [s + "context_bsnh", p + "out_shape"], out),
     ]
+
+
+def _write_cache(
+    past_k: str, past_v: str, k: str, v: str, presents: list[str], s: str
+) -> onnx.NodeProto:
+    """The new keys/values scattered into the cache at past..total. A cache with room (the
+    page's shared buffers) is written as it is: ScatterElements skips copying its input when
+    ONNX Runtime allocates the output in the bound present buffer, which is that input. Only
+    a cache without room is padded first, since Pad copies all of it: for every prompt chunk
+    that was 60 copies of the whole capacity: natively, a 64-token chunk after 4,096 cached
+    tokens in a 4,608-token buffer took 310 ms instead of 266, and after 512 in an
+    8,192-token buffer 204 instead of 113."""
+
+    def scatter(room_k: str, room_v: str, tag: str) -> list[onnx.NodeProto]:
+        return [
+            _node("ScatterElements", [room_k, s + "kv_index", k], s + tag + "k", axis=2),
+            _node("ScatterElements", [room_v, s + "kv_index", v], s + tag + "v", axis=2),
+        ]
+
+    def branch(nodes: list[onnx.NodeProto], tag: str) -> onnx.GraphProto:
+        return helper.make_graph(nodes, s + tag, [], _outputs([s + tag + "k", s + tag + "v"]))
+
+    padded = [
+        _node("Pad", [past_k, s + "pads"], s + "past_k_room"),
+        _node("Pad", [past_v, s + "pads"], s + "past_v_room"),
+        *scatter(s + "past_k_room", s + "past_v_room", "padded."),
+    ]
+    return helper.make_node(
+        "If",
+        [s + "has_room"],
+        presents,
+        name=s + "if_room",
+        then_branch=branch(scatter(past_k, past_v, "in_place."), "in_place."),
+        else_branch=branch(padded, "padded."),
+    )
 
 
 def split_prompt_attention(model: onnx.ModelProto) -> onnx.ModelProto:

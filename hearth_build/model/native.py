@@ -22,8 +22,19 @@ from pyapp.generate import Step
 
 
 class NativeModel:
-    def __init__(self, folder: Path, threads: int = 1, graph: str = "model.onnx") -> None:
+    def __init__(
+        self,
+        folder: Path,
+        threads: int = 1,
+        graph: str = "model.onnx",
+        profile: Path | None = None,
+    ) -> None:
+        """`profile`: where ORT writes its profile of every node run (`end_profiling()`), for
+        tests that count the work a step does."""
         options = ort.SessionOptions()
+        if profile is not None:
+            options.enable_profiling = True
+            options.profile_file_prefix = str(profile)
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         # fold the blocks' DequantizeLinear weights into fp32 constants (model.onnx); the

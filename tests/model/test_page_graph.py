@@ -5,6 +5,8 @@ place (as site/engine.js runs it on WASM)."""
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -112,6 +114,31 @@ def test_page_graph_updates_a_capacity_cache_in_place(dist: Path) -> None:
     cache.length = len(prompt)
     _, indices = cache.step(follow_up)
     assert indices[0] == tops[1]
+
+
+def test_a_prompt_chunk_copies_the_cache_only_when_it_has_no_room(
+    dist: Path, tmp_path: Path
+) -> None:
+    """A prompt chunk into the page's capacity buffers pads nothing: Pad copies the whole
+    cache, which the page paid on every chunk of a long prompt until 2026-12-06. A cache
+    that grows by concatenation has no room and is padded, once per cache tensor."""
+    _, folder = page_model(dist)
+    page = NativeModel(folder, graph=PAGE_GRAPH, profile=tmp_path / "ort")
+    prompt = list(range(100, 140))
+    cache = SharedCache(page, capacity=512)
+    cache.step(prompt[:32])
+    cache.step(prompt[32:])  # a second chunk, after 32 cached positions
+    page.run(prompt, page.empty_cache(), 0)
+    events = json.loads(Path(page.session.end_profiling()).read_text())
+    runs = [e for e in events if e.get("cat") == "Session" and e["name"] == "model_run"]
+    ops = Counter(
+        e["args"]["op_name"]
+        for e in events
+        if e.get("cat") == "Node" and e["name"].endswith("_kernel_time")
+    )
+    layers = page.shape.layers
+    assert len(runs) == 3 and ops["ScatterElements"] == 3 * 2 * layers  # every run wrote
+    assert ops["Pad"] == 2 * layers  # only the run without room
 
 
 def test_page_graph_branches_only_attention_and_uses_each_weight_once(dist: Path) -> None:
