@@ -22,10 +22,16 @@ Step = tuple[list[float], list[int]]  # the top-k logits and their token ids
 # token is out: a 3,000-token prompt takes a while on 2 cores, and the user sees how far
 Reading = Callable[[int, int], None]
 
-# A long prompt is evaluated this many tokens a call, so that Stop acts within one call
-# (about a second on 2 cores) rather than after the whole prompt (a minute for 3,000
-# tokens); what was evaluated stays cached for the next turn.
+# A long prompt is evaluated at most PREFILL_CHUNK tokens a call, so that Stop acts within
+# one call rather than after the whole prompt (a minute for 3,000 tokens on 2 cores); what
+# was evaluated stays cached for the next turn. A call's cost per token grows with what is
+# cached (attention reads all of it): near 4,000 tokens a 256-token call took 2 s here. So
+# the chunk shrinks until a call takes about PREFILL_CALL_S, down to PREFILL_MIN, and grows
+# back when calls are quick; its sizes are powers of two so that a WebGPU session, which
+# compiles its kernels per input shape, sees at most four.
 PREFILL_CHUNK = 256
+PREFILL_MIN = 64
+PREFILL_CALL_S = 1.0
 
 
 class StepSession(Protocol):
@@ -90,12 +96,31 @@ class StopStringFilter:
         return out
 
 
+def next_chunk(tokens: int, seconds: float) -> int:
+    """The prefill chunk to use after a call that read `tokens` in `seconds`: the largest
+    power of two from PREFILL_MIN to PREFILL_CHUNK that the same cost per token would read
+    in PREFILL_CALL_S."""
+    fits = tokens * PREFILL_CALL_S / seconds if seconds > 0 else PREFILL_CHUNK
+    chunk = PREFILL_MIN
+    while chunk * 2 <= min(fits, PREFILL_CHUNK):
+        chunk *= 2
+    return chunk
+
+
 class Generator:
-    def __init__(self, session: StepSession, tokenizer: Tokenizer, context_length: int) -> None:
+    def __init__(
+        self,
+        session: StepSession,
+        tokenizer: Tokenizer,
+        context_length: int,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
         self.session = session
         self.tokenizer = tokenizer
         self.context_length = context_length
+        self.clock = clock
         self.cached: list[int] = []
+        self.chunk = PREFILL_CHUNK  # kept from turn to turn: the cache is too
         self.stats: ReplyStats | None = None
 
     async def _reuse(self, prompt: list[int]) -> int:
@@ -116,7 +141,7 @@ class Generator:
     ) -> AsyncIterator[str]:
         """Yield reply text as it becomes safe to show; `self.stats` is set at the end.
         A prompt longer than one chunk is reported to `reading` as it is read."""
-        started = time.perf_counter()
+        started = self.clock()
         cached = await self._reuse(prompt)
         rng = random.Random(options.seed)
         decoder = IncrementalDecoder(self.tokenizer)
@@ -127,6 +152,7 @@ class Generator:
         seen: set[int] = set()  # for the repetition penalty, kept as we go (not per token)
         reason = StopReason.MAX_TOKENS
         first_at = decode_from = started
+        told = False  # whether `reading` was told of chunks read
         pending: Awaitable[Step] | None = None  # the step already started for `feed`
         try:
             while len(produced) < stop.max_tokens:
@@ -137,6 +163,7 @@ class Generator:
                     if not self._fits(feed):
                         break
                     feed = await self._prefill(feed, cancelled, reading)
+                    told = reading is not None and len(feed) < new
                     if cancelled():
                         reason = StopReason.CANCELLED
                         break
@@ -146,8 +173,8 @@ class Generator:
                 self.cached += feed
                 token = sample(values, ids, options, rng, seen)
                 if not produced:
-                    first_at = decode_from = time.perf_counter()
-                    if reading is not None and new > PREFILL_CHUNK:  # `_prefill` told it
+                    first_at = decode_from = self.clock()
+                    if told and reading is not None:
                         reading(new, new)  # all read
                 if token in stop.eos_ids:
                     reason = StopReason.EOS
@@ -169,7 +196,7 @@ class Generator:
             if text:
                 yield text
         finally:
-            elapsed = time.perf_counter() - decode_from
+            elapsed = self.clock() - decode_from
             steps = max(len(produced) - 1, 0)
             self.stats = ReplyStats(
                 prompt_tokens=new,
@@ -186,14 +213,16 @@ class Generator:
     async def _prefill(
         self, feed: list[int], cancelled: Callable[[], bool], reading: Reading | None
     ) -> list[int]:
-        """Evaluate all but the last PREFILL_CHUNK tokens of `feed`, a chunk a call,
-        until done or Stop, telling `reading` how far it got; returns what is left."""
+        """Evaluate all but the last chunk of `feed`, a chunk a call, until done or Stop,
+        telling `reading` how far it got; returns what is left."""
         total, done = len(feed), 0
-        while len(feed) > PREFILL_CHUNK and not cancelled():
+        while len(feed) > self.chunk and not cancelled():
             if reading is not None:
                 reading(done, total)
-            piece, feed = feed[:PREFILL_CHUNK], feed[PREFILL_CHUNK:]
+            piece, feed = feed[: self.chunk], feed[self.chunk :]
+            began = self.clock()
             await self.session.step(piece)
+            self.chunk = next_chunk(len(piece), self.clock() - began)
             self.cached += piece
             done += len(piece)
         if reading is not None and done and not cancelled():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -13,7 +13,7 @@ from pyapp.backends import LocalBackend, ReplyOptions
 from pyapp.chat import ChatSession, Chunk, Failed, Turn
 from pyapp.detokenizer import IncrementalDecoder
 from pyapp.errors import PromptTooLong
-from pyapp.generate import PREFILL_CHUNK, Generator, StopConditions
+from pyapp.generate import PREFILL_CALL_S, PREFILL_CHUNK, Generator, StopConditions
 from pyapp.sampling import SamplingOptions
 from pyapp.stats import StopReason
 from pyapp.templates import ChatTemplate, Role
@@ -180,13 +180,34 @@ def long_prompt(tokenizer: Tokenizer) -> list[int]:
     return tokenizer.encode(text)
 
 
-def test_a_long_prompt_is_evaluated_in_chunks_with_the_same_greedy_reply(folder: Path) -> None:
+def call_s(tokens: int, cached: int) -> float:
+    """What a step of `tokens` after `cached` takes on `paced`'s clock: attention's cost grows
+    with the context, steeply enough that a long prompt's chunks must shrink."""
+    return tokens * 0.004 * (1 + cached / 512)
+
+
+def paced(session: NativeStepSession) -> Callable[[], float]:
+    """A clock on which each step of `session` took `call_s`."""
+
+    def now() -> float:
+        spent, cached = 0.0, 0
+        for n in session.steps:
+            spent, cached = spent + call_s(n, cached), cached + n
+        return spent
+
+    return now
+
+
+def test_a_long_prompt_is_read_in_chunks_that_shrink_as_they_slow_with_the_same_greedy_reply(
+    folder: Path,
+) -> None:
     tokenizer = Tokenizer.from_json(folder / "tokenizer.json")
     prompt = long_prompt(tokenizer)
     assert len(prompt) > 3 * PREFILL_CHUNK
     expected = NativeModel(folder).greedy(prompt, 16)  # the whole prompt in one call
     session = NativeStepSession(folder)
-    generator = Generator(session, tokenizer, 8192)
+    clock = paced(session)
+    generator = Generator(session, tokenizer, 8192, clock=clock)
     heard: list[tuple[int, int, int]] = []  # (read, to read, steps taken when told)
 
     async def reply() -> str:
@@ -196,14 +217,19 @@ def test_a_long_prompt_is_evaluated_in_chunks_with_the_same_greedy_reply(folder:
         return "".join([c async for c in chunks])
 
     assert run(reply()) == tokenizer.decode(expected)
-    whole, rest = divmod(len(prompt), PREFILL_CHUNK)
-    chunks = [PREFILL_CHUNK] * whole + ([rest] if rest else [])
-    assert session.steps[: len(chunks)] == chunks  # then one token a step
-    assert set(session.steps[len(chunks) :]) == {1}
-    # told before each chunk, after the last full one, and once the first token is out
     n = len(prompt)
-    read = [i * PREFILL_CHUNK for i in range(len(chunks))]
-    assert heard[:-1] == [(done, n, i) for i, done in enumerate(read)]
+    first = session.steps.index(1) if 1 in session.steps else len(session.steps)
+    chunks = session.steps[:first]  # then one token a step
+    assert sum(chunks) == n and set(session.steps[first:]) == {1}
+    *read, last = chunks  # the last goes with the first token
+    assert read[0] == PREFILL_CHUNK and last <= generator.chunk <= read[-1]
+    assert all(c in (32, 64, 128, 256) for c in read) and read == sorted(read, reverse=True)
+    assert read[-1] < PREFILL_CHUNK  # they shrank, and the next turn starts from there
+    took = [call_s(c, sum(read[:i])) for i, c in enumerate(read)]
+    assert max(took) < PREFILL_CALL_S * 1.1 < call_s(PREFILL_CHUNK, n - last)  # Stop waits less
+    # told before each chunk, after the last one, and once the first token is out
+    done = [sum(read[:i]) for i in range(len(read) + 1)]
+    assert heard[:-1] == [(d, n, i) for i, d in enumerate(done)]
     assert heard[-1] == (n, n, len(chunks))
 
 

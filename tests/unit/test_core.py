@@ -10,7 +10,14 @@ import pytest
 
 from pyapp.conversation import EXACT_COUNT_FACTOR, ContextWindow, fit
 from pyapp.errors import PromptTooLong
-from pyapp.generate import StopStringFilter, common_prefix
+from pyapp.generate import (
+    PREFILL_CALL_S,
+    PREFILL_CHUNK,
+    PREFILL_MIN,
+    StopStringFilter,
+    common_prefix,
+    next_chunk,
+)
 from pyapp.sampling import SamplingOptions, penalize, sample
 from pyapp.templates import Message, Role
 
@@ -49,6 +56,19 @@ def test_stop_string_filter_holds_back_prefixes() -> None:
     other = StopStringFilter(("</end>",))
     assert other.push("a </x") == ("a </x", False)
     assert common_prefix([1, 2, 3], [1, 2, 4]) == 2
+
+
+def test_the_prefill_chunk_is_what_a_second_reads_in_powers_of_two() -> None:
+    assert next_chunk(256, 0.1) == PREFILL_CHUNK  # quick: no bigger than the cap
+    assert next_chunk(32, 0.0) == PREFILL_CHUNK  # too quick to time
+    assert next_chunk(256, PREFILL_CALL_S) == 256
+    assert next_chunk(256, PREFILL_CALL_S * 1.01) == 128  # never above what fits
+    assert next_chunk(256, 2.0) == 128  # 256 tokens near 4,000 on 2 cores
+    assert next_chunk(256, 4.5) == 32  # the same on a slower machine
+    assert next_chunk(64, 0.1) == PREFILL_CHUNK  # grows back at once
+    assert next_chunk(32, 30.0) == PREFILL_MIN  # however slow, still progress
+    sizes = {next_chunk(n, s / 100) for n in (32, 100, 256) for s in range(1, 500)}
+    assert sizes == {32, 64, 128, 256}  # the only shapes a session sees
 
 
 def conversation() -> list[Message]:
