@@ -69,17 +69,20 @@ def add_topk_head(model: onnx.ModelProto, k: int = TOP_K) -> onnx.ModelProto:
 
 
 def page_graph_files(model_onnx: Path) -> dict[str, bytes]:
-    """The page's graph (head-ed, prompt attention split, weights unpacked in the page) and,
-    when it has weights to rebuild, their recipe (page_weights.py): file name -> bytes. The
-    graph still points at the model's external data file."""
+    """The page's graph (head-ed, the tied embedding read from the head's weight, prompt
+    attention split, weights unpacked in the page) and, when it has weights to rebuild,
+    their recipe (page_weights.py): file name -> bytes. The graph still points at the
+    model's external data file."""
     import onnx
 
     from hearth_build.model.attention import split_prompt_attention
     from hearth_build.model.page_weights import RECIPE, unpack_graph
+    from hearth_build.model.tied import gather_tied_rows
 
     model = onnx.load(str(model_onnx), load_external_data=False)
     recipe = unpack_graph(model)
-    files = {PAGE_GRAPH: split_prompt_attention(add_topk_head(model)).SerializeToString()}
+    page = split_prompt_attention(gather_tied_rows(add_topk_head(model)))
+    files = {PAGE_GRAPH: page.SerializeToString()}
     if recipe.weights:
         files[RECIPE] = recipe.to_json().encode()
     return files
