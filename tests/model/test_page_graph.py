@@ -161,15 +161,18 @@ def test_page_graph_branches_only_attention_and_uses_each_weight_once(dist: Path
     assert len(uses) == len(set(uses)) > 0, "a weight is multiplied in two places"
 
 
-def test_page_graph_leaves_onnx_runtime_no_weight_to_transpose(dist: Path) -> None:
+def test_page_graph_leaves_onnx_runtime_no_head_weight_to_transpose_or_pack(dist: Path) -> None:
     """The tied embedding reads the LM head's weight itself (tied.py): a Transpose of a
-    weight would be folded into a 113 MB copy each time the page opens the model."""
+    weight would be folded into a 113 MB copy each time the page opens the model. And the
+    head's MatMul gets that weight at run time (`unpacked_head`), so it is not packed."""
     _, folder = page_model(dist)
     graph = onnx.load(str(folder / PAGE_GRAPH), load_external_data=False).graph
     weights = {i.name for i in graph.initializer}
     assert not [n.name for n in graph.node if n.op_type == "Transpose" and n.input[0] in weights]
     (embedding,) = [n for n in graph.node if n.op_type == "Gather" and n.input[1] == "input_ids"]
     assert embedding.input[0] in weights
+    (head,) = [n for n in graph.node if "hearth.last_logits" in n.output]
+    assert head.op_type == "MatMul" and head.input[1] not in weights
 
 
 def test_unfamiliar_attention_is_left_alone(dist: Path) -> None:
