@@ -400,7 +400,7 @@ class App:
         async def undo() -> None:
             if not await self._leave_reply():
                 return
-            async with self._holding(chat.id) as held:
+            async with self._holding(chat.id, undo) as held:
                 if not held:
                     return
                 chat.messages[at:], chat.title = replaced, title
@@ -415,9 +415,12 @@ class App:
         self.view.banner(text, "Undo", kind="info")
 
     @asynccontextmanager
-    async def _holding(self, changed: str | None = None) -> AsyncIterator[bool]:
+    async def _holding(
+        self, changed: str | None = None, retry: Callable[[], Awaitable[None]] | None = None
+    ) -> AsyncIterator[bool]:
         """`Library.writing` for the open chat (for a reply) or the `changed` one (a rename,
-        a delete, an Undo), saying so when another tab is writing a reply in it. A reply
+        a delete, an Undo), saying so when another tab is writing a reply in it, with a
+        button that tries the change again (`retry`: a typed title is kept there). A reply
         another tab left unfinished (it was closed mid-reply) is drawn again, interrupted."""
         chat_id = changed or self.chat.id
         before = {m.id: m.state for m in self.chat.messages}
@@ -430,7 +433,11 @@ class App:
                 chat = self.library.chats.get(changed) if changed else None
                 title = chat.title if chat is not None else ""
                 said = CHANGING_ELSEWHERE.format(title=title or "New chat")
-                self.view.banner(said if changed else REPLYING_ELSEWHERE, kind="info")
+                if changed and retry is not None:
+                    self._banner_action = retry
+                    self.view.banner(said, "Try again", kind="info")
+                else:
+                    self.view.banner(said if changed else REPLYING_ELSEWHERE, kind="info")
             yield held
 
     async def _routed(self, question: ChatMessage) -> Turn:
@@ -609,7 +616,7 @@ class App:
         self._show_chats()
 
     async def rename(self, chat_id: str, title: str) -> None:
-        async with self._holding(chat_id) as held:
+        async with self._holding(chat_id, lambda: self.rename(chat_id, title)) as held:
             if held and await self.library.rename(chat_id, title) is not None:
                 self._show_chats()
                 self._warn_history()
@@ -619,7 +626,7 @@ class App:
         the open one first ends its reply."""
         if chat_id == self.chat.id and not await self._leave_reply():
             return
-        async with self._holding(chat_id) as held:
+        async with self._holding(chat_id, lambda: self.delete(chat_id)) as held:
             chat = await self.library.delete(chat_id) if held else None
         if chat is None:
             return

@@ -673,9 +673,9 @@ def test_a_chat_another_tab_is_answering_in_takes_no_second_reply_or_change() ->
         await asyncio.gather(sent, b_acts_mid_reply())
 
     run_async(both())
-    banners = [op["text"] for op in page_b.ops if op["op"] == "banner"]
-    changing = CHANGING_ELSEWHERE.format(title="Capital of France?")
-    assert banners == [REPLYING_ELSEWHERE, REPLYING_ELSEWHERE, changing, changing]
+    banners = [(op["text"], op["action"]) for op in page_b.ops if op["op"] == "banner"]
+    changing = (CHANGING_ELSEWHERE.format(title="Capital of France?"), "Try again")
+    assert banners == [(REPLYING_ELSEWHERE, None)] * 2 + [changing] * 2
     assert not any(op["op"] in ("prompt", "message") for op in page_b.ops)  # B's text stays
     kept = records.records[chat_id]
     assert kept["title"] == "Mine"
@@ -689,6 +689,23 @@ def test_a_chat_another_tab_is_answering_in_takes_no_second_reply_or_change() ->
     run_async(tab_b.handle({"type": "send", "text": "And of Italy?"}))
     texts = [m["text"] for m in records.records[chat_id]["messages"]]  # type: ignore[index]
     assert len(texts) == 6 and texts[-2:] == ["And of Italy?", "Rome."]
+
+
+def test_a_rename_refused_while_another_tab_answers_keeps_its_title_for_try_again() -> None:
+    records = MemoryRecords()
+    tab_a, _, _, _ = make_app([Script(["Paris."])], records=records)
+    run_async(tab_a.handle({"type": "send", "text": "Capital of France?"}))
+    chat_id = tab_a.chat.id
+    tab_b, page_b, _, _ = make_app([], records=records)
+    records.held.add(chat_id)  # A is writing a reply in it
+    run_async(tab_b.handle({"type": "rename", "id": chat_id, "title": "Capitals"}))
+    assert page_b.ops[-1]["op"] == "banner" and page_b.ops[-1]["action"] == "Try again"
+    run_async(tab_b.handle({"type": "banner_action"}))  # too soon: refused again, kept again
+    assert records.records[chat_id]["title"] == "Capital of France?"
+    assert page_b.ops[-1]["op"] == "banner" and page_b.ops[-1]["action"] == "Try again"
+    records.held.discard(chat_id)  # A's reply has ended
+    run_async(tab_b.handle({"type": "banner_action"}))
+    assert records.records[chat_id]["title"] == "Capitals"
 
 
 def test_a_reply_streaming_in_another_tab_shows_so_until_that_tab_goes_away() -> None:
