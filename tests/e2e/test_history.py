@@ -359,9 +359,21 @@ def test_a_tab_does_not_reply_in_a_chat_another_tab_is_answering_in(
         second.page.press("[data-testid=prompt]", "Enter")  # type: ignore[attr-defined]
         banner_saying(second.page, "Another tab is writing a reply in this chat")
         assert second.page.input_value("[data-testid=prompt]") == "And now?"  # type: ignore[attr-defined]
+        # a rename refused meanwhile keeps its title behind the banner's Try again
+        second.page.locator("[data-testid=chat-rename]").first.click()  # type: ignore[attr-defined]
+        second.page.fill(".chat-rename-input", "Renamed elsewhere")  # type: ignore[attr-defined]
+        second.page.press(".chat-rename-input", "Enter")  # type: ignore[attr-defined]
+        banner_saying(second.page, "try again once it is done")
+        retry = second.page.locator("[data-testid=error-action]")  # type: ignore[attr-defined]
+        expect(retry).to_have_text("Try again")
+        titles = "[data-testid=chat-title]"
+        assert first.page.locator(titles).first.inner_text() != "Renamed elsewhere"  # type: ignore[attr-defined]
         assert first.page.locator("[data-testid=stop]").is_enabled()  # type: ignore[attr-defined]
         first.page.click("[data-testid=stop]")  # type: ignore[attr-defined]
         first.wait_state("ready")
+        retry.click()
+        expect(second.page.locator(titles).first).to_have_text("Renamed elsewhere")  # type: ignore[attr-defined]
+        expect(first.page.locator(titles).first).to_have_text("Renamed elsewhere")  # type: ignore[attr-defined]
         second.page.press("[data-testid=prompt]", "Enter")  # type: ignore[attr-defined]
         second.page.wait_for_function(  # type: ignore[attr-defined]
             "(said) => [...document.querySelectorAll('[data-testid=message]')]"
