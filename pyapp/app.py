@@ -433,11 +433,9 @@ class App:
                 chat = self.library.chats.get(changed) if changed else None
                 title = chat.title if chat is not None else ""
                 said = CHANGING_ELSEWHERE.format(title=title or "New chat")
-                if changed and retry is not None:
-                    self._banner_action = retry
-                    self.view.banner(said, "Try again", kind="info")
-                else:
-                    self.view.banner(said if changed else REPLYING_ELSEWHERE, kind="info")
+                self._banner_action = retry
+                action = "Try again" if retry is not None else None
+                self.view.banner(said if changed else REPLYING_ELSEWHERE, action, kind="info")
             yield held
 
     async def _routed(self, question: ChatMessage) -> Turn:

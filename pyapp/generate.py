@@ -28,7 +28,7 @@ Reading = Callable[[int, int], None]
 # cached (attention reads all of it): near 4,000 tokens a 256-token call took 2 s here. So
 # the chunk shrinks until a call takes about PREFILL_CALL_S, down to PREFILL_MIN, and grows
 # back when calls are quick; its sizes are powers of two so that a WebGPU session, which
-# compiles its kernels per input shape, sees at most four.
+# compiles its kernels per input shape, sees at most three.
 PREFILL_CHUNK = 256
 PREFILL_MIN = 64
 PREFILL_CALL_S = 1.0
@@ -152,7 +152,7 @@ class Generator:
         seen: set[int] = set()  # for the repetition penalty, kept as we go (not per token)
         reason = StopReason.MAX_TOKENS
         first_at = decode_from = started
-        told = False  # whether `reading` was told of chunks read
+        chunked = False  # whether `_prefill` read some of the prompt (and told `reading`)
         pending: Awaitable[Step] | None = None  # the step already started for `feed`
         try:
             while len(produced) < stop.max_tokens:
@@ -163,7 +163,7 @@ class Generator:
                     if not self._fits(feed):
                         break
                     feed = await self._prefill(feed, cancelled, reading)
-                    told = reading is not None and len(feed) < new
+                    chunked = len(feed) < new
                     if cancelled():
                         reason = StopReason.CANCELLED
                         break
@@ -174,7 +174,7 @@ class Generator:
                 token = sample(values, ids, options, rng, seen)
                 if not produced:
                     first_at = decode_from = self.clock()
-                    if told and reading is not None:
+                    if chunked and reading is not None:
                         reading(new, new)  # all read
                 if token in stop.eos_ids:
                     reason = StopReason.EOS

@@ -89,8 +89,11 @@ def unpacked_head(model: onnx.ModelProto) -> onnx.ModelProto:
         return model
     (head,) = heads
     weight = weights[head.input[1]]
-    graph.initializer.append(
-        numpy_helper.from_array(np.array(weight.dims, np.int64), "hearth.head_shape")
+    graph.initializer.extend(
+        [
+            numpy_helper.from_array(np.array(weight.dims, np.int64), "hearth.head_shape"),
+            numpy_helper.from_array(np.array([0], np.int64), "hearth.zero"),
+        ]
     )
     at = list(graph.node).index(head)
     for offset, node in enumerate(
@@ -102,7 +105,6 @@ def unpacked_head(model: onnx.ModelProto) -> onnx.ModelProto:
         ]
     ):
         graph.node.insert(at + offset, node)
-    graph.initializer.append(numpy_helper.from_array(np.array([0], np.int64), "hearth.zero"))
     head.input[1] = "hearth.head_w"
     return model
 
