@@ -32,6 +32,7 @@ from hearth_build.pack import (
 from hearth_build.snapshot import make_snapshot
 from hearth_build.vendor import (
     NPM_ASSETS,
+    WEBGPU_ONLY,
     PyPIPin,
     copy_npm_assets,
     npm_install,
@@ -91,8 +92,15 @@ def build(
     prune(dist, [*produced, manifest_path, dist / SERVICE_WORKER])
     hashes = HashCache(dist / ".hashes.json")
     packages = {asset.package: npm_version(root, asset.package) for asset in NPM_ASSETS}
+    webgpu_only = [f"{dirs['ort']}/{name}" for name in WEBGPU_ONLY]
     manifest = build_manifest(
-        dist, hashes, {"hearth": __version__, "packages": {**packages, **wheel_versions}}
+        dist,
+        hashes,
+        {
+            "hearth": __version__,
+            "packages": {**packages, **wheel_versions},
+            "webgpu_only": webgpu_only,
+        },
     )
     write_manifest(dist, manifest)
     write_service_worker(root, dist, manifest_path)

@@ -76,3 +76,18 @@ MODEL_FILES_SAVED_JS = """async () => {
 # ...and the service worker controls the page, so a reload works offline.
 MODEL_SAVED_JS = f"""async () =>
   Boolean(navigator.serviceWorker.controller) && await ({MODEL_FILES_SAVED_JS})()"""
+# What the service worker precached (site/sw.js), beside what it could have: this build's
+# app files (all but the model) and the manifest's "webgpu_only" list, as paths from the
+# page's folder.
+APP_PRECACHE_JS = """async () => {
+  const manifest = await (await fetch("manifest.json", { cache: "no-store" })).json();
+  const cached = [];
+  for (const key of await caches.keys()) {
+    if (!key.startsWith("hearth-app-")) continue;
+    for (const request of await (await caches.open(key)).keys()) {
+      cached.push(new URL(request.url).pathname.slice(location.pathname.length));
+    }
+  }
+  const app = Object.keys(manifest.files).filter((name) => !name.startsWith("models/"));
+  return { app, webgpuOnly: manifest.webgpu_only, cached };
+}"""

@@ -61,6 +61,16 @@ NPM_ASSETS = (
     ),
 )
 
+# ORT's WebGPU build (its bundle and the 27 MB asyncify WebAssembly behind it): a page loads
+# it only where the browser offers a WebGPU adapter (site/engine.js `plan`), so the service
+# worker precaches it only there, and a WASM-only visitor never downloads it (site/sw.js
+# reads the list from the manifest's "webgpu_only").
+WEBGPU_ONLY = (
+    "ort.webgpu.min.mjs",
+    "ort-wasm-simd-threaded.asyncify.mjs",
+    "ort-wasm-simd-threaded.asyncify.wasm",
+)
+
 NODE_HINT = "install Node.js 20+ with npm (e.g. `apt-get install nodejs npm`), then rerun"
 
 

@@ -307,8 +307,17 @@ class GpuDecoder {
   }
 
   static async create(ortUrl, graph, externalData, shape, ep, threads) {
-    const ort = await import(ortUrl);
+    // ORT's WebGPU build, its binary read from the precache as the WASM path's is. Offline
+    // it is there only if the service worker found an adapter when it installed
+    // (site/sw.js): a failed fetch says so, in the words the fallback's status line shows.
+    const folder = ortUrl.slice(0, ortUrl.lastIndexOf("/") + 1);
+    const [ort, wasmBinary] = await Promise.all([
+      import(ortUrl), readBytes(`${folder}ort-wasm-simd-threaded.asyncify.wasm`, { cached: true }),
+    ]).catch((error) => {
+      throw error instanceof TypeError ? new Error("its runtime is not saved for offline use; reload once online") : error;
+    });
     ort.env.wasm.numThreads = threads;
+    ort.env.wasm.wasmBinary = wasmBinary;
     ort.env.logLevel = "error"; // ORT prints placement notes as console errors otherwise
     const locations = { topk_values: "cpu", topk_indices: "cpu" };
     for (const name of kvNames(shape.layers)) locations[presentName(name)] = "gpu-buffer";

@@ -1,7 +1,8 @@
 // Hearth's service worker: the page opens offline, and from any static file server.
 //
 // - The app (page, scripts, vendored runtimes, wheels, pyapp.zip: everything in
-//   manifest.json but the model) is precached at install into a cache named for this build,
+//   manifest.json but the model, and ORT's WebGPU build where the browser offers no WebGPU
+//   adapter) is precached at install into a cache named for this build,
 //   and build.py writes the build id below, so every build is a new worker. Activation
 //   deletes every other build's cache.
 // - App files are network-first: while the server runs, a reload always gets this build's
@@ -48,10 +49,18 @@ async function shipped() {
 // A hex digest (the manifest's) as the base64 that Subresource Integrity expects.
 const base64 = (hex) => btoa(String.fromCharCode(...hex.match(/../g).map((pair) => parseInt(pair, 16))));
 
+// Whether pages here can use WebGPU, by the test that site/engine.js `plan` makes: if not,
+// ORT's WebGPU build (27 MB) is not precached, since no page of this browser would load it.
+// Should an adapter appear later, an offline visit falls back to WASM and says why.
+async function webgpu() {
+  return Boolean(await self.navigator.gpu?.requestAdapter().catch(() => null));
+}
+
 self.addEventListener("install", (event) => {
   event.waitUntil((async () => {
-    const { files } = await manifest();
-    const names = Object.keys(files).filter((name) => !name.startsWith("models/"));
+    const { files, webgpu_only: webgpuOnly = [] } = await manifest();
+    const skipped = new Set((await webgpu()) ? [] : webgpuOnly);
+    const names = Object.keys(files).filter((name) => !name.startsWith("models/") && !skipped.has(name));
     const cache = await caches.open(APP_CACHE);
     // `cache: "no-cache"` asks the server whether the HTTP cache's copy is current, so the
     // files the page is downloading at the same moment (Pyodide, ORT, the snapshot) are

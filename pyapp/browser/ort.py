@@ -22,6 +22,12 @@ from pyapp.errors import EngineError
 from pyapp.generate import Step
 
 
+def _reason(error: JsException) -> str:
+    """A JS error's own message, short enough for the status line (str() would prefix its
+    class: "Error: ...")."""
+    return str(getattr(error, "message", error))[:80]
+
+
 @dataclass(frozen=True)
 class Engine:
     """Where the model runs in this page, and why there."""
@@ -67,7 +73,7 @@ class OrtSession:
             try:
                 return await self._create(ExecutionProvider.WEBGPU, self.plan.reason)
             except JsException as error:
-                return await self._create(wasm, f"WebGPU failed: {str(error)[:80]}")
+                return await self._create(wasm, f"WebGPU failed: {_reason(error)}")
         return await self._create(wasm, self.plan.reason)
 
     async def _create(self, ep: ExecutionProvider, reason: str) -> Engine:
@@ -110,7 +116,7 @@ class OrtSession:
             await self.decoder.release()
             self.on_fallback(
                 await self._create(
-                    ExecutionProvider.WASM, f"WebGPU failed mid-reply: {str(error)[:80]}"
+                    ExecutionProvider.WASM, f"WebGPU failed mid-reply: {_reason(error)}"
                 )
             )
             result = await self.decoder.step(js.Int32Array.new(to_js([*self.fed, *ids])))

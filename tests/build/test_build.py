@@ -129,6 +129,21 @@ def test_only_the_ort_files_the_app_loads(dist: Path) -> None:
     assert "ort-wasm-simd-threaded.wasm" in names
 
 
+def test_the_manifest_names_ort_webgpu_build_as_webgpu_only(dist: Path) -> None:
+    """The service worker skips these where there is no adapter: they must be exactly the
+    WebGPU bundle the app config names and the asyncify build it loads, none of WASM's."""
+    manifest = json.loads((dist / "manifest.json").read_text())
+    config = json.loads((dist / "app-config.json").read_text())
+    only = manifest["webgpu_only"]
+    assert set(only) <= set(manifest["files"])
+    assert config["ort"]["webgpu"].removeprefix("./") in only
+    assert sorted(name.rsplit("/", 1)[1] for name in only if "asyncify" in name) == [
+        "ort-wasm-simd-threaded.asyncify.mjs",
+        "ort-wasm-simd-threaded.asyncify.wasm",
+    ]
+    assert not [name for name in only if name.endswith("ort-wasm-simd-threaded.wasm")]
+
+
 def test_the_app_config_points_only_at_vendored_files(dist: Path) -> None:
     config = json.loads((dist / "app-config.json").read_text())
     paths = [*config["vendor"].values(), *config["ort"].values()]

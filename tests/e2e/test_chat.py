@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from hearth_build.chromium import APP_PRECACHE_JS
 from hearth_build.model.native import NativeModel
 from pyapp.generate import PREFILL_CHUNK
 from pyapp.templates import ChatTemplate, Message, Role
@@ -24,6 +25,7 @@ from tests.conftest import (
     ask,
     assert_untouched_after,
     banner_saying,
+    wait_until,
 )
 
 
@@ -192,6 +194,12 @@ def test_webgpu_path_runs_the_model(webgpu_chat: PageSession) -> None:
     assert "WebGPU" in status, status
     reply = ask(webgpu_chat, "Capital of France?", timeout_s=240)
     assert reply.inner_text().strip()  # type: ignore[attr-defined]
+    # where the browser offers an adapter, the service worker precached ORT's WebGPU build
+    # too, so an offline visit runs on WebGPU as well
+    wait_until(webgpu_chat.page, "() => Boolean(navigator.serviceWorker.controller)", timeout_s=60)
+    precache = webgpu_chat.page.evaluate(APP_PRECACHE_JS)  # type: ignore[attr-defined]
+    assert precache["webgpuOnly"], precache
+    assert set(precache["cached"]) >= set(precache["app"]), precache
     assert webgpu_chat.console_errors == []
 
 

@@ -20,7 +20,12 @@ from urllib.parse import urlsplit
 import pytest
 
 from build import default_cache
-from hearth_build.chromium import CHROMIUM_ARGS, MODEL_FILES_SAVED_JS, MODEL_SAVED_JS
+from hearth_build.chromium import (
+    APP_PRECACHE_JS,
+    CHROMIUM_ARGS,
+    MODEL_FILES_SAVED_JS,
+    MODEL_SAVED_JS,
+)
 from hearth_build.files import HashCache
 from hearth_build.manifest import build_manifest, write_manifest
 from hearth_build.pack import write_service_worker
@@ -49,6 +54,20 @@ BUILD_CACHES = (
 OLD_SNAPSHOT = """async () => {
   const cache = await caches.open("hearth-python-0123456789abcdef");
   await cache.put("python.snapshot", new Response(new Uint8Array(1024)));
+}"""
+# what a precache made where there was no WebGPU adapter lacks: the manifest's webgpu_only
+DROP_WEBGPU_BUILD = """async () => {
+  const manifest = await fetch("manifest.json", { cache: "no-store" });
+  const names = (await manifest.json()).webgpu_only;
+  let dropped = 0;
+  for (const key of await caches.keys()) {
+    if (!key.startsWith("hearth-app-")) continue;
+    const cache = await caches.open(key);
+    for (const name of names) {
+      dropped += Number(await cache.delete(new URL(name, location.href).href));
+    }
+  }
+  return dropped;
 }"""
 WORKER_STATE = """async () => {
   const r = await navigator.serviceWorker.getRegistration();
@@ -85,6 +104,13 @@ def test_second_visit_works_with_the_server_stopped(
 ) -> None:
     with page_session(browser, own_server) as chat:
         ready_and_saved(chat)
+        # no WebGPU adapter here, so ORT's WebGPU build was not precached (27 MB saved),
+        # and everything else was: the offline visit below needs nothing it left out
+        assert not chat.page.evaluate("async () => Boolean(await navigator.gpu?.requestAdapter())")  # type: ignore[attr-defined]
+        precache = chat.page.evaluate(APP_PRECACHE_JS)  # type: ignore[attr-defined]
+        assert any(name.endswith(".asyncify.wasm") for name in precache["webgpuOnly"]), precache
+        assert set(precache["cached"]) >= set(precache["app"]) - set(precache["webgpuOnly"])
+        assert not set(precache["cached"]) & set(precache["webgpuOnly"]), precache["cached"]
         stop_server(own_server)
         chat.page.reload()  # type: ignore[attr-defined]
         chat.wait_state("ready")
@@ -95,6 +121,26 @@ def test_second_visit_works_with_the_server_stopped(
         banner = chat.page.locator("[data-testid=error]")  # type: ignore[attr-defined]
         banner.wait_for(state="visible", timeout=30_000)
         assert "serve.py" in banner.inner_text()
+
+
+def test_offline_without_the_precached_webgpu_build_the_page_falls_back_to_wasm(
+    webgpu_browser: object, own_server: ServerProcess
+) -> None:
+    # The service worker precaches ORT's WebGPU build only where it found an adapter at
+    # install; one that appears later finds no such build offline. The page then opens on
+    # WASM, says why, and answers.
+    with page_session(webgpu_browser, own_server) as chat:
+        chat.open(QUERY)
+        chat.wait_state("ready", timeout_s=120)
+        wait_until(chat.page, MODEL_SAVED_JS, timeout_s=60)
+        assert chat.page.evaluate(DROP_WEBGPU_BUILD) == 3  # type: ignore[attr-defined]
+        stop_server(own_server)
+        chat.page.reload()  # type: ignore[attr-defined]
+        chat.wait_state("ready", timeout_s=120)
+        status = chat.page.locator("[data-testid=status]").inner_text()  # type: ignore[attr-defined]
+        assert "WASM" in status, status
+        assert "WebGPU failed: its runtime is not saved for offline use; reload once" in status
+        assert "Paris" in ask(chat, "What is the capital of France?").inner_text()  # type: ignore[attr-defined]
 
 
 def test_a_first_visit_saves_every_file_an_offline_one_reads_without_the_service_worker(
