@@ -77,8 +77,11 @@ export async function readBytes(url, { cached = false } = {}) {
   return response.arrayBuffer();
 }
 
+// The folder of ORT's bundle at `ortUrl`, where its WebAssembly builds lie beside it.
+const folderOf = (ortUrl) => ortUrl.slice(0, ortUrl.lastIndexOf("/") + 1);
+
 function loadRuntime(ortUrl, threads) {
-  const folder = ortUrl.slice(0, ortUrl.lastIndexOf("/") + 1);
+  const folder = folderOf(ortUrl);
   if (!runtimes.has(threads)) {
     runtimes.set(threads, (async () => {
       // ORT's 14 MB WebAssembly: through the service worker's fetch, beside Python's own
@@ -310,9 +313,8 @@ class GpuDecoder {
     // ORT's WebGPU build, its binary read from the precache as the WASM path's is. Offline
     // it is there only if the service worker found an adapter when it installed
     // (site/sw.js): a failed fetch says so, in the words the fallback's status line shows.
-    const folder = ortUrl.slice(0, ortUrl.lastIndexOf("/") + 1);
     const [ort, wasmBinary] = await Promise.all([
-      import(ortUrl), readBytes(`${folder}ort-wasm-simd-threaded.asyncify.wasm`, { cached: true }),
+      import(ortUrl), readBytes(`${folderOf(ortUrl)}ort-wasm-simd-threaded.asyncify.wasm`, { cached: true }),
     ]).catch((error) => {
       throw error instanceof TypeError ? new Error("its runtime is not saved for offline use; reload once online") : error;
     });

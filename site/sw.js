@@ -58,7 +58,7 @@ async function webgpu() {
 
 self.addEventListener("install", (event) => {
   event.waitUntil((async () => {
-    const { files, webgpu_only: webgpuOnly = [] } = await manifest();
+    const { files, webgpu_only: webgpuOnly } = await manifest();
     const skipped = new Set((await webgpu()) ? [] : webgpuOnly);
     const names = Object.keys(files).filter((name) => !name.startsWith("models/") && !skipped.has(name));
     const cache = await caches.open(APP_CACHE);
