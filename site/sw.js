@@ -12,6 +12,8 @@
 //   manifest gives it: downloaded once, then read from disk, and only while this build's
 //   manifest names that same hash. The page checks what it reads against the manifest and,
 //   if a saved copy is damaged, deletes it here and downloads it again (pyapp/browser/local.py).
+// - ORT's WebGPU build, when install skipped it, is kept once a page loads it online (an
+//   adapter that appeared later), so the next offline visit runs on WebGPU too.
 // - Every answer gets the cross-origin isolation headers and, for pages, the content
 //   policy that serve.py sends, so WASM threads work offline and on a static host too.
 //
@@ -35,23 +37,25 @@ async function manifest() {
   return response.json();
 }
 
-// This build's files (name -> {size, sha256}), from its precached manifest: it is what
-// this worker serves, whatever the server now has.
-let files = null;
+// This build's manifest ({files: name -> {size, sha256}, webgpu_only}), precached: it is
+// what this worker serves, whatever the server now has.
+let built = null;
 async function shipped() {
-  if (!files) {
+  if (!built) {
     const response = await caches.match(new URL("manifest.json", scope).href, { cacheName: APP_CACHE });
-    files = response ? (await response.json()).files : {};
+    built = response ? await response.json() : { files: {}, webgpu_only: [] };
   }
-  return files;
+  return built;
 }
 
 // A hex digest (the manifest's) as the base64 that Subresource Integrity expects.
 const base64 = (hex) => btoa(String.fromCharCode(...hex.match(/../g).map((pair) => parseInt(pair, 16))));
+const hex = (buffer) => [...new Uint8Array(buffer)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
 
 // Whether pages here can use WebGPU, by the test that site/engine.js `plan` makes: if not,
 // ORT's WebGPU build (27 MB) is not precached, since no page of this browser would load it.
-// Should an adapter appear later, an offline visit falls back to WASM and says why.
+// Should an adapter appear later, an offline visit falls back to WASM and says why, and
+// the next online visit keeps the build (`keepLate`).
 async function webgpu() {
   return Boolean(await self.navigator.gpu?.requestAdapter().catch(() => null));
 }
@@ -82,7 +86,7 @@ self.addEventListener("activate", (event) => {
       // pages made themselves before the build shipped one (site/python.js)
       if ((name.startsWith("hearth-app-") && name !== APP_CACHE) || name.startsWith("hearth-python-")) await caches.delete(name);
     }
-    const files = await shipped();
+    const { files } = await shipped();
     const models = await caches.open(MODEL_CACHE);
     for (const request of await models.keys()) {
       const stored = await models.match(request);
@@ -104,9 +108,28 @@ function isolated(response, page) {
   return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
 }
 
-async function fromApp(request, page) {
+// A file of ORT's WebGPU build that install skipped, loaded online now: kept in this build's
+// cache if its bytes are the ones the manifest names. A failed store (a full quota) only
+// means the next offline visit runs on WASM again.
+async function keepLate(url, response) {
+  const cache = await caches.open(APP_CACHE);
+  if (response.status !== 200 || (await cache.match(url.href))) return;
+  const bytes = await response.arrayBuffer();
+  const expected = (await shipped()).files[relative(url)].sha256;
+  if (hex(await crypto.subtle.digest("SHA-256", bytes)) === expected) {
+    await cache.put(url.href, new Response(bytes, { headers: response.headers }));
+  }
+}
+
+async function fromApp(event, page) {
+  const request = event.request;
+  const url = new URL(request.url);
   try {
-    return isolated(await fetch(request), page);
+    const response = await fetch(request);
+    if (!page && (await shipped()).webgpu_only.includes(relative(url))) {
+      event.waitUntil(keepLate(url, response.clone()).catch(() => {}));
+    }
+    return isolated(response, page);
   } catch (error) {
     // the server is gone: this build's precached copy (any page URL is the page)
     const key = page ? new URL("", scope).href : request;
@@ -118,7 +141,7 @@ async function fromApp(request, page) {
 
 async function fromModels(event) {
   const cache = await caches.open(MODEL_CACHE);
-  const expected = (await shipped())[relative(new URL(event.request.url))];
+  const expected = (await shipped()).files[relative(new URL(event.request.url))];
   const cached = await cache.match(event.request);
   if (cached && expected && cached.headers.get(HASH_HEADER) === expected.sha256) {
     return isolated(cached, false);
@@ -143,6 +166,6 @@ self.addEventListener("fetch", (event) => {
   if (isModel(url)) {
     event.respondWith(fromModels(event));
   } else {
-    event.respondWith(fromApp(request, request.mode === "navigate"));
+    event.respondWith(fromApp(event, request.mode === "navigate"));
   }
 });

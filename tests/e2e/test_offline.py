@@ -69,6 +69,11 @@ DROP_WEBGPU_BUILD = """async () => {
   }
   return dropped;
 }"""
+# the same, once a page has loaded ORT's WebGPU build online since
+WEBGPU_BUILD_KEPT = f"""async () => {{
+  const {{ webgpuOnly, cached }} = await ({APP_PRECACHE_JS})();
+  return webgpuOnly.every((name) => cached.includes(name));
+}}"""
 WORKER_STATE = """async () => {
   const r = await navigator.serviceWorker.getRegistration();
   const sw = (w) => w && `${w.state} ${w.scriptURL}`;
@@ -128,11 +133,14 @@ def test_offline_without_the_precached_webgpu_build_the_page_falls_back_to_wasm(
 ) -> None:
     # The service worker precaches ORT's WebGPU build only where it found an adapter at
     # install; one that appears later finds no such build offline. The page then opens on
-    # WASM, says why, and answers.
+    # WASM, says why, and answers. Online, the worker keeps the build once a page loads it.
     with page_session(webgpu_browser, own_server) as chat:
         chat.open(QUERY)
         chat.wait_state("ready", timeout_s=120)
         wait_until(chat.page, MODEL_SAVED_JS, timeout_s=60)
+        assert chat.page.evaluate(DROP_WEBGPU_BUILD) == 3  # type: ignore[attr-defined]
+        chat.page.reload()  # type: ignore[attr-defined]
+        wait_until(chat.page, WEBGPU_BUILD_KEPT, timeout_s=60)
         assert chat.page.evaluate(DROP_WEBGPU_BUILD) == 3  # type: ignore[attr-defined]
         stop_server(own_server)
         chat.page.reload()  # type: ignore[attr-defined]
