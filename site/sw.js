@@ -108,15 +108,21 @@ function isolated(response, page) {
   return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
 }
 
-// A file of ORT's WebGPU build that install skipped, loaded online now: kept in this build's
-// cache if its bytes are the ones the manifest names. A failed store (a full quota) only
-// means the next offline visit runs on WASM again.
+// A file of ORT's WebGPU build that install skipped (and no page has loaded since).
+async function unsaved(url) {
+  if (!(await shipped()).webgpu_only.includes(relative(url))) return false;
+  return !(await caches.match(url.href, { cacheName: APP_CACHE }));
+}
+
+// Such a file, loaded online now: kept in this build's cache if its bytes are the ones the
+// manifest names. A failed store (a full quota) only means the next offline visit runs on
+// WASM again.
 async function keepLate(url, response) {
-  const cache = await caches.open(APP_CACHE);
-  if (response.status !== 200 || (await cache.match(url.href))) return;
+  if (response.status !== 200) return;
   const bytes = await response.arrayBuffer();
   const expected = (await shipped()).files[relative(url)].sha256;
   if (hex(await crypto.subtle.digest("SHA-256", bytes)) === expected) {
+    const cache = await caches.open(APP_CACHE);
     await cache.put(url.href, new Response(bytes, { headers: response.headers }));
   }
 }
@@ -126,9 +132,7 @@ async function fromApp(event, page) {
   const url = new URL(request.url);
   try {
     const response = await fetch(request);
-    if (!page && (await shipped()).webgpu_only.includes(relative(url))) {
-      event.waitUntil(keepLate(url, response.clone()).catch(() => {}));
-    }
+    if (!page && (await unsaved(url).catch(() => false))) event.waitUntil(keepLate(url, response.clone()).catch(() => {}));
     return isolated(response, page);
   } catch (error) {
     // the server is gone: this build's precached copy (any page URL is the page)
