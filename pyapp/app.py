@@ -424,7 +424,7 @@ class App:
         another tab left unfinished (it was closed mid-reply) is drawn again, interrupted."""
         chat_id = changed or self.chat.id
         before = {m.id: m.state for m in self.chat.messages}
-        async with self.library.writing(chat_id, reply=changed is None) as held:
+        async with self.library.writing(chat_id) as held:
             if held and chat_id == self.chat.id:
                 for message in self.chat.messages:
                     if before.get(message.id, message.state) != message.state:

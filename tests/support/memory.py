@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,8 +17,7 @@ class MemoryRecords:
     refuse: StorageError | None = None  # every call raises this, as a broken storage does
     writes: int = 0
     pending: list[object] = field(default_factory=list)
-    # the chats some tab holds (Web Locks), each True while a reply is written into it
-    held: dict[str, bool] = field(default_factory=dict)
+    held: set[str] = field(default_factory=set)  # the chats some tab holds (Web Locks)
 
     def _check(self) -> None:
         if self.refuse is not None:
@@ -59,10 +57,8 @@ class MemoryRecords:
         self._check()
         self.pending = copy.deepcopy(files)  # type: ignore[arg-type]
 
-    async def claim(self, chat_id: str, reply: bool) -> Callable[[], object] | None:
-        while chat_id in self.held:
-            if self.held[chat_id]:
-                return None
-            await asyncio.sleep(0)  # another tab's rename or delete, over in a moment
-        self.held[chat_id] = reply
-        return lambda: self.held.pop(chat_id, None)
+    async def claim(self, chat_id: str) -> Callable[[], object] | None:
+        if chat_id in self.held:
+            return None
+        self.held.add(chat_id)
+        return lambda: self.held.discard(chat_id)
