@@ -12,7 +12,7 @@
 //   manifest gives it: downloaded once, then read from disk, and only while this build's
 //   manifest names that same hash. The page checks what it reads against the manifest and,
 //   if a saved copy is damaged, deletes it here and downloads it again (pyapp/browser/local.py).
-// - ORT's WebGPU build, when install skipped it, is kept once a page loads it online (an
+// - ORT's WebGPU build, when install skipped it, is stored once a page loads it online (an
 //   adapter that appeared later), so the next offline visit runs on WebGPU too.
 // - Every answer gets the cross-origin isolation headers and, for pages, the content
 //   policy that serve.py sends, so WASM threads work offline and on a static host too.
@@ -50,12 +50,21 @@ async function shipped() {
 
 // A hex digest (the manifest's) as the base64 that Subresource Integrity expects.
 const base64 = (hex) => btoa(String.fromCharCode(...hex.match(/../g).map((pair) => parseInt(pair, 16))));
-const hex = (buffer) => [...new Uint8Array(buffer)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+
+// The request that stores app file `name` of a build whose manifest lists `files`.
+// `cache: "no-cache"` asks the server whether the HTTP cache's copy is current, so a file
+// the page is downloading at the same moment (Pyodide, ORT, the snapshot) is not downloaded
+// twice, and `integrity` makes the browser refuse any body that is not the one this build's
+// manifest names: what is stored is this build's.
+const precached = (name, files) => new Request(new URL(name, scope), {
+  cache: "no-cache",
+  integrity: files[name] ? `sha256-${base64(files[name].sha256)}` : "",
+});
 
 // Whether pages here can use WebGPU, by the test that site/engine.js `plan` makes: if not,
 // ORT's WebGPU build (27 MB) is not precached, since no page of this browser would load it.
 // Should an adapter appear later, an offline visit falls back to WASM and says why, and
-// the next online visit keeps the build (`keepLate`).
+// the next online visit stores the build (`fromApp`).
 async function webgpu() {
   return Boolean(await self.navigator.gpu?.requestAdapter().catch(() => null));
 }
@@ -66,15 +75,7 @@ self.addEventListener("install", (event) => {
     const skipped = new Set((await webgpu()) ? [] : webgpuOnly);
     const names = Object.keys(files).filter((name) => !name.startsWith("models/") && !skipped.has(name));
     const cache = await caches.open(APP_CACHE);
-    // `cache: "no-cache"` asks the server whether the HTTP cache's copy is current, so the
-    // files the page is downloading at the same moment (Pyodide, ORT, the snapshot) are
-    // not downloaded twice on a first visit, and `integrity` makes the browser refuse any
-    // body that is not the one this build's manifest names: what is stored is this build's.
-    const request = (name) => new Request(new URL(name, scope), {
-      cache: "no-cache",
-      integrity: files[name] ? `sha256-${base64(files[name].sha256)}` : "",
-    });
-    await cache.addAll(["", "manifest.json", ...names].map(request));
+    await cache.addAll(["", "manifest.json", ...names].map((name) => precached(name, files)));
     await self.skipWaiting();
   })());
 });
@@ -108,32 +109,22 @@ function isolated(response, page) {
   return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
 }
 
-// A file of ORT's WebGPU build that install skipped (and no page has loaded since).
-async function unsaved(url) {
-  if (!(await shipped()).webgpu_only.includes(relative(url))) return false;
-  return !(await caches.match(url.href, { cacheName: APP_CACHE }));
-}
-
-// Such a file, loaded online now: kept in this build's cache if its bytes are the ones the
-// manifest names. A failed store (a full quota) only means the next offline visit runs on
-// WASM again.
-async function keepLate(url, response) {
-  if (response.status !== 200) return;
-  const bytes = await response.arrayBuffer();
-  const expected = (await shipped()).files[relative(url)].sha256;
-  if (hex(await crypto.subtle.digest("SHA-256", bytes)) === expected) {
-    const cache = await caches.open(APP_CACHE);
-    await cache.put(url.href, new Response(bytes, { headers: response.headers }));
-  }
+// A file of ORT's WebGPU build that install skipped, loaded online now: stored in this
+// build's cache, as install would have (a failed store, a full quota say, only means the
+// next offline visit runs on WASM again).
+async function storeSkipped(url) {
+  const { files, webgpu_only: late } = await shipped();
+  const name = relative(url);
+  if (!late.includes(name)) return;
+  const cache = await caches.open(APP_CACHE);
+  if (!(await cache.match(url.href))) await cache.add(precached(name, files));
 }
 
 async function fromApp(event, page) {
   const request = event.request;
-  const url = new URL(request.url);
+  let response;
   try {
-    const response = await fetch(request);
-    if (!page && (await unsaved(url).catch(() => false))) event.waitUntil(keepLate(url, response.clone()).catch(() => {}));
-    return isolated(response, page);
+    response = await fetch(request);
   } catch (error) {
     // the server is gone: this build's precached copy (any page URL is the page)
     const key = page ? new URL("", scope).href : request;
@@ -141,6 +132,8 @@ async function fromApp(event, page) {
     if (cached) return isolated(cached, page);
     throw error;
   }
+  if (!page && response.ok) event.waitUntil(storeSkipped(new URL(request.url)).catch(() => {}));
+  return isolated(response, page);
 }
 
 async function fromModels(event) {

@@ -133,7 +133,8 @@ def test_offline_without_the_precached_webgpu_build_the_page_falls_back_to_wasm(
 ) -> None:
     # The service worker precaches ORT's WebGPU build only where it found an adapter at
     # install; one that appears later finds no such build offline. The page then opens on
-    # WASM, says why, and answers. Online, the worker keeps the build once a page loads it.
+    # WASM, says why, and answers. Online, the worker stores the build once a page loads
+    # it, and the next offline visit runs on WebGPU.
     with page_session(webgpu_browser, own_server) as chat:
         chat.open(QUERY)
         chat.wait_state("ready", timeout_s=120)
@@ -141,11 +142,16 @@ def test_offline_without_the_precached_webgpu_build_the_page_falls_back_to_wasm(
         assert chat.page.evaluate(DROP_WEBGPU_BUILD) == 3  # type: ignore[attr-defined]
         chat.page.reload()  # type: ignore[attr-defined]
         wait_until(chat.page, WEBGPU_BUILD_KEPT, timeout_s=60)
-        assert chat.page.evaluate(DROP_WEBGPU_BUILD) == 3  # type: ignore[attr-defined]
         stop_server(own_server)
+        status = chat.page.locator("[data-testid=status]")  # type: ignore[attr-defined]
         chat.page.reload()  # type: ignore[attr-defined]
         chat.wait_state("ready", timeout_s=120)
-        status = chat.page.locator("[data-testid=status]").inner_text()  # type: ignore[attr-defined]
+        on = status.inner_text()
+        assert "WebGPU" in on and "WASM" not in on, on  # not "WASM, … (WebGPU failed: …)"
+        assert chat.page.evaluate(DROP_WEBGPU_BUILD) == 3  # type: ignore[attr-defined]
+        chat.page.reload()  # type: ignore[attr-defined]
+        chat.wait_state("ready", timeout_s=120)
+        status = status.inner_text()
         assert "WASM" in status, status
         assert "WebGPU failed: its runtime is not saved for offline use; reload once" in status
         assert "Paris" in ask(chat, "What is the capital of France?").inner_text()  # type: ignore[attr-defined]
