@@ -311,8 +311,9 @@ class GpuDecoder {
 
   static async create(ortUrl, graph, externalData, shape, ep, threads) {
     // ORT's WebGPU build, its binary read from the precache as the WASM path's is. Offline
-    // it is there only if the service worker found an adapter when it installed
-    // (site/sw.js): a failed fetch says so, in the words the fallback's status line shows.
+    // it is there only if the service worker found an adapter when it installed, or a page
+    // has loaded it online since (site/sw.js): a failed fetch says so, in the words the
+    // fallback's status line shows.
     const [ort, wasmBinary] = await Promise.all([
       import(ortUrl), readBytes(`${folderOf(ortUrl)}ort-wasm-simd-threaded.asyncify.wasm`, { cached: true }),
     ]).catch((error) => {

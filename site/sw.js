@@ -111,13 +111,21 @@ function isolated(response, page) {
 
 // A file of ORT's WebGPU build that install skipped, loaded online now: stored in this
 // build's cache, as install would have (a failed store, a full quota say, only means the
-// next offline visit runs on WASM again).
+// next offline visit runs on WASM again). Each is stored once, though ORT's threads each
+// load the build's script.
+const storing = new Set();
 async function storeSkipped(url) {
   const { files, webgpu_only: late } = await shipped();
   const name = relative(url);
-  if (!late.includes(name)) return;
-  const cache = await caches.open(APP_CACHE);
-  if (!(await cache.match(url.href))) await cache.add(precached(name, files));
+  if (!late.includes(name) || !files[name] || storing.has(name)) return;
+  storing.add(name);
+  try {
+    const request = precached(name, files);
+    const cache = await caches.open(APP_CACHE);
+    if (!(await cache.match(request))) await cache.add(request);
+  } finally {
+    storing.delete(name);
+  }
 }
 
 async function fromApp(event, page) {
