@@ -69,7 +69,7 @@ DROP_WEBGPU_BUILD = """async () => {
   }
   return dropped;
 }"""
-# the same, once a page has loaded ORT's WebGPU build online since
+# whether this build's app cache holds every file of ORT's WebGPU build
 WEBGPU_BUILD_KEPT = f"""async () => {{
   const {{ webgpuOnly, cached }} = await ({APP_PRECACHE_JS})();
   return webgpuOnly.every((name) => cached.includes(name));
@@ -143,15 +143,15 @@ def test_offline_without_the_precached_webgpu_build_the_page_falls_back_to_wasm(
         chat.page.reload()  # type: ignore[attr-defined]
         wait_until(chat.page, WEBGPU_BUILD_KEPT, timeout_s=60)
         stop_server(own_server)
-        status = chat.page.locator("[data-testid=status]")  # type: ignore[attr-defined]
+        line = chat.page.locator("[data-testid=status]")  # type: ignore[attr-defined]
         chat.page.reload()  # type: ignore[attr-defined]
         chat.wait_state("ready", timeout_s=120)
-        on = status.inner_text()
-        assert "WebGPU" in on and "WASM" not in on, on  # not "WASM, … (WebGPU failed: …)"
+        status = line.inner_text()
+        assert "WebGPU" in status and "WASM" not in status, status  # no "(WebGPU failed: …)"
         assert chat.page.evaluate(DROP_WEBGPU_BUILD) == 3  # type: ignore[attr-defined]
         chat.page.reload()  # type: ignore[attr-defined]
         chat.wait_state("ready", timeout_s=120)
-        status = status.inner_text()
+        status = line.inner_text()
         assert "WASM" in status, status
         assert "WebGPU failed: its runtime is not saved for offline use; reload once" in status
         assert "Paris" in ask(chat, "What is the capital of France?").inner_text()  # type: ignore[attr-defined]
