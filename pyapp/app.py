@@ -358,34 +358,36 @@ class App:
                 await self._show_pending()
 
     async def regenerate(self) -> None:
-        messages = self.chat.messages
-        if self.busy or self.session is None or len(messages) < 2:
+        if self.busy or self.session is None or len(self.chat.messages) < 2:
             return
         async with self._busy(State.GENERATING, GENERATING), self._holding() as held:
-            if not held:
+            messages = self.chat.messages  # as saved last, maybe in another tab
+            if not held or len(messages) < 2:
                 return
             self.view.hide_banner()
             turn = await self._routed(messages[-2])
             await self._show(self.session.regenerate(turn))
 
     async def edit(self, message_id: str, text: str) -> None:
-        at = self.chat.find(message_id)
-        if self.busy or self.session is None or not text.strip() or at < 0:
+        if self.busy or self.session is None or not text.strip():
             return
-        chat, replaced, title = self.chat, self.chat.messages[at:], self.chat.title
+        if self.chat.find(message_id) < 0:
+            return
         async with self._busy(State.GENERATING, GENERATING), self._holding() as held:
-            if not held:
+            at = self.chat.find(message_id)  # as saved last, maybe in another tab
+            if not held or at < 0:
                 self.view.prompt(text.strip())  # the edit box has closed: the edit stays here
                 return
+            chat, replaced, title = self.chat, self.chat.messages[at:], self.chat.title
             self.view.hide_banner()
             edited = replace(self.chat.messages[at], text=text.strip())
             turn = await self._routed(edited)
             answered = await self._show(self.session.edit(message_id, text.strip(), turn))
         if answered and len(replaced) > 1:
-            self._offer_undo_edit(chat, at, replaced, title)
+            self._offer_undo_edit(chat.id, at, replaced, title)
 
     def _offer_undo_edit(
-        self, chat: Chat, at: int, replaced: list[ChatMessage], title: str
+        self, chat_id: str, at: int, replaced: list[ChatMessage], title: str
     ) -> None:
         """An edit replaced the message and everything after it: Undo puts them back, and
         the title it had (the new question and reply go; a reply being written ends
@@ -400,8 +402,9 @@ class App:
         async def undo() -> None:
             if not await self._leave_reply():
                 return
-            async with self._holding(chat.id, undo) as held:
-                if not held:
+            async with self._holding(chat_id, undo) as held:
+                chat = self.library.chats.get(chat_id)  # as saved last, maybe elsewhere
+                if not held or chat is None:
                     return
                 chat.messages[at:], chat.title = replaced, title
                 await self.library.save(chat)
@@ -420,15 +423,21 @@ class App:
     ) -> AsyncIterator[bool]:
         """`Library.writing` for the open chat (for a reply) or the `changed` one (a rename,
         a delete, an Undo), saying so when another tab is writing a reply in it, with a
-        button that tries the change again (`retry`: a typed title is kept there). A reply
-        another tab left unfinished (it was closed mid-reply) is drawn again, interrupted."""
+        button that tries the change again (`retry`: a typed title is kept there). The chat
+        is then the version saved last, by whichever tab (a reply another tab left
+        unfinished, as it was closed, is drawn interrupted); one deleted in another tab
+        takes no change, and what was typed stays."""
         chat_id = changed or self.chat.id
-        before = {m.id: m.state for m in self.chat.messages}
+        mine = self.library.chats.get(chat_id)
         async with self.library.writing(chat_id) as held:
-            if held and chat_id == self.chat.id:
-                for message in self.chat.messages:
-                    if before.get(message.id, message.state) != message.state:
-                        self.view.message(*self._message(message))
+            kept = self.library.chats.get(chat_id)
+            if held and kept is not mine:  # read again as saved, maybe just now elsewhere
+                if kept is None:
+                    held = False
+                    await self._gone_elsewhere(chat_id)
+                elif chat_id == self.chat.id:
+                    self._adopt(kept)
+                self._show_chats()
             elif not held:
                 chat = self.library.chats.get(changed) if changed else None
                 title = chat.title if chat is not None else ""
@@ -574,8 +583,11 @@ class App:
     async def open_chat(self, chat: Chat) -> None:
         """Continue `chat` (a new one appears in the list once it has a message). The
         in-page model's cache follows on the next prompt: its common prefix decides."""
-        if not await self._leave_reply():
-            return
+        if await self._leave_reply():
+            await self._continue(chat)
+
+    async def _continue(self, chat: Chat) -> None:
+        """Open `chat` now: the open one writes no reply, or it is gone."""
         self.chat = chat
         if self.session is not None:
             self.session.open(chat)
@@ -598,20 +610,29 @@ class App:
         if writing:
             return
         chat = await self.library.refresh(chat_id)
-        if chat_id == self.chat.id:
-            if chat is None:
-                await self.open_chat(Chat())
-                self.view.banner("The open chat was deleted in another tab.", kind="info")
-                return
-            shown = {m.id: m for m in self.chat.messages}
-            self.chat = chat
-            if self.session is not None:
-                self.session.open(chat)
-            for message in chat.messages:  # only what changed is drawn again
-                if shown.get(message.id) != message:
-                    self.view.message(*self._message(message))
-            self.view.keep([m.id for m in chat.messages])
+        if chat is None:
+            await self._gone_elsewhere(chat_id)
+        elif chat_id == self.chat.id:
+            self._adopt(chat)
         self._show_chats()
+
+    def _adopt(self, chat: Chat) -> None:
+        """Continue the open chat as another tab saved it (`chat`, read again)."""
+        shown = {m.id: m for m in self.chat.messages}
+        self.chat = chat
+        if self.session is not None:
+            self.session.open(chat)
+        for message in chat.messages:  # only what changed is drawn again
+            if shown.get(message.id) != message:
+                self.view.message(*self._message(message))
+        self.view.keep([m.id for m in chat.messages])
+
+    async def _gone_elsewhere(self, chat_id: str) -> None:
+        """`chat_id` was deleted in another tab: close it here if it is open (what was
+        typed stays)."""
+        if chat_id == self.chat.id:  # `_holding` may ask, before its reply begins
+            await self._continue(Chat())
+            self.view.banner("The open chat was deleted in another tab.", kind="info")
 
     async def rename(self, chat_id: str, title: str) -> None:
         async with self._holding(chat_id, lambda: self.rename(chat_id, title)) as held:

@@ -165,7 +165,9 @@ class Library:
         """Hold `chat_id` while this tab changes it: True once held (at once when this tab
         holds it already), False while another tab writes a reply into it. Each tab saves
         its own copy of a chat, so a reply written in each at once, or a rename or delete
-        made during another tab's reply, would be undone by the other's next save."""
+        made during another tab's reply, would be undone by the other's next save. Once
+        held, the chat is read again (`refresh`): `chats` then holds the version kept, or
+        no longer holds a chat deleted elsewhere."""
         if chat_id in self._writing:
             yield True
             return
@@ -173,6 +175,8 @@ class Library:
         if release is None:
             yield False
             return
+        if chat_id in self.chats:  # another tab may have saved it a moment ago, before its
+            await self.refresh(chat_id)  # broadcast arrives: change the version kept
         for message in self.chats[chat_id].messages if chat_id in self.chats else ():
             if message.state == MessageState.STREAMING:  # no tab writes it: its tab went away
                 message.state = MessageState.INTERRUPTED

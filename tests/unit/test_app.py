@@ -6,6 +6,8 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from pyapp.app import CHANGING_ELSEWHERE, REPLYING_ELSEWHERE, App, Provider
 from pyapp.backends import Backend as ChatBackend
 from pyapp.backends import BackendKind
@@ -482,7 +484,7 @@ def test_deleting_the_chat_being_written_stops_its_reply_first() -> None:
     assert page.last("banner")["action"] == "Undo"
     run_async(app.handle({"type": "banner_action"}))  # Undo brings it back, stopped reply and all
     assert app.library.chats[chat.id].messages[-1].state.value == "stopped"
-    assert app.chat is chat  # and opens it again: it was the open one
+    assert app.chat is app.library.chats[chat.id]  # and opens it again: it was the open one
     assert page.last("messages")["items"][-1]["state"] == "stopped"
 
 
@@ -639,6 +641,53 @@ def test_an_edit_that_replaced_later_messages_offers_undo() -> None:
     reopened = Library(records)
     run_async(reopened.load())
     assert [m.text for m in reopened.chats[app.chat.id].messages] == [t for _, t in before]
+
+
+def test_a_change_made_before_another_tabs_save_is_heard_of_keeps_that_save() -> None:
+    """Another tab's save reaches this tab by its BroadcastChannel message, which may not
+    have arrived yet: the chat is read again once held, so what that tab saved stays."""
+    records = MemoryRecords()
+    tab_a, _, _, _ = make_app([Script(["Paris."]), Script(["Berlin."])], records=records)
+    run_async(tab_a.handle({"type": "send", "text": "Capital of France?"}))
+    tab_b, page_b, _, _ = make_app([Script(["Rome."]), Script(["Madrid."])], records=records)
+    chat_id = tab_a.chat.id
+    run_async(tab_a.handle({"type": "rename", "id": chat_id, "title": "Capitals"}))
+    run_async(tab_b.handle({"type": "send", "text": "And of Italy?"}))  # no broadcast yet
+    kept = records.records[chat_id]
+    assert kept["title"] == "Capitals"
+    run_async(tab_a.handle({"type": "send", "text": "And of Germany?"}))
+    last = tab_b.chat.messages[-1].id
+    run_async(tab_b.handle({"type": "edit", "id": last, "text": "ignored"}))  # a reply: no edit
+    question = next(m.id for m in tab_b.chat.messages if m.text == "And of Italy?")
+    run_async(tab_b.handle({"type": "edit", "id": question, "text": "And of Spain?"}))
+    texts = [m["text"] for m in records.records[chat_id]["messages"]]  # type: ignore[index]
+    assert texts == ["Capital of France?", "Paris.", "And of Spain?", "Madrid."]
+    drawn = [op["item"]["text"] for op in page_b.ops if op["op"] == "message"]
+    assert "And of Germany?" in drawn and drawn[-1] == "Madrid."  # A's turn was shown first
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"type": "send", "text": "And of Italy?"},
+        {"type": "regenerate"},
+        {"type": "rename", "title": "Capitals"},
+    ],
+)
+def test_a_chat_deleted_elsewhere_takes_no_change_here_and_is_not_saved_again(
+    event: dict[str, str],
+) -> None:
+    records = MemoryRecords()
+    tab_a, _, _, _ = make_app([Script(["Paris."])], records=records)
+    run_async(tab_a.handle({"type": "send", "text": "Capital of France?"}))
+    tab_b, page_b, _, _ = make_app([Script(["Rome."])], records=records)
+    gone = tab_a.chat.id
+    run_async(tab_a.handle({"type": "delete", "id": gone}))
+    run_async(tab_b.handle({**event, "id": gone}))  # before A's broadcast arrives
+    assert records.records == {}  # not brought back
+    assert tab_b.chat.id != gone and page_b.last("chats")["items"] == []
+    assert page_b.last("banner")["text"] == "The open chat was deleted in another tab."
+    assert not any(op["op"] == "prompt" for op in page_b.ops)  # what was typed stays
 
 
 def test_a_chat_another_tab_is_answering_in_takes_no_second_reply_or_change() -> None:
