@@ -50,6 +50,10 @@ REPLYING_ELSEWHERE = (
     "streams), or start a New chat."
 )
 CHANGING_ELSEWHERE = "Another tab is writing a reply in “{title}”: try again once it is done."
+EDIT_OVERTAKEN = (
+    "This chat has changed since the edit (in another tab), so Undo would remove that: "
+    "nothing was undone."
+)
 
 
 class Provider(Protocol):
@@ -392,6 +396,8 @@ class App:
         """An edit replaced the message and everything after it: Undo puts them back, and
         the title it had (the new question and reply go; a reply being written ends
         first)."""
+        edited = self.library.chats.get(chat_id)
+        written = [m.id for m in edited.messages[at:]] if edited else []  # what Undo removes
         later = len(replaced) - 1
         removed = (
             f"{later} message that followed it was"
@@ -405,6 +411,9 @@ class App:
             async with self._holding(chat_id, undo) as held:
                 chat = self.library.chats.get(chat_id)  # as saved last, maybe elsewhere
                 if not held or chat is None:
+                    return
+                if [m.id for m in chat.messages[at:]] != written:
+                    self.view.banner(EDIT_OVERTAKEN, kind="info")
                     return
                 chat.messages[at:], chat.title = replaced, title
                 await self.library.save(chat)

@@ -93,6 +93,7 @@ class Library:
         self.open_id: str | None = None
         self.problem: str | None = None  # why history is not being saved, once it is known
         self._writing: set[str] = set()  # the chats this tab holds (see `writing`)
+        self._unsaved: set[str] = set()  # the chats whose last save here was refused
 
     async def load(self) -> list[str]:
         """Read every chat; returns what to tell the user (skipped records, no storage)."""
@@ -137,7 +138,13 @@ class Library:
         """Keep `chat` (the ChatStore of a ChatSession). A refusal never interrupts the
         chat: it is noted in `problem`, shown once by the app."""
         self.chats[chat.id] = chat
-        await self._store(self.records.put(chat_to_json(chat)))
+        try:
+            await self.records.put(chat_to_json(chat))
+        except StorageError as error:
+            self._unsaved.add(chat.id)
+            self._failed(error)
+        else:
+            self._unsaved.discard(chat.id)
 
     async def load_pending(self) -> list[Attached]:
         """The files attached to a message that a reload interrupted before it was sent
@@ -167,7 +174,8 @@ class Library:
         its own copy of a chat, so a reply written in each at once, or a rename or delete
         made during another tab's reply, would be undone by the other's next save. Once
         held, the chat is read again (`refresh`): `chats` then holds the version kept, or
-        no longer holds a chat deleted elsewhere."""
+        no longer holds a chat deleted elsewhere. A copy that storage refused to save is
+        newer than the record, and stays."""
         if chat_id in self._writing:
             yield True
             return
@@ -175,13 +183,13 @@ class Library:
         if release is None:
             yield False
             return
-        if chat_id in self.chats:  # another tab may have saved it a moment ago, before its
-            await self.refresh(chat_id)  # broadcast arrives: change the version kept
-        for message in self.chats[chat_id].messages if chat_id in self.chats else ():
-            if message.state == MessageState.STREAMING:  # no tab writes it: its tab went away
-                message.state = MessageState.INTERRUPTED
         self._writing.add(chat_id)
         try:
+            if chat_id in self.chats and chat_id not in self._unsaved:  # another tab may
+                await self.refresh(chat_id)  # have saved it just now, its broadcast not here
+            for message in self.chats[chat_id].messages if chat_id in self.chats else ():
+                if message.state == MessageState.STREAMING:  # no tab writes it: it went away
+                    message.state = MessageState.INTERRUPTED
             yield True
         finally:
             self._writing.discard(chat_id)

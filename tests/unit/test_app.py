@@ -11,6 +11,7 @@ import pytest
 from pyapp.app import CHANGING_ELSEWHERE, REPLYING_ELSEWHERE, App, Provider
 from pyapp.backends import Backend as ChatBackend
 from pyapp.backends import BackendKind
+from pyapp.chats import chat_to_json
 from pyapp.errors import EngineError, ModelLoadError, RemoteError, StorageError
 from pyapp.library import Library
 from pyapp.redraw import FIRST_S, STREAM_EVERY_S, STREAM_SETTLED_S, Redraw
@@ -688,6 +689,51 @@ def test_a_chat_deleted_elsewhere_takes_no_change_here_and_is_not_saved_again(
     assert tab_b.chat.id != gone and page_b.last("chats")["items"] == []
     assert page_b.last("banner")["text"] == "The open chat was deleted in another tab."
     assert not any(op["op"] == "prompt" for op in page_b.ops)  # what was typed stays
+
+
+class FullRecords(MemoryRecords):
+    """Storage that reads but refuses every write, as a full quota does."""
+
+    async def put(self, record: dict[str, object]) -> None:
+        raise StorageError("QuotaExceededError: the quota has been exceeded")
+
+
+@pytest.mark.parametrize("saved_first", [True, False])
+def test_turns_storage_refused_stay_in_the_tab_though_the_chat_is_read_again(
+    saved_first: bool,
+) -> None:
+    records = FullRecords()
+    app, page, _, _ = make_app([Script(["Paris."]), Script(["Rome."])], records=records)
+    if saved_first:
+        app.chat.title = "Capitals"
+        run_async(MemoryRecords.put(records, chat_to_json(app.chat)))
+        app.library.chats[app.chat.id] = app.chat
+    run_async(app.handle({"type": "send", "text": "Capital of France?"}))
+    run_async(app.handle({"type": "send", "text": "And of Italy?"}))
+    assert [m.text for m in app.chat.messages] == [
+        "Capital of France?",
+        "Paris.",
+        "And of Italy?",
+        "Rome.",
+    ]
+    assert all("another tab" not in str(op.get("text") or "") for op in page.ops)
+
+
+def test_an_edits_undo_takes_nothing_another_tab_wrote_since() -> None:
+    records = MemoryRecords()
+    tab_a, _, _, _ = make_app([Script(["Paris."]), Script(["Madrid."])], records=records)
+    run_async(tab_a.handle({"type": "send", "text": "Capital of France?"}))
+    tab_b, page_b, _, _ = make_app([Script(["Rome."])], records=records)
+    chat_id = tab_a.chat.id
+    first = tab_b.chat.messages[0].id
+    run_async(tab_b.handle({"type": "edit", "id": first, "text": "Capital of Italy?"}))
+    assert page_b.last("banner")["action"] == "Undo"
+    run_async(tab_a.handle({"type": "chat_changed", "id": chat_id}))
+    run_async(tab_a.handle({"type": "send", "text": "And of Spain?"}))
+    run_async(tab_b.handle({"type": "banner_action"}))  # A's broadcast not here yet
+    texts = [m["text"] for m in records.records[chat_id]["messages"]]  # type: ignore[index]
+    assert texts == ["Capital of Italy?", "Rome.", "And of Spain?", "Madrid."]
+    assert page_b.last("banner")["text"].startswith("This chat has changed")
 
 
 def test_a_chat_another_tab_is_answering_in_takes_no_second_reply_or_change() -> None:
