@@ -373,9 +373,7 @@ class App:
             await self._show(self.session.regenerate(turn))
 
     async def edit(self, message_id: str, text: str) -> None:
-        if self.busy or self.session is None or not text.strip():
-            return
-        if self.chat.find(message_id) < 0:
+        if self.busy or self.session is None or not text.strip() or self.chat.find(message_id) < 0:
             return
         async with self._busy(State.GENERATING, GENERATING), self._holding() as held:
             at = self.chat.find(message_id)  # as saved last, maybe in another tab
@@ -438,6 +436,7 @@ class App:
         takes no change, and what was typed stays."""
         chat_id = changed or self.chat.id
         mine = self.library.chats.get(chat_id)
+        before = {m.id: m.state for m in self.chat.messages}
         async with self.library.writing(chat_id) as held:
             kept = self.library.chats.get(chat_id)
             if held and kept is not mine:  # read again as saved, maybe just now elsewhere
@@ -447,6 +446,10 @@ class App:
                 elif chat_id == self.chat.id:
                     self._adopt(kept)
                 self._show_chats()
+            elif held and chat_id == self.chat.id:  # not read again (unsaved, unreadable)
+                for message in self.chat.messages:
+                    if before.get(message.id, message.state) != message.state:
+                        self.view.message(*self._message(message))
             elif not held:
                 chat = self.library.chats.get(changed) if changed else None
                 title = chat.title if chat is not None else ""

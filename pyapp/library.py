@@ -122,12 +122,14 @@ class Library:
             return self.chats.get(chat_id)
         if record is None:
             self.chats.pop(chat_id, None)
+            self._unsaved.discard(chat_id)
             return None
         try:
             chat = chat_from_json(record, live=True)  # a reply still streaming there stays so
         except RecordError:
             return self.chats.get(chat_id)
         self.chats[chat_id] = chat
+        self._unsaved.discard(chat_id)  # the copy held is the record now
         return chat
 
     def opened(self) -> Chat:
@@ -138,13 +140,10 @@ class Library:
         """Keep `chat` (the ChatStore of a ChatSession). A refusal never interrupts the
         chat: it is noted in `problem`, shown once by the app."""
         self.chats[chat.id] = chat
-        try:
-            await self.records.put(chat_to_json(chat))
-        except StorageError as error:
-            self._unsaved.add(chat.id)
-            self._failed(error)
-        else:
+        if await self._store(self.records.put(chat_to_json(chat))):
             self._unsaved.discard(chat.id)
+        else:
+            self._unsaved.add(chat.id)
 
     async def load_pending(self) -> list[Attached]:
         """The files attached to a message that a reload interrupted before it was sent
@@ -255,11 +254,14 @@ class Library:
             added.append(chat)
         return Imported(added, already, empty)
 
-    async def _store(self, work: Awaitable[None]) -> None:
+    async def _store(self, work: Awaitable[None]) -> bool:
+        """Whether `work` was stored (a refusal is noted in `problem`)."""
         try:
             await work
         except StorageError as error:
             self._failed(error)
+            return False
+        return True
 
     def _failed(self, error: StorageError) -> str:
         self.problem = NOT_SAVED.format(reason=error)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -691,11 +692,16 @@ def test_a_chat_deleted_elsewhere_takes_no_change_here_and_is_not_saved_again(
     assert not any(op["op"] == "prompt" for op in page_b.ops)  # what was typed stays
 
 
+@dataclass
 class FullRecords(MemoryRecords):
-    """Storage that reads but refuses every write, as a full quota does."""
+    """Storage that reads but refuses every write while `full`, as a full quota does."""
+
+    full: bool = True
 
     async def put(self, record: dict[str, object]) -> None:
-        raise StorageError("QuotaExceededError: the quota has been exceeded")
+        if self.full:
+            raise StorageError("QuotaExceededError: the quota has been exceeded")
+        await super().put(record)
 
 
 @pytest.mark.parametrize("saved_first", [True, False])
@@ -717,6 +723,29 @@ def test_turns_storage_refused_stay_in_the_tab_though_the_chat_is_read_again(
         "Rome.",
     ]
     assert all("another tab" not in str(op.get("text") or "") for op in page.ops)
+
+
+def test_a_copy_storage_refused_is_read_again_once_another_tabs_save_replaced_it() -> None:
+    records = MemoryRecords()
+    tab_a, _, _, _ = make_app([Script(["Paris."]), Script(["Rome."])], records=records)
+    run_async(tab_a.handle({"type": "send", "text": "Capital of France?"}))
+    full = FullRecords(records=records.records, open_id=records.open_id)  # B cannot write, yet
+    tab_b, _, _, _ = make_app([Script(["Madrid."]), Script(["Lisbon."])], records=full)
+    chat_id = tab_a.chat.id
+    run_async(tab_b.handle({"type": "send", "text": "And of Spain?"}))  # kept in B only
+    run_async(tab_a.handle({"type": "send", "text": "And of Italy?"}))
+    run_async(tab_b.handle({"type": "chat_changed", "id": chat_id}))  # B takes A's version
+    run_async(tab_a.handle({"type": "rename", "id": chat_id, "title": "Capitals"}))
+    full.full = False
+    run_async(tab_b.handle({"type": "send", "text": "And of Portugal?"}))  # before A's news
+    kept = records.records[chat_id]
+    assert kept["title"] == "Capitals"
+    assert [m["text"] for m in kept["messages"]][-4:] == [  # type: ignore[index]
+        "And of Italy?",
+        "Rome.",
+        "And of Portugal?",
+        "Lisbon.",
+    ]
 
 
 def test_an_edits_undo_takes_nothing_another_tab_wrote_since() -> None:
