@@ -378,7 +378,7 @@ class App:
         async with self._busy(State.GENERATING, GENERATING), self._holding() as held:
             at = self.chat.find(message_id)  # as saved last, maybe in another tab
             if not held or at < 0:
-                self.view.prompt(text.strip())  # the edit box has closed: the edit stays here
+                self.view.give_back(text.strip())  # the edit box has closed: the edit stays here
                 return
             chat, replaced, title = self.chat, self.chat.messages[at:], self.chat.title
             self.view.hide_banner()
@@ -518,7 +518,7 @@ class App:
                     self.view.remove(event.removed)
                 if event.prompt:
                     given = typed if typed is not None and typed.strip() == event.prompt else None
-                    self.view.prompt(given or event.prompt)
+                    self.view.give_back(given or event.prompt)
                 self._show_chats()  # a new chat's first turn undone: it is no longer listed
                 self.report(event.error, self.active)
                 self._settle(figures=False)  # an undone turn's figures describe nothing kept

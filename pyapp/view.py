@@ -156,8 +156,13 @@ class View:
         self._op("download", name=name, mime=mime, text=text)
 
     def prompt(self, text: str) -> None:
-        """Put text (back) in the prompt box and focus it."""
+        """Put text in the prompt box and focus it."""
         self._op("prompt", text=text)
+
+    def give_back(self, text: str) -> None:
+        """Put a message that was not sent back in the prompt box, before what was typed
+        there since (the box stays on while a reply is written), so neither is lost."""
+        self._op("give_back", text=text)
 
 
 def _field(value: object) -> str:

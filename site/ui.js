@@ -346,6 +346,17 @@ export class Renderer {
     this.el.prompt.focus();
   }
 
+  // A message that was not sent (a failed or stopped turn, a refused edit) comes back first,
+  // above what was typed since, with the caret at its end: neither is lost.
+  op_give_back({ text }) {
+    const draft = this.el.prompt.value;
+    let value = text;
+    if (draft.startsWith(text)) value = draft; // it is there already
+    else if (draft.trim()) value = `${text}\n\n${draft}`;
+    this.op_prompt({ text: value });
+    this.el.prompt.setSelectionRange(text.length, text.length);
+  }
+
   op_download({ name, mime, text }) {
     const url = URL.createObjectURL(new Blob([text], { type: mime }));
     const link = Object.assign(this.doc.createElement("a"), { href: url, download: name });

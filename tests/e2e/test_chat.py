@@ -145,7 +145,9 @@ def test_a_long_message_shows_how_far_it_has_been_read(
     assert not question.locator(".content").evaluate(clipped)
 
 
-def test_stop_while_a_long_message_is_read_gives_it_back(chat: PageSession) -> None:
+def test_stop_while_a_long_message_is_read_gives_it_back_above_what_was_typed_since(
+    chat: PageSession,
+) -> None:
     chat.open("?temperature=0&max_tokens=4")
     chat.wait_state("ready")
     page = chat.page
@@ -155,12 +157,19 @@ def test_stop_while_a_long_message_is_read_gives_it_back(chat: PageSession) -> N
     page.wait_for_function(
         "() => document.querySelector('[data-testid=status]').textContent.startsWith('Reading')"
     )
+    assert page.input_value("[data-testid=prompt]") == ""  # taken
+    page.fill("[data-testid=prompt]", "Then list its main points.")  # the next, meanwhile
     page.click("[data-testid=stop]")
     banner_saying(page, "Stopped before the reply began: your message is back in the message box.")
     chat.wait_state("ready")
     assert page.locator("[data-testid=message]").count() == 0  # nothing half-done is kept
-    assert page.input_value("[data-testid=prompt]") == paste  # as typed
+    box = page.locator("[data-testid=prompt]")
+    assert box.input_value() == paste + "\n\nThen list its main points."  # both, as typed
+    assert box.evaluate("(b) => [b.selectionStart, b.selectionEnd]") == [len(paste)] * 2
     assert page.get_attribute("[data-testid=error]", "data-kind") == "info"
+    page.reload()  # and the draft survives a reload as it is
+    chat.wait_state("ready")
+    assert box.input_value() == paste + "\n\nThen list its main points."
 
 
 @pytest.mark.parametrize(

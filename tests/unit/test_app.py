@@ -173,7 +173,7 @@ def test_a_failed_reply_gives_the_prompt_back_and_removes_its_bubbles() -> None:
     removed = page.last("remove")["ids"]
     added = [op["item"]["id"] for op in page.ops if op["op"] == "message"]
     assert sorted(removed) == sorted(added)
-    assert page.last("prompt") == {"op": "prompt", "text": "hi"}
+    assert page.last("give_back") == {"op": "give_back", "text": "hi"}
     assert page.last("banner")["text"] == "ONNX Runtime failed"
     assert page.last("status")["state"] == "ready"
 
@@ -522,7 +522,7 @@ def test_a_new_chat_whose_first_reply_failed_is_not_listed() -> None:
     app, page, _, _ = make_app([Script(["x"], error=EngineError("boom"))])
     run_async(app.handle({"type": "send", "text": "    indented\ncode  "}))
     assert page.last("chats")["items"] == []
-    assert page.last("prompt")["text"] == "    indented\ncode  "  # given back as typed
+    assert page.last("give_back")["text"] == "    indented\ncode  "  # given back as typed
     assert page.last("status")["text"] == "Ready · somewhere · Scripted"  # no figures
 
 
@@ -689,7 +689,7 @@ def test_a_chat_deleted_elsewhere_takes_no_change_here_and_is_not_saved_again(
     assert records.records == {}  # not brought back
     assert tab_b.chat.id != gone and page_b.last("chats")["items"] == []
     assert page_b.last("banner")["text"] == "The open chat was deleted in another tab."
-    assert not any(op["op"] == "prompt" for op in page_b.ops)  # what was typed stays
+    assert not any(op["op"] in ("prompt", "give_back") for op in page_b.ops)  # what was typed stays
 
 
 @dataclass
@@ -800,7 +800,8 @@ def test_a_chat_another_tab_is_answering_in_takes_no_second_reply_or_change() ->
     banners = [(op["text"], op["action"]) for op in page_b.ops if op["op"] == "banner"]
     changing = (CHANGING_ELSEWHERE.format(title="Capital of France?"), "Try again")
     assert banners == [(REPLYING_ELSEWHERE, None)] * 2 + [changing] * 2
-    assert not any(op["op"] in ("prompt", "message") for op in page_b.ops)  # B's text stays
+    # B's text stays where it was typed
+    assert not any(op["op"] in ("prompt", "give_back", "message") for op in page_b.ops)
     kept = records.records[chat_id]
     assert kept["title"] == "Mine"
     assert [m["text"] for m in kept["messages"]][:3] == [  # type: ignore[index]
