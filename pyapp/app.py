@@ -437,7 +437,7 @@ class App:
         chat_id = changed or self.chat.id
         mine = self.library.chats.get(chat_id)
         before = {m.id: m.state for m in self.chat.messages}
-        async with self.library.writing(chat_id) as held:
+        async with self.library.writing(chat_id, reply=changed is None) as held:
             kept = self.library.chats.get(chat_id)
             if held and kept is not mine:  # read again as saved, maybe just now elsewhere
                 if kept is None:

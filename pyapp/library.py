@@ -52,9 +52,11 @@ class Records(Protocol):
 
     async def save_pending(self, files: list[dict[str, object]]) -> None: ...
 
-    async def claim(self, chat_id: str) -> Callable[[], object] | None:
-        """Hold `chat_id` for this tab until the returned function is called; None, and
-        nothing held, while another tab of this profile holds it."""
+    async def claim(self, chat_id: str, reply: bool) -> Callable[[], object] | None:
+        """Hold `chat_id` for this tab until the returned function is called, to write a
+        `reply` into it or else to rename or delete it; None, and nothing held, while
+        another tab of this profile writes a reply in it. Another tab's rename or delete,
+        over in a moment, is waited for."""
         ...
 
 
@@ -167,18 +169,20 @@ class Library:
         await self._store(self.records.save_open(chat.id))
 
     @asynccontextmanager
-    async def writing(self, chat_id: str) -> AsyncIterator[bool]:
-        """Hold `chat_id` while this tab changes it: True once held (at once when this tab
-        holds it already), False while another tab writes a reply into it. Each tab saves
-        its own copy of a chat, so a reply written in each at once, or a rename or delete
-        made during another tab's reply, would be undone by the other's next save. Once
-        held, the chat is read again (`refresh`): `chats` then holds the version kept, or
-        no longer holds a chat deleted elsewhere. A copy that storage refused to save is
+    async def writing(self, chat_id: str, reply: bool) -> AsyncIterator[bool]:
+        """Hold `chat_id` while this tab changes it (writes a `reply`, or renames or deletes
+        it): True once held (at once when this tab holds it already), False while another
+        tab writes a reply into it; another tab's rename or delete, over in a moment, is
+        waited for. Each tab saves its own copy of a chat, so a reply written in each at
+        once, or a rename or delete made during another tab's reply, would be undone by the
+        other's next save. Once held, the chat is read again (`refresh`): `chats` then
+        holds the version kept (the one another tab saved while this one waited included),
+        or no longer holds a chat deleted elsewhere. A copy that storage refused to save is
         newer than the record, and stays."""
         if chat_id in self._writing:
             yield True
             return
-        release = await self.records.claim(chat_id)
+        release = await self.records.claim(chat_id, reply)
         if release is None:
             yield False
             return

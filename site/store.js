@@ -86,16 +86,38 @@ export async function remove(store, key) {
 // A tab changing a chat (writing a reply into it, renaming or deleting it) holds the chat's
 // Web Lock until it is done: each tab saves its own copy, so two replies written at once,
 // or a rename during another tab's reply, would be undone by the other tab's next save.
-// The browser releases the locks of a tab that closes or crashes. Resolves to the function
-// that releases it, or to undefined (Python's None) while another tab holds it; without
-// the Locks API, or if it refuses, every tab may write, as before there were locks.
-export function claim(chatId) {
+// A reply also holds a second lock that says so: a tab that finds the chat held by
+// another's rename or delete (a moment's save) waits for it, up to BRIEF_HOLD_MS, instead
+// of answering that a reply is being written there. The browser releases the locks of a
+// tab that closes or crashes. Resolves to the function that releases them, or to
+// undefined (Python's None) while another tab writes a reply in the chat; without the
+// Locks API, or if it refuses, every tab may write, as before there were locks.
+const BRIEF_HOLD_MS = 2000;
+
+export async function claim(chatId, reply) {
   const locks = globalThis.navigator?.locks;
-  if (!locks) return Promise.resolve(() => {});
+  if (!locks) return () => {};
+  const name = `hearth-chat:${chatId}`;
+  const replying = `hearth-reply:${chatId}`;
+  let release = await hold(locks, name, { ifAvailable: true });
+  if (!release) {
+    const { held } = await locks.query().catch(() => ({ held: [] }));
+    if (held.some((lock) => lock.name === replying)) return undefined;
+    release = await hold(locks, name, { signal: AbortSignal.timeout(BRIEF_HOLD_MS) });
+    if (!release) return undefined;
+  }
+  if (!reply) return release;
+  const marker = await hold(locks, replying, {}); // free: only the chat's holder takes it
+  return () => { marker(); release(); };
+}
+
+// Request a Web Lock and keep it until the resolved function is called: undefined when it
+// is not free (`ifAvailable`) or not freed in time (`signal`).
+function hold(locks, name, options) {
   return new Promise((resolve) => {
-    locks.request(`hearth-chat:${chatId}`, { ifAvailable: true }, (lock) => {
+    locks.request(name, options, (lock) => {
       if (!lock) return resolve(undefined);
       return new Promise((release) => resolve(release));
-    }).catch(() => resolve(() => {}));
+    }).catch((error) => resolve(error?.name === "AbortError" || error?.name === "TimeoutError" ? undefined : () => {}));
   });
 }

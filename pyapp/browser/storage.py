@@ -105,6 +105,6 @@ class ChatRecords:
         except JsException as error:
             raise explain(error) from None
 
-    async def claim(self, chat_id: str) -> Callable[[], object] | None:
-        release = await host.store().claim(chat_id)  # a Web Lock; never rejects
+    async def claim(self, chat_id: str, reply: bool) -> Callable[[], object] | None:
+        release = await host.store().claim(chat_id, reply)  # Web Locks; never rejects
         return None if release is None else release

@@ -331,6 +331,18 @@ def test_two_tabs_keep_each_others_messages(chat: PageSession) -> None:
     ]
 
 
+def two_tabs_on_one_chat(first: PageSession) -> PageSession:
+    """`first` on the fake upstream with one answered chat, and a second tab of the same
+    browser profile, which opens that chat too."""
+    first.open("?backend=foundry")
+    first.wait_state("ready", timeout_s=120)
+    ask(first, "Hello?")
+    second = PageSession(page=first.context.new_page(), base_url=first.base_url)  # type: ignore[attr-defined]
+    second.open("?backend=foundry")
+    second.wait_state("ready", timeout_s=120)
+    return second
+
+
 def test_a_tab_does_not_reply_in_a_chat_another_tab_is_answering_in(
     browser: object, fake_server: ServerProcess
 ) -> None:
@@ -339,12 +351,7 @@ def test_a_tab_does_not_reply_in_a_chat_another_tab_is_answering_in(
     The fake upstream (tests/e2e/replies.py) streams for about 15 s, so that the second tab
     surely acts while the first is answering."""
     with page_session(browser, fake_server) as first:
-        first.open("?backend=foundry")
-        first.wait_state("ready", timeout_s=120)
-        ask(first, "Hello?")
-        second = PageSession(page=first.context.new_page(), base_url=first.base_url)  # type: ignore[attr-defined]
-        second.open("?backend=foundry")
-        second.wait_state("ready", timeout_s=120)
+        second = two_tabs_on_one_chat(first)
         first.page.fill("[data-testid=prompt]", SLOW_PROMPT)  # type: ignore[attr-defined]
         first.page.press("[data-testid=prompt]", "Enter")  # type: ignore[attr-defined]
         second.page.wait_for_function(  # type: ignore[attr-defined]
@@ -385,6 +392,43 @@ def test_a_tab_does_not_reply_in_a_chat_another_tab_is_answering_in(
         questions = [m for i, m in enumerate(texts(first)) if i % 2 == 0]
         assert questions == ["Hello?", SLOW_PROMPT, "And now?"]
         assert FOUNDRY_SAYS in texts(first)[-1]
+
+
+# Hold a chat's Web Lock as another tab's rename or delete does while it saves (no reply
+# lock beside it), until `window.releaseHold()`.
+HOLD_AS_A_RENAME = """(id) => new Promise((held) => {
+  navigator.locks.request(`hearth-chat:${id}`, () => {
+    held();
+    return new Promise((done) => { window.releaseHold = done; });
+  });
+})"""
+
+
+def test_a_rename_waits_for_another_tabs_save_of_the_same_chat(
+    browser: object, fake_server: ServerProcess
+) -> None:
+    """Two tabs renaming one chat at the same instant: the second waits for the first's
+    save rather than saying a reply is being written there. The first tab's save is held
+    open here until the second tab's request is seen waiting for it."""
+    with page_session(browser, fake_server) as first:
+        second = two_tabs_on_one_chat(first)
+        chat_id = first.page.locator(ITEMS).first.get_attribute("data-id")  # type: ignore[attr-defined]
+        first.page.evaluate(HOLD_AS_A_RENAME, chat_id)  # type: ignore[attr-defined]
+        second.page.locator("[data-testid=chat-rename]").first.click()  # type: ignore[attr-defined]
+        second.page.fill(".chat-rename-input", "Renamed at once")  # type: ignore[attr-defined]
+        second.page.press(".chat-rename-input", "Enter")  # type: ignore[attr-defined]
+        wait_until(
+            first.page,
+            "async () => (await navigator.locks.query()).pending"
+            f".some((lock) => lock.name === 'hearth-chat:{chat_id}')",
+            timeout_s=10,
+        )
+        first.page.evaluate("window.releaseHold()")  # type: ignore[attr-defined]
+        titles = "[data-testid=chat-title]"
+        expect(second.page.locator(titles).first).to_have_text("Renamed at once")  # type: ignore[attr-defined]
+        expect(first.page.locator(titles).first).to_have_text("Renamed at once")  # type: ignore[attr-defined]
+        # (the banner shows the link's backend notice, and nothing about another tab)
+        expect(second.page.locator("[data-testid=error]")).not_to_contain_text("Another tab")  # type: ignore[attr-defined]
 
 
 def test_an_unsent_message_survives_a_reload_until_it_is_sent(chat: PageSession) -> None:

@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pyapp.errors import StorageError
+
+# how many event-loop turns a claim waits for another tab's rename or delete
+BRIEF_HOLD_TURNS = 1000
 
 
 @dataclass
@@ -17,7 +21,8 @@ class MemoryRecords:
     refuse: StorageError | None = None  # every call raises this, as a broken storage does
     writes: int = 0
     pending: list[object] = field(default_factory=list)
-    held: set[str] = field(default_factory=set)  # the chats some tab holds (Web Locks)
+    # the chats some tab holds (Web Locks), each True while a reply is written into it
+    held: dict[str, bool] = field(default_factory=dict)
 
     def _check(self) -> None:
         if self.refuse is not None:
@@ -57,8 +62,14 @@ class MemoryRecords:
         self._check()
         self.pending = copy.deepcopy(files)  # type: ignore[arg-type]
 
-    async def claim(self, chat_id: str) -> Callable[[], object] | None:
-        if chat_id in self.held:
+    async def claim(self, chat_id: str, reply: bool) -> Callable[[], object] | None:
+        for _ in range(BRIEF_HOLD_TURNS):  # site/store.js waits BRIEF_HOLD_MS
+            if chat_id not in self.held:
+                break
+            if self.held[chat_id]:
+                return None
+            await asyncio.sleep(0)  # another tab's rename or delete, over in a moment
+        else:
             return None
-        self.held.add(chat_id)
-        return lambda: self.held.discard(chat_id)
+        self.held[chat_id] = reply
+        return lambda: self.held.pop(chat_id, None)

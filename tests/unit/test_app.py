@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -788,7 +789,7 @@ def test_a_chat_another_tab_is_answering_in_takes_no_second_reply_or_change() ->
             {"type": "delete", "id": chat_id},
         ):
             await tab_b.handle(event)
-        assert records.held == {chat_id}
+        assert records.held == {chat_id: True}
         await tab_a.handle({"type": "rename", "id": chat_id, "title": "Mine"})  # A may
         await tab_a.handle({"type": "stop"})
 
@@ -809,7 +810,7 @@ def test_a_chat_another_tab_is_answering_in_takes_no_second_reply_or_change() ->
         "Paris.",
         "Count for ever",
     ]
-    assert records.held == set()  # A's reply has ended: the chat is free again
+    assert records.held == {}  # A's reply has ended: the chat is free again
     run_async(tab_b.handle({"type": "chat_changed", "id": chat_id}))  # A's last broadcast
     run_async(tab_b.handle({"type": "send", "text": "And of Italy?"}))
     texts = [m["text"] for m in records.records[chat_id]["messages"]]  # type: ignore[index]
@@ -822,15 +823,83 @@ def test_a_rename_refused_while_another_tab_answers_keeps_its_title_for_try_agai
     run_async(tab_a.handle({"type": "send", "text": "Capital of France?"}))
     chat_id = tab_a.chat.id
     tab_b, page_b, _, _ = make_app([], records=records)
-    records.held.add(chat_id)  # A is writing a reply in it
+    records.held[chat_id] = True  # A is writing a reply in it
     run_async(tab_b.handle({"type": "rename", "id": chat_id, "title": "Capitals"}))
     assert page_b.ops[-1]["op"] == "banner" and page_b.ops[-1]["action"] == "Try again"
     run_async(tab_b.handle({"type": "banner_action"}))  # too soon: refused again, kept again
     assert records.records[chat_id]["title"] == "Capital of France?"
     assert page_b.ops[-1]["op"] == "banner" and page_b.ops[-1]["action"] == "Try again"
-    records.held.discard(chat_id)  # A's reply has ended
+    del records.held[chat_id]  # A's reply has ended
     run_async(tab_b.handle({"type": "banner_action"}))
     assert records.records[chat_id]["title"] == "Capitals"
+
+
+@pytest.mark.parametrize(
+    ("a_does", "event"),
+    [
+        ("rename", {"type": "rename", "title": "Capitals"}),
+        ("rename", {"type": "delete"}),
+        ("rename", {"type": "send", "text": "And of Italy?"}),
+        ("delete", {"type": "send", "text": "And of Italy?"}),
+        ("delete", {"type": "rename", "title": "Capitals"}),
+    ],
+)
+def test_a_change_waits_for_another_tabs_rename_or_delete_of_the_chat_and_keeps_it(
+    a_does: str, event: dict[str, str]
+) -> None:
+    """Two tabs changing one chat at the same instant: the second waits for the first's
+    moment of saving a rename or delete, rather than saying a reply is written there, and
+    then works on what the first saved (whose broadcast has not arrived yet)."""
+    records = MemoryRecords()
+    tab_a, _, _, _ = make_app([Script(["Paris."])], records=records)
+    run_async(tab_a.handle({"type": "send", "text": "Capital of France?"}))
+    chat_id = tab_a.chat.id
+    tab_b, page_b, _, _ = make_app([Script(["Rome."])], records=records)
+    records.held[chat_id] = False  # A is saving a rename or delete of it
+    before = copy.deepcopy(records.records[chat_id])
+    untouched: list[bool] = []
+
+    async def a_saves() -> None:
+        for _ in range(10):
+            await asyncio.sleep(0)
+        untouched.append(records.records.get(chat_id) == before)  # B waited for A
+        if a_does == "rename":
+            records.records[chat_id]["title"] = "Named in A"
+        else:
+            del records.records[chat_id]
+        del records.held[chat_id]
+
+    holds: list[bool] = []  # how B holds it: True for a reply, False for a moment's save
+    claim = records.claim
+
+    async def recorded(chat_id: str, reply: bool) -> Callable[[], object] | None:
+        holds.append(reply)
+        return await claim(chat_id, reply)
+
+    records.claim = recorded  # type: ignore[method-assign]
+
+    async def both() -> None:
+        await asyncio.gather(tab_b.handle({**event, "id": chat_id}), a_saves())
+
+    run_async(both())
+    assert untouched == [True]
+    assert holds == [event["type"] == "send"]
+    elsewhere = (REPLYING_ELSEWHERE, CHANGING_ELSEWHERE.format(title="Capital of France?"))
+    assert not [op for op in page_b.ops if op["op"] == "banner" and op["text"] in elsewhere]
+    kept = records.records.get(chat_id)
+    assert records.held == {}
+    if a_does == "delete":  # not brought back, and nothing typed in B is lost
+        assert kept is None
+        if event["type"] == "send":
+            assert page_b.last("banner")["text"] == "The open chat was deleted in another tab."
+            assert not any(op["op"] in ("prompt", "give_back") for op in page_b.ops)
+    elif event["type"] == "rename":
+        assert kept is not None and kept["title"] == "Capitals"
+    elif event["type"] == "delete":
+        assert kept is None
+    else:
+        assert kept is not None and kept["title"] == "Named in A"  # A's rename stays
+        assert [m["text"] for m in kept["messages"]][-2:] == ["And of Italy?", "Rome."]  # type: ignore[index]
 
 
 def test_a_reply_streaming_in_another_tab_shows_so_until_that_tab_goes_away() -> None:
@@ -841,7 +910,7 @@ def test_a_reply_streaming_in_another_tab_shows_so_until_that_tab_goes_away() ->
     tab_b, page_b, _, _ = make_app([Script(["Rome."])], records=records)
     # A saves its reply mid-stream, holding the chat as it does while it writes
     records.records[chat_id]["messages"][-1]["state"] = "streaming"  # type: ignore[index]
-    records.held.add(chat_id)
+    records.held[chat_id] = True
     page_b.ops.clear()
     run_async(tab_b.handle({"type": "chat_changed", "id": chat_id}))
     assert [op["item"]["state"] for op in page_b.ops if op["op"] == "message"] == ["streaming"]
