@@ -129,12 +129,19 @@ export class Renderer {
     this.narrow.addEventListener("change", () => this.toggleSidebar(false));
     this.toggleSidebar(false);
     for (const input of this.settings) {
-      const save = () => {
+      // `again`: a value typed is sent even when it is the one in use (the field fires no
+      // `change` then), so that a refusal's banner goes once it holds a value Python takes
+      const save = (again = false) => {
         clearTimeout(input.saveTimer);
-        if (input.value !== input.sent) emit({ type: "setting", name: input.dataset.setting, value: input.value });
+        input.typed = false;
+        if (again || input.value !== input.sent) emit({ type: "setting", name: input.dataset.setting, value: input.value });
         input.sent = input.value;
       };
-      input.addEventListener("change", save);
+      input.addEventListener("change", () => save());
+      if (input.tagName === "INPUT") {
+        input.addEventListener("input", () => { input.typed = true; });
+        input.addEventListener("blur", () => input.typed && save(true));
+      }
       // the system prompt is saved as it is typed, so a reload straight after typing keeps it
       if (input.tagName === "TEXTAREA") {
         input.addEventListener("input", () => {

@@ -220,6 +220,13 @@ def test_settings_persist_but_url_presets_do_not(chat: PageSession) -> None:
     page.click(".settings summary")
     page.fill("#setting-top_p", "0.5")  # the user's own change: saved
     ask(chat, "Capital of France?")
+    page.fill("#setting-top_p", "7")  # refused: the field shows the value in use again
+    page.press("#setting-top_p", "Tab")
+    banner_saying(page, "Top-p takes")
+    expect(page.locator("#setting-top_p")).to_have_value("0.5")
+    page.fill("#setting-top_p", "0.5")  # typed again, though in use: the refusal is old news
+    page.press("#setting-top_p", "Tab")
+    expect(page.locator("[data-testid=error]")).to_be_hidden()
     page.goto(chat.base_url)  # same context: storage survives, the link's presets are gone
     chat.wait_state("ready")
     assert page.locator("#setting-top_p").input_value() == "0.5"
