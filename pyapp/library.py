@@ -56,7 +56,7 @@ class Records(Protocol):
         """Hold `chat_id` for this tab until the returned function is called, to write a
         `reply` into it or else to rename or delete it; None, and nothing held, while
         another tab of this profile writes a reply in it. Another tab's rename or delete,
-        over in a moment, is waited for."""
+        over in a moment, is waited for (briefly: None if it holds on past that)."""
         ...
 
 
@@ -94,7 +94,9 @@ class Library:
         self.chats: dict[str, Chat] = {}
         self.open_id: str | None = None
         self.problem: str | None = None  # why history is not being saved, once it is known
-        self._writing: set[str] = set()  # the chats this tab holds (see `writing`)
+        # the chats this tab holds (see `writing`): how many changes hold each, and the
+        # function that lets it go once the last of them is done
+        self._writing: dict[str, tuple[int, Callable[[], object]]] = {}
         self._unsaved: set[str] = set()  # the chats whose last save here was refused
 
     async def load(self) -> list[str]:
@@ -179,14 +181,19 @@ class Library:
         holds the version kept (the one another tab saved while this one waited included),
         or no longer holds a chat deleted elsewhere. A copy that storage refused to save is
         newer than the record, and stays."""
-        if chat_id in self._writing:
-            yield True
+        if chat_id in self._writing:  # a reply begun during this tab's rename, say: the
+            holders, release = self._writing[chat_id]  # lock goes when both are done
+            self._writing[chat_id] = (holders + 1, release)
+            try:
+                yield True
+            finally:
+                self._let_go(chat_id)
             return
-        release = await self.records.claim(chat_id, reply)
-        if release is None:
+        claimed = await self.records.claim(chat_id, reply)
+        if claimed is None:
             yield False
             return
-        self._writing.add(chat_id)
+        self._writing[chat_id] = (1, claimed)
         try:
             if chat_id in self.chats and chat_id not in self._unsaved:  # another tab may
                 await self.refresh(chat_id)  # have saved it just now, its broadcast not here
@@ -195,7 +202,13 @@ class Library:
                     message.state = MessageState.INTERRUPTED
             yield True
         finally:
-            self._writing.discard(chat_id)
+            self._let_go(chat_id)
+
+    def _let_go(self, chat_id: str) -> None:
+        holders, release = self._writing.pop(chat_id)
+        if holders > 1:
+            self._writing[chat_id] = (holders - 1, release)
+        else:
             release()
 
     async def rename(self, chat_id: str, title: str) -> Chat | None:

@@ -86,38 +86,63 @@ export async function remove(store, key) {
 // A tab changing a chat (writing a reply into it, renaming or deleting it) holds the chat's
 // Web Lock until it is done: each tab saves its own copy, so two replies written at once,
 // or a rename during another tab's reply, would be undone by the other tab's next save.
-// A reply also holds a second lock that says so: a tab that finds the chat held by
+// A reply also holds a second lock that says so. A tab that finds the chat held by
 // another's rename or delete (a moment's save) waits for it, up to BRIEF_HOLD_MS, instead
-// of answering that a reply is being written there. The browser releases the locks of a
-// tab that closes or crashes. Resolves to the function that releases them, or to
-// undefined (Python's None) while another tab writes a reply in the chat; without the
-// Locks API, or if it refuses, every tab may write, as before there were locks.
+// of answering that a reply is being written there, and gives up as soon as the reply's
+// lock shows up (looking every BRIEF_LOOK_MS: a reply takes it just after the chat's). The
+// browser releases the locks of a tab that closes or crashes. Resolves to the function
+// that releases them, or to undefined (Python's None) while another tab holds the chat
+// past that; never rejects: without the Locks API, or if it fails, every tab may write, as
+// before there were locks.
 const BRIEF_HOLD_MS = 2000;
+const BRIEF_LOOK_MS = 50;
 
 export async function claim(chatId, reply) {
   const locks = globalThis.navigator?.locks;
   if (!locks) return () => {};
   const name = `hearth-chat:${chatId}`;
   const replying = `hearth-reply:${chatId}`;
-  let release = await hold(locks, name, { ifAvailable: true });
-  if (!release) {
-    const { held } = await locks.query().catch(() => ({ held: [] }));
-    if (held.some((lock) => lock.name === replying)) return undefined;
-    release = await hold(locks, name, { signal: AbortSignal.timeout(BRIEF_HOLD_MS) });
-    if (!release) return undefined;
+  let release;
+  try {
+    release = (await hold(locks, name, { ifAvailable: true })) ?? (await wait(locks, name, replying));
+  } catch {
+    return () => {};
   }
-  if (!reply) return release;
-  const marker = await hold(locks, replying, {}); // free: only the chat's holder takes it
-  return () => { marker(); release(); };
+  if (!release || !reply) return release;
+  // free: only the chat's holder takes it; without it, others only wait longer
+  const marker = await hold(locks, replying, { ifAvailable: true }).catch(() => undefined);
+  return () => { marker?.(); release(); };
+}
+
+// Wait for lock `name` for up to BRIEF_HOLD_MS, unless lock `replying` is seen held.
+async function wait(locks, name, replying) {
+  const stop = new AbortController();
+  const timer = setTimeout(() => stop.abort(), BRIEF_HOLD_MS);
+  const granted = hold(locks, name, { signal: stop.signal });
+  const look = async () => {
+    while (!stop.signal.aborted) {
+      const { held = [] } = await locks.query().catch(() => ({}));
+      if (held.some((lock) => lock.name === replying)) return stop.abort();
+      await new Promise((wake) => setTimeout(wake, BRIEF_LOOK_MS));
+    }
+  };
+  const looking = look();
+  try {
+    return await granted;
+  } finally {
+    clearTimeout(timer);
+    stop.abort(); // done: stop looking
+    await looking;
+  }
 }
 
 // Request a Web Lock and keep it until the resolved function is called: undefined when it
-// is not free (`ifAvailable`) or not freed in time (`signal`).
+// is not free (`ifAvailable`) or the wait was called off (`signal`).
 function hold(locks, name, options) {
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     locks.request(name, options, (lock) => {
       if (!lock) return resolve(undefined);
       return new Promise((release) => resolve(release));
-    }).catch((error) => resolve(error?.name === "AbortError" || error?.name === "TimeoutError" ? undefined : () => {}));
+    }).catch((error) => (error?.name === "AbortError" ? resolve(undefined) : reject(error)));
   });
 }

@@ -3,6 +3,7 @@ store that can refuse."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -240,3 +241,37 @@ def test_storage_that_refuses_leaves_the_library_working_in_memory() -> None:
     kept = chat("Here")
     run_async(library.save(kept))  # no exception: the chat lives on in memory
     assert [s.title for s in library.summaries()] == ["Here"]
+
+
+def test_a_chat_held_by_two_changes_of_this_tab_stays_held_until_the_last_is_done() -> None:
+    """A reply begun while this tab's rename of the chat is saving: the rename ends first,
+    and the lock must stay until the reply ends, or another tab could write a second reply
+    meanwhile."""
+    records = MemoryRecords()
+    library = Library(records)
+    kept = chat()
+    run_async(library.save(kept))
+    renamed = asyncio.Event()
+    seen: list[dict[str, bool]] = []
+
+    async def rename() -> None:
+        async with library.writing(kept.id, reply=False) as held:
+            assert held
+            await renamed.wait()
+
+    async def reply() -> None:
+        async with library.writing(kept.id, reply=True) as held:
+            assert held  # at once: this tab holds it
+            renamed.set()
+            for _ in range(5):  # the rename ends meanwhile
+                await asyncio.sleep(0)
+            seen.append(dict(records.held))
+        seen.append(dict(records.held))
+
+    async def both() -> None:
+        first = asyncio.ensure_future(rename())
+        await asyncio.sleep(0)
+        await asyncio.gather(first, reply())
+
+    run_async(both())
+    assert seen == [{kept.id: False}, {}]
