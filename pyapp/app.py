@@ -138,6 +138,7 @@ class App:
             "new_chat": lambda: self.open_chat(Chat()),
             "open_chat": lambda: self.open_id(str(event.get("id"))),
             "setting": lambda: self.setting(str(event.get("name")), str(value)),
+            "setting_kept": self._setting_kept,
             "rename": lambda: self.rename(str(event.get("id")), str(event.get("title", ""))),
             "delete": lambda: self.delete(str(event.get("id"))),
             "search": lambda: self.search(str(event.get("query", ""))),
@@ -323,14 +324,18 @@ class App:
             self._refused = problem
             self.view.settings(self.prefs.effective)  # the field shows the value in use again
             return
-        shown = self.view.shown
-        if shown is not None and shown.text == self._refused:
-            self.view.hide_banner()  # a refused value is old news once a value is taken
+        await self._setting_kept()
         self.view.link_preset(self.prefs.link_notice())  # editing a preset's field ends it
         try:
             await self.settings_store.save(self.prefs.stored())
         except StorageError as error:
             self.view.banner(f"Settings could not be saved ({error}); they apply to this tab only.")
+
+    async def _setting_kept(self) -> None:
+        """A value was taken, or the one in use typed again: a refusal is old news."""
+        shown = self.view.shown
+        if shown is not None and shown.text == self._refused:
+            self.view.hide_banner()
 
     # chatting
 

@@ -115,7 +115,7 @@ class Preferences:
         except ValueError as error:
             takes = str(error).removeprefix("expected ")
             kept = getattr(self.effective, name)
-            return f"{LABELS[name]} takes {takes}; it stays at {kept}."
+            return f"{LABELS[name]} takes {takes}; it stays at {as_typed(kept)}."
         self.saved = replace(self.saved, **{name: value})
         self.overrides.pop(name, None)
         return None
@@ -142,6 +142,12 @@ class Preferences:
     def stored(self) -> dict[str, Any]:
         """What to save: only the saved settings, never a URL preset."""
         return {name: getattr(self.saved, name) for name in SAVED}
+
+
+def as_typed(value: object) -> str:
+    """A setting as its field shows it: a whole float as typed ("0", not "0.0")."""
+    text = str(value)
+    return text.removesuffix(".0") if isinstance(value, float) else text
 
 
 def _shown(name: str, value: Any) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 from pyapp.chats import Attached, ChatMessage
 from pyapp.library import ChatSummary
 from pyapp.route import explain, label
-from pyapp.settings import Backend, Settings
+from pyapp.settings import Backend, Settings, as_typed
 from pyapp.stats import StopReason
 from pyapp.status import State
 
@@ -125,7 +125,7 @@ class View:
         self._op("models", options=[list(o) for o in options], selected=selected)
 
     def settings(self, settings: Settings) -> None:
-        self._op("settings", values={name: _field(getattr(settings, name)) for name in PANEL})
+        self._op("settings", values={name: as_typed(getattr(settings, name)) for name in PANEL})
 
     def messages(self, messages: Sequence[tuple[ChatMessage, Html | None]]) -> None:
         """Show exactly these messages (a chat was opened or started)."""
@@ -163,9 +163,3 @@ class View:
         """Put a message that was not sent back in the prompt box, before what was typed
         there since (the box stays on while a reply is written), so neither is lost."""
         self._op("give_back", text=text)
-
-
-def _field(value: object) -> str:
-    """A setting as its field shows it: a whole float as typed ("0", not "0.0")."""
-    text = str(value)
-    return text.removesuffix(".0") if isinstance(value, float) else text

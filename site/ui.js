@@ -129,18 +129,22 @@ export class Renderer {
     this.narrow.addEventListener("change", () => this.toggleSidebar(false));
     this.toggleSidebar(false);
     for (const input of this.settings) {
-      // `again`: a value typed is sent even when it is the one in use (the field fires no
-      // `change` then), so that a refusal's banner goes once it holds a value Python takes
-      const save = (again = false) => {
+      const save = () => {
         clearTimeout(input.saveTimer);
         input.typed = false;
-        if (again || input.value !== input.sent) emit({ type: "setting", name: input.dataset.setting, value: input.value });
+        if (input.value !== input.sent) emit({ type: "setting", name: input.dataset.setting, value: input.value });
         input.sent = input.value;
       };
-      input.addEventListener("change", () => save());
+      input.addEventListener("change", save);
+      // The value in use typed again fires no `change`: say so when the field is left (not
+      // when the window is), so that a refusal's banner about it goes; nothing is saved.
       if (input.tagName === "INPUT") {
         input.addEventListener("input", () => { input.typed = true; });
-        input.addEventListener("blur", () => input.typed && save(true));
+        input.addEventListener("blur", () => {
+          if (!input.typed || this.doc.activeElement === input) return;
+          input.typed = false;
+          if (input.value === input.sent) emit({ type: "setting_kept", name: input.dataset.setting });
+        });
       }
       // the system prompt is saved as it is typed, so a reload straight after typing keeps it
       if (input.tagName === "TEXTAREA") {
@@ -356,12 +360,17 @@ export class Renderer {
   // A message that was not sent (a failed or stopped turn, a refused edit) comes back first,
   // above what was typed since, with the caret at its end: neither is lost.
   op_give_back({ text }) {
-    const draft = this.el.prompt.value;
-    let value = text;
-    if (draft.startsWith(text)) value = draft; // it is there already
-    else if (draft.trim()) value = `${text}\n\n${draft}`;
-    this.op_prompt({ text: value });
-    this.el.prompt.setSelectionRange(text.length, text.length);
+    const box = this.el.prompt;
+    const draft = box.value;
+    if (draft.trim() === text.trim()) return box.focus(); // it is there already
+    if (!draft.trim()) return this.op_prompt({ text });
+    // above the draft; someone typing there keeps typing where they were
+    const typing = this.doc.activeElement === box;
+    const [start, end] = [box.selectionStart, box.selectionEnd];
+    this.op_prompt({ text: `${text}\n\n${draft}` });
+    const shift = text.length + 2;
+    if (typing) box.setSelectionRange(start + shift, end + shift);
+    else box.setSelectionRange(text.length, text.length);
   }
 
   op_download({ name, mime, text }) {

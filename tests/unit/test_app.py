@@ -352,6 +352,19 @@ def test_editing_a_presets_field_ends_its_sign() -> None:
     assert page.last("link_preset") == {"op": "link_preset", "text": None}
 
 
+def test_the_value_in_use_typed_again_clears_a_refusal_and_changes_nothing() -> None:
+    app, page, _, store = make_app([], query="?system=Arr&temperature=0")
+    run_async(app.handle({"type": "setting", "name": "temperature", "value": "9"}))
+    assert page.last("banner")["text"] == "Temperature takes a number from 0 to 2; it stays at 0."
+    saves = len(store.saved)
+    page.ops.clear()
+    run_async(app.handle({"type": "setting_kept", "name": "temperature"}))
+    assert page.names() == ["banner_hide"] and app.view.shown is None
+    assert len(store.saved) == saves and app.prefs.overrides["temperature"] == 0.0  # a preset
+    run_async(app.handle({"type": "setting_kept", "name": "temperature"}))  # nothing to hide
+    assert page.names() == ["banner_hide"]
+
+
 def test_settings_edits_are_saved_but_url_presets_are_not() -> None:
     app, page, _, store = make_app(
         [Script(["ok"])], query="?system=Speak%20like%20a%20pirate&max_tokens=64"
@@ -815,6 +828,29 @@ def test_a_chat_another_tab_is_answering_in_takes_no_second_reply_or_change() ->
     run_async(tab_b.handle({"type": "send", "text": "And of Italy?"}))
     texts = [m["text"] for m in records.records[chat_id]["messages"]]  # type: ignore[index]
     assert len(texts) == 6 and texts[-2:] == ["And of Italy?", "Rome."]
+
+
+@pytest.mark.parametrize("a_holds", ["a reply", "a save that does not end"])
+def test_a_change_refused_as_another_tab_holds_the_chat_keeps_what_was_typed(
+    a_holds: str,
+) -> None:
+    """Refused at once while another tab writes a reply, or after the brief wait for a
+    rename or delete that does not end: a message stays in the box, an edit goes back to
+    it, and nothing is saved."""
+    records = MemoryRecords()
+    tab_a, _, _, _ = make_app([Script(["Paris."])], records=records)
+    run_async(tab_a.handle({"type": "send", "text": "Capital of France?"}))
+    chat_id, question = tab_a.chat.id, tab_a.chat.messages[0].id
+    tab_b, page_b, _, _ = make_app([Script(["Rome."])], records=records)
+    records.held[chat_id] = a_holds == "a reply"
+    before = copy.deepcopy(records.records)
+    page_b.ops.clear()
+    run_async(tab_b.handle({"type": "send", "text": "And of Italy?"}))
+    assert page_b.last("banner")["text"] == REPLYING_ELSEWHERE
+    assert not any(op["op"] in ("prompt", "give_back") for op in page_b.ops)  # still there
+    run_async(tab_b.handle({"type": "edit", "id": question, "text": " Capital of Spain? "}))
+    assert page_b.last("give_back") == {"op": "give_back", "text": "Capital of Spain?"}
+    assert records.records == before and records.held == {chat_id: a_holds == "a reply"}
 
 
 def test_a_rename_refused_while_another_tab_answers_keeps_its_title_for_try_again() -> None:
