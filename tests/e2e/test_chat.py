@@ -159,13 +159,15 @@ def test_stop_while_a_long_message_is_read_gives_it_back_above_what_was_typed_si
     )
     assert page.input_value("[data-testid=prompt]") == ""  # taken
     page.fill("[data-testid=prompt]", "Then list its main points.")  # the next, meanwhile
-    page.click("[data-testid=stop]")
+    page.press("[data-testid=prompt]", "Home")  # the caret where the typist left it
+    page.press("[data-testid=prompt]", "Escape")  # Stop, from the keyboard
     banner_saying(page, "Stopped before the reply began: your message is back in the message box.")
     chat.wait_state("ready")
     assert page.locator("[data-testid=message]").count() == 0  # nothing half-done is kept
     box = page.locator("[data-testid=prompt]")
     assert box.input_value() == paste + "\n\nThen list its main points."  # both, as typed
-    assert box.evaluate("(b) => [b.selectionStart, b.selectionEnd]") == [len(paste)] * 2
+    # still before "Then", where it was: the typing goes on there
+    assert box.evaluate("(b) => [b.selectionStart, b.selectionEnd]") == [len(paste) + 2] * 2
     assert page.get_attribute("[data-testid=error]", "data-kind") == "info"
     page.reload()  # and the draft survives a reload as it is
     chat.wait_state("ready")
