@@ -503,6 +503,8 @@ class App:
                 if event.user is not None:
                     self.view.message(event.user)
                 self.view.message(event.reply, redraw.start())
+                if event.forgotten:
+                    self._say_forgotten(event.forgotten)
                 if self.library.open_id != self.chat.id:
                     await self.library.open(self.chat)
                 self._show_chats()
@@ -530,6 +532,19 @@ class App:
                 answered = False
         self._warn_history()
         return answered
+
+    def _say_forgotten(self, count: int) -> None:
+        """The oldest messages were left out of the prompt (they are kept in the chat): the
+        model cannot see them, which it would otherwise answer as if it did."""
+        context = self.session.backend.context if self.session is not None else None
+        size = f" ({context.length:,} tokens)" if context is not None else ""
+        some = "message" if count == 1 else f"{count:,} messages"
+        self.view.banner(
+            f"The model no longer sees the first {some} of this chat: they do not fit in its "
+            f"context{size} beside the rest. They are kept here. For a reply that knows them, "
+            "start a New chat with what matters, or use Foundry Local.",
+            kind="info",
+        )
 
     # attachments
 

@@ -15,7 +15,7 @@ from typing import Protocol
 
 from pyapp.backends import Backend, ReplyOptions
 from pyapp.chats import Attached, Chat, ChatMessage, MessageState, auto_title
-from pyapp.errors import HearthError, StoppedEarly
+from pyapp.errors import HearthError, PromptTooLong, StoppedEarly
 from pyapp.stats import ReplyStats, StopReason
 from pyapp.templates import Role
 
@@ -35,6 +35,7 @@ class Started:
 
     user: ChatMessage | None
     reply: ChatMessage
+    forgotten: int = 0  # the oldest messages left out of the prompt: the context is full
 
 
 @dataclass(frozen=True)
@@ -181,10 +182,16 @@ class ChatSession:
     ) -> AsyncIterator[ChatEvent]:
         chat, backend = self.chat, self.backend
         asked = user.text if user else ""
+        whole = chat.prompt(turn.system) + ([user.as_prompt()] if user else [])
         try:
-            prompt = chat.prompt(turn.system) + ([user.as_prompt()] if user else [])
+            prompt = whole
             if backend.context is not None:
                 prompt = backend.context.fit(prompt, turn.options.max_tokens)
+        except PromptTooLong as error:  # named with the files, most of it as a rule
+            asking = user or next((m for m in reversed(chat.messages) if m.role == Role.USER), None)
+            files = tuple(file.name for file in asking.attachments) if asking else ()
+            yield Failed(error.with_files(files), asked, (), self._put_back(restore))
+            return
         except HearthError as error:
             yield Failed(error, asked, (), self._put_back(restore))
             return
@@ -202,7 +209,7 @@ class ChatSession:
         if user is not None and not chat.title:
             chat.title, titled = auto_title(user), True
         await self._save()
-        yield Started(user, reply)
+        yield Started(user, reply, forgotten=len(whole) - len(prompt))
         saved_at = self.clock()
         failure: HearthError | None = None
         try:

@@ -14,18 +14,35 @@ class PromptTooLong(HearthError):
     dropped already, so a new chat would not help either)."""
 
     def __init__(
-        self, used: int, budget: int, capped: bool = False, context: int | None = None
+        self,
+        used: int,
+        budget: int,
+        capped: bool = False,
+        context: int | None = None,
+        files: tuple[str, ...] = (),
     ) -> None:
-        self.used, self.budget = used, budget
+        self.used, self.budget, self.capped, self.context = used, budget, capped, context
         needs = f"more than {used:,}" if capped else f"{used:,}"
+        # most of a message this long is what is attached to it, as a rule
+        what = f"Your message with {_names(files)}" if files else "Your message"
+        shorten = "Remove a file or shorten the message" if files else "Shorten it"
         if context is None or (not capped and used < context):
-            advice = "Shorten it, or lower max tokens to leave it more room."
+            advice = f"{shorten}, or lower max tokens to leave it more room."
         else:
-            advice = f"Shorten it: the model's whole context is {context:,} tokens."
+            advice = f"{shorten}: the model's whole context is {context:,} tokens."
         super().__init__(
-            f"Your message needs {needs} tokens but only {budget:,} fit in the model's context "
+            f"{what} needs {needs} tokens but only {budget:,} fit in the model's context "
             f"after room for the reply. {advice}"
         )
+
+    def with_files(self, files: tuple[str, ...]) -> PromptTooLong:
+        """The same refusal, naming the files attached to the message."""
+        return PromptTooLong(self.used, self.budget, self.capped, self.context, files)
+
+
+def _names(files: tuple[str, ...]) -> str:
+    quoted = [f"“{name}”" for name in files]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
 
 
 class StoppedEarly(HearthError):

@@ -43,10 +43,16 @@ def ready_text(
         if stats.decode_tok_s:  # None: not known; 0: under two tokens, nothing to time
             parts.append(f"{stats.decode_tok_s:.1f} tok/s")
         if stats.generated_tokens != 0:  # a reply stopped before its first token has none
-            parts.append(f"TTFT {stats.ttft_s * 1000:.0f} ms")
+            parts.append(f"TTFT {_duration(stats.ttft_s)}")
         if stats.context_used is not None and context_length:
             parts.append(f"context {stats.context_used:,}/{context_length:,}")
     return " · ".join(p for p in parts if p)
+
+
+def _duration(seconds: float) -> str:
+    """Milliseconds while they read at a glance (under 10 s), then seconds: a long paste's
+    first token can take minutes on 2 cores."""
+    return f"{seconds * 1000:.0f} ms" if seconds < 10 else f"{seconds:,.0f} s"
 
 
 def loading_text(model: str, elapsed_s: float | None = None) -> str:

@@ -306,6 +306,8 @@ export class Renderer {
     prompt.disabled = newChat.disabled = false;
     this.ready = ready;
     this.updateSend();
+    // a disabled button drops the focus to the page: the keyboard goes back to the message box
+    if (!busy && this.doc.activeElement === stop) prompt.focus();
     stop.disabled = !busy;
     // New chat and the chat list stay on: leaving a chat stops the reply it is writing
     backend.disabled = model.disabled = busy;

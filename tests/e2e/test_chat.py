@@ -309,3 +309,5 @@ def test_a_phone_shows_one_button_beside_the_message_box(chat: PageSession) -> N
     page.click("[data-testid=stop]")
     page.locator(f'{ASSISTANT}[data-done="true"]').first.wait_for()
     assert page.locator(ASSISTANT).first.get_attribute("data-stopped") == "true"
+    # Stop turns itself off: the keyboard is back in the message box, not on the page
+    assert page.evaluate("() => document.activeElement.dataset.testid") == "prompt"

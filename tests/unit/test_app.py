@@ -532,6 +532,23 @@ def test_deletes_in_a_row_are_all_undone_by_one_undo() -> None:
     assert page.last("banner")["text"] == "Deleted “One”."
 
 
+def test_a_reply_that_cannot_see_the_oldest_messages_says_so() -> None:
+    app, page, backend, _ = make_app(
+        [Script(["a " * 20]), Script(["b"]), Script(["c"])], query="?max_tokens=10&system=sys"
+    )
+    backend.context_length = 40  # counted in words
+    run_async(app.handle({"type": "send", "text": "first question here"}))
+    run_async(app.handle({"type": "send", "text": "second question"}))
+    assert not [op for op in page.ops if op["op"] == "banner" and "no longer sees" in op["text"]]
+    run_async(app.handle({"type": "send", "text": "third"}))
+    assert page.last("banner")["text"] == (
+        "The model no longer sees the first 2 messages of this chat: they do not fit in its "
+        "context (40 tokens) beside the rest. They are kept here. For a reply that knows them, "
+        "start a New chat with what matters, or use Foundry Local."
+    )
+    assert page.last("banner")["kind"] == "info" and len(app.chat.messages) == 6
+
+
 def test_a_new_chat_whose_first_reply_failed_is_not_listed() -> None:
     app, page, _, _ = make_app([Script(["x"], error=EngineError("boom"))])
     run_async(app.handle({"type": "send", "text": "    indented\ncode  "}))

@@ -8,7 +8,7 @@ import pytest
 
 from pyapp.backends import BackendKind, ReplyOptions
 from pyapp.chat import ChatEvent, ChatSession, Chunk, Failed, Finished, Started, Turn
-from pyapp.chats import Chat, MessageState
+from pyapp.chats import Attached, Chat, MessageState
 from pyapp.errors import EngineError, PromptTooLong, RemoteError, StoppedEarly
 from pyapp.templates import Message, Role
 from tests.conftest import run_async
@@ -182,14 +182,28 @@ def test_a_prompt_that_cannot_fit_is_refused_before_anything_is_added() -> None:
     assert backend.asked == []
 
 
+def test_a_message_too_long_with_files_attached_names_them() -> None:
+    backend = ScriptedBackend([], context_length=20)
+    session = ChatSession(backend)
+    files = [Attached("notes.txt", "text", "word " * 40, 40), Attached("b.md", "text", "x", 1)]
+    (failed,) = run(session.send("Sum up", Turn("", ReplyOptions(max_tokens=4)), files))
+    assert isinstance(failed, Failed) and isinstance(failed.error, PromptTooLong)
+    assert str(failed.error).startswith("Your message with “notes.txt” and “b.md” needs ")
+    assert str(failed.error).endswith(
+        "Remove a file or shorten the message: the model's whole context is 20 tokens."
+    )
+
+
 def test_history_that_outgrows_the_context_drops_the_oldest_exchange() -> None:
     backend = ScriptedBackend(
         [Script(["a " * 20]), Script(["b"]), Script(["c"])], context_length=40
     )
     session = ChatSession(backend)
     options = Turn("sys", ReplyOptions(max_tokens=10))
+    started = []
     for question in ("first question here", "second question", "third"):
-        run(session.send(question, options))
+        started += [e for e in run(session.send(question, options)) if isinstance(e, Started)]
+    assert [e.forgotten for e in started] == [0, 0, 2]  # what the app says the model misses
     last = backend.asked[-1]
     assert last[0] == Message(Role.SYSTEM, "sys") and last[-1].content == "third"
     assert "first question here" not in [m.content for m in last]

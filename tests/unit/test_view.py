@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import build
 from pyapp.chats import ChatMessage, MessageState
 from pyapp.config import AppConfig, ChatSpec, ExecutionProvider, ModelEntry, ModelShape
@@ -64,6 +66,10 @@ def test_ready_text_shows_only_what_is_known() -> None:
     )
     assert ready_text("Foundry Local at http://x", "phi", REMOTE) == (
         "Ready · Foundry Local at http://x · phi · TTFT 250 ms"
+    )
+    slow = replace(LOCAL, ttft_s=118.125)  # a 20,000-character paste on 2 cores
+    assert ready_text("in-browser, WASM", "SmolLM2", slow, 8192) == (
+        "Ready · in-browser, WASM · SmolLM2 · 27.5 tok/s · TTFT 118 s · context 41/8,192"
     )
 
 
