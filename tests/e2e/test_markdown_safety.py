@@ -102,8 +102,8 @@ def test_markdown_renders_code_tables_and_emphasis(trapped: PageSession) -> None
 
 
 # What a reader would see go wrong on a narrow screen: a word split over two lines in a
-# table cell (a split word has two boxes), a copy button outside its code block or moving
-# when the code scrolls, and a page that scrolls sideways.
+# table cell (a split word has two boxes), a copy button outside its code block, moving
+# when the code scrolls or over the code, and a page that scrolls sideways.
 LAYOUT = """(content) => {
   const split = [];
   for (const cell of content.querySelectorAll("th, td")) {
@@ -118,11 +118,13 @@ LAYOUT = """(content) => {
   const table = content.querySelector("table");
   const buttons = [...content.querySelectorAll("pre")].map((pre) => {
     const box = pre.getBoundingClientRect(), copy = pre.querySelector(".code-copy");
+    const code = pre.querySelector("code");
     const before = copy.getBoundingClientRect();
-    pre.querySelector("code").scrollLeft = 120;
+    code.scrollLeft = 120;
     const after = copy.getBoundingClientRect();
+    // and the code, scrolled, never runs under the button
     return before.top >= box.top && before.bottom <= box.bottom && before.right <= box.right
-      && after.left === before.left;
+      && after.left === before.left && code.getBoundingClientRect().right <= after.left;
   });
   return { split, tableScrolls: table.scrollWidth > table.clientWidth, buttons,
            pageScrolls: document.documentElement.scrollWidth > innerWidth };
