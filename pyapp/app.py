@@ -623,8 +623,7 @@ class App:
         self.chat = chat
         if self.session is not None:
             self.session.open(chat)
-        if chat.messages:
-            await self.library.open(chat)
+        await self.library.open(chat)  # a new chat too: a reload keeps it open, empty
         self.view.messages([self._message(m) for m in chat.messages])
         # the message box is left as it is: a draft survives a switch, and a clear sent now
         # could wipe what the user typed after clicking

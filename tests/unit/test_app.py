@@ -406,6 +406,16 @@ def test_storage_that_refuses_is_reported_and_the_setting_still_applies() -> Non
     assert app.prefs.effective.system == "Be terse."
 
 
+def test_a_reload_after_new_chat_opens_the_new_chat_not_the_last_one() -> None:
+    records = MemoryRecords()
+    app, _, _, _ = make_app([Script(["Paris."])], records=records)
+    run_async(app.handle({"type": "send", "text": "Capital of France?"}))
+    run_async(app.handle({"type": "new_chat"}))
+    reloaded, page, _, _ = make_app([], records=records)
+    assert reloaded.chat.messages == [] and page.last("messages") == {"op": "messages", "items": []}
+    assert [s.title for s in reloaded.library.summaries()] == ["Capital of France?"]  # kept
+
+
 def test_new_chat_empties_the_thread_but_not_the_message_box() -> None:
     app, page, backend, _ = make_app([Script(["Paris."]), Script(["Hello."])])
     run_async(app.handle({"type": "send", "text": "Capital of France?"}))
