@@ -556,6 +556,9 @@ class App:
         except HearthError as error:
             self.view.banner(str(error))
             return
+        if any(f.name == file.name and f.text == file.text for f in self.pending):
+            self.view.banner(f"{file.name} is attached already.", kind="info")  # not twice
+            return
         local = self.opened.get(Backend.BROWSER)
         window = local.context if local is not None else None
         if window is None:

@@ -219,7 +219,7 @@ def _pdf_text(name: str, data: bytes) -> str:
                 "Print it to a new PDF (or save an unprotected copy) and attach that."
             ) from None
         raise AttachmentError(
-            f"{name} could not be read as a PDF ({type(error).__name__}); it may be damaged. "
+            f"{name} could not be read as a PDF; it may be damaged or not a PDF at all. "
             "Open it and save or print it to a new PDF, then attach that."
         ) from None
     if not any(pages):

@@ -526,6 +526,15 @@ def test_files_attached_but_not_sent_survive_a_reload_until_sent() -> None:
     assert "Buy milk." in local.asked[0][-1].content and records.pending == []
 
 
+def test_the_same_file_attached_twice_is_kept_once() -> None:
+    app, page, _, _ = make_app([])
+    for data in (b"Buy milk.", b"Buy milk.", b"Buy bread."):  # the last: same name, new text
+        run_async(app.handle({"type": "attach", "name": "notes.txt", "data": data}))
+    assert [f.text for f in app.pending] == ["Buy milk.", "Buy bread."]
+    said = [op["text"] for op in page.ops if op["op"] == "banner"]
+    assert said == ["notes.txt is attached already."]
+
+
 def test_deletes_in_a_row_are_all_undone_by_one_undo() -> None:
     app, page, _, _ = make_app([Script(["1"]), Script(["2"]), Script(["3"])])
     for text in ("One", "Two", "Three"):
