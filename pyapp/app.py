@@ -124,6 +124,7 @@ class App:
         self._deletes_banner: Banner | None = None
         self._down: set[Backend] = set()  # servers found out of reach on the last try
         self._long_file: tuple[Banner | None, Attached] | None = None  # too long: its banner
+        self._forgotten_said: set[str] = set()  # chats told their oldest messages are unseen
 
     # what the page sends
 
@@ -503,7 +504,8 @@ class App:
                 if event.user is not None:
                     self.view.message(event.user)
                 self.view.message(event.reply, redraw.start())
-                if event.forgotten:
+                if event.forgotten and self.chat.id not in self._forgotten_said:
+                    self._forgotten_said.add(self.chat.id)  # once: it holds from now on
                     self._say_forgotten(event.forgotten)
                 if self.library.open_id != self.chat.id:
                     await self.library.open(self.chat)
@@ -539,10 +541,12 @@ class App:
         context = self.session.backend.context if self.session is not None else None
         size = f" ({context.length:,} tokens)" if context is not None else ""
         some = "message" if count == 1 else f"{count:,} messages"
+        elsewhere = ", or use Foundry Local" if Backend.FOUNDRY in self.providers else ""
         self.view.banner(
             f"The model no longer sees the first {some} of this chat: they do not fit in its "
-            f"context{size} beside the rest. They are kept here. For a reply that knows them, "
-            "start a New chat with what matters, or use Foundry Local.",
+            f"context{size} beside the rest, and from now on the oldest go first. They are "
+            f"kept here. For a reply that knows them, start a New chat with what matters"
+            f"{elsewhere}.",
             kind="info",
         )
 
@@ -621,12 +625,15 @@ class App:
         if await self._leave_reply():
             await self._continue(chat)
 
-    async def _continue(self, chat: Chat) -> None:
-        """Open `chat` now: the open one writes no reply, or it is gone."""
+    async def _continue(self, chat: Chat, chosen: bool = True) -> None:
+        """Open `chat` now: the open one writes no reply, or it is gone. One the user
+        `chosen` here, a new chat too, is what a reload reopens; the new chat that replaces
+        one deleted in another tab is not (that tab's open chat is, for the profile)."""
         self.chat = chat
         if self.session is not None:
             self.session.open(chat)
-        await self.library.open(chat)  # a new chat too: a reload keeps it open, empty
+        if chosen:
+            await self.library.open(chat)
         self.view.messages([self._message(m) for m in chat.messages])
         # the message box is left as it is: a draft survives a switch, and a clear sent now
         # could wipe what the user typed after clicking
@@ -665,7 +672,7 @@ class App:
         """`chat_id` was deleted in another tab: close it here if it is open (what was
         typed stays)."""
         if chat_id == self.chat.id:  # `_holding` may ask, before its reply begins
-            await self._continue(Chat())
+            await self._continue(Chat(), chosen=False)
             self.view.banner("The open chat was deleted in another tab.", kind="info")
 
     async def rename(self, chat_id: str, title: str) -> None:

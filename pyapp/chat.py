@@ -190,7 +190,8 @@ class ChatSession:
         except PromptTooLong as error:  # named with the files, most of it as a rule
             asking = user or next((m for m in reversed(chat.messages) if m.role == Role.USER), None)
             files = tuple(file.name for file in asking.attachments) if asking else ()
-            yield Failed(error.with_files(files), asked, (), self._put_back(restore))
+            refused = error.with_files(files, removable=user is not None and restore is None)
+            yield Failed(refused, asked, (), self._put_back(restore))
             return
         except HearthError as error:
             yield Failed(error, asked, (), self._put_back(restore))

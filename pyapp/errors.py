@@ -20,12 +20,19 @@ class PromptTooLong(HearthError):
         capped: bool = False,
         context: int | None = None,
         files: tuple[str, ...] = (),
+        removable: bool = True,
     ) -> None:
         self.used, self.budget, self.capped, self.context = used, budget, capped, context
         needs = f"more than {used:,}" if capped else f"{used:,}"
-        # most of a message this long is what is attached to it, as a rule
+        # most of a message this long is what is attached to it, as a rule; only a message
+        # being sent can lose a file (an edit or a regenerate keeps the question's files)
         what = f"Your message with {_names(files)}" if files else "Your message"
-        shorten = "Remove a file or shorten the message" if files else "Shorten it"
+        if not files:
+            shorten = "Shorten it"
+        elif removable:
+            shorten = "Remove a file or shorten the message"
+        else:
+            shorten = "Ask it as a new message with less attached"
         if context is None or (not capped and used < context):
             advice = f"{shorten}, or lower max tokens to leave it more room."
         else:
@@ -35,9 +42,10 @@ class PromptTooLong(HearthError):
             f"after room for the reply. {advice}"
         )
 
-    def with_files(self, files: tuple[str, ...]) -> PromptTooLong:
-        """The same refusal, naming the files attached to the message."""
-        return PromptTooLong(self.used, self.budget, self.capped, self.context, files)
+    def with_files(self, files: tuple[str, ...], removable: bool) -> PromptTooLong:
+        """The same refusal, naming the files attached to the message (`removable` from
+        the message box)."""
+        return PromptTooLong(self.used, self.budget, self.capped, self.context, files, removable)
 
 
 def _names(files: tuple[str, ...]) -> str:

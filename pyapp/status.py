@@ -52,7 +52,7 @@ def ready_text(
 def _duration(seconds: float) -> str:
     """Milliseconds while they read at a glance (under 10 s), then seconds: a long paste's
     first token can take minutes on 2 cores."""
-    return f"{seconds * 1000:.0f} ms" if seconds < 10 else f"{seconds:,.0f} s"
+    return f"{seconds * 1000:.0f} ms" if round(seconds * 1000) < 10_000 else f"{seconds:,.0f} s"
 
 
 def loading_text(model: str, elapsed_s: float | None = None) -> str:

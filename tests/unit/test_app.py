@@ -416,6 +416,19 @@ def test_a_reload_after_new_chat_opens_the_new_chat_not_the_last_one() -> None:
     assert [s.title for s in reloaded.library.summaries()] == ["Capital of France?"]  # kept
 
 
+def test_a_chat_deleted_in_another_tab_does_not_change_what_a_reload_reopens() -> None:
+    records = MemoryRecords()
+    tab_a, _, _, _ = make_app([Script(["Paris."])], records=records)
+    run_async(tab_a.handle({"type": "send", "text": "Capital of France?"}))
+    gone = tab_a.chat.id
+    tab_b, _, _, _ = make_app([Script(["Rome."])], records=records)
+    run_async(tab_b.handle({"type": "new_chat"}))
+    run_async(tab_b.handle({"type": "send", "text": "Capital of Italy?"}))
+    run_async(tab_b.handle({"type": "delete", "id": gone}))
+    run_async(tab_a.handle({"type": "chat_changed", "id": gone}))  # B's broadcast
+    assert tab_a.chat.messages == [] and records.open_id == tab_b.chat.id  # B's, kept
+
+
 def test_new_chat_empties_the_thread_but_not_the_message_box() -> None:
     app, page, backend, _ = make_app([Script(["Paris."]), Script(["Hello."])])
     run_async(app.handle({"type": "send", "text": "Capital of France?"}))
@@ -553,7 +566,8 @@ def test_deletes_in_a_row_are_all_undone_by_one_undo() -> None:
 
 def test_a_reply_that_cannot_see_the_oldest_messages_says_so() -> None:
     app, page, backend, _ = make_app(
-        [Script(["a " * 20]), Script(["b"]), Script(["c"])], query="?max_tokens=10&system=sys"
+        [Script(["a " * 20]), Script(["b"]), Script(["c"]), Script(["d"])],
+        query="?max_tokens=10&system=sys",
     )
     backend.context_length = 40  # counted in words
     run_async(app.handle({"type": "send", "text": "first question here"}))
@@ -562,10 +576,14 @@ def test_a_reply_that_cannot_see_the_oldest_messages_says_so() -> None:
     run_async(app.handle({"type": "send", "text": "third"}))
     assert page.last("banner")["text"] == (
         "The model no longer sees the first 2 messages of this chat: they do not fit in its "
-        "context (40 tokens) beside the rest. They are kept here. For a reply that knows them, "
-        "start a New chat with what matters, or use Foundry Local."
-    )
+        "context (40 tokens) beside the rest, and from now on the oldest go first. They are "
+        "kept here. For a reply that knows them, start a New chat with what matters."
+    )  # (no Foundry Local is set up here to offer)
     assert page.last("banner")["kind"] == "info" and len(app.chat.messages) == 6
+    page.ops.clear()
+    run_async(app.handle({"type": "send", "text": "fourth"}))  # said once, not every turn
+    assert backend.asked[-1][1].content != "first question here"
+    assert not [op for op in page.ops if op["op"] == "banner" and "no longer sees" in op["text"]]
 
 
 def test_a_new_chat_whose_first_reply_failed_is_not_listed() -> None:

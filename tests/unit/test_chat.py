@@ -194,6 +194,19 @@ def test_a_message_too_long_with_files_attached_names_them() -> None:
     )
 
 
+def test_an_edit_too_long_for_its_files_does_not_say_to_remove_one() -> None:
+    backend = ScriptedBackend([Script(["Noted."])], context_length=60)
+    session = ChatSession(backend)
+    files = [Attached("notes.txt", "text", "word " * 30, 30)]
+    run(session.send("Sum up", Turn("", ReplyOptions(max_tokens=4)), files))
+    asked = session.chat.messages[0]
+    (failed,) = run(session.edit(asked.id, "Sum up " * 20, Turn("", ReplyOptions(max_tokens=4))))
+    assert isinstance(failed, Failed) and isinstance(failed.error, PromptTooLong)
+    assert str(failed.error).startswith("Your message with “notes.txt” needs ")
+    assert "Ask it as a new message with less attached" in str(failed.error)
+    assert [m.text for m in session.chat.messages] == ["Sum up", "Noted."]  # as it was
+
+
 def test_history_that_outgrows_the_context_drops_the_oldest_exchange() -> None:
     backend = ScriptedBackend(
         [Script(["a " * 20]), Script(["b"]), Script(["c"])], context_length=40

@@ -67,6 +67,8 @@ def test_ready_text_shows_only_what_is_known() -> None:
     assert ready_text("Foundry Local at http://x", "phi", REMOTE) == (
         "Ready · Foundry Local at http://x · phi · TTFT 250 ms"
     )
+    assert "TTFT 9999 ms" in ready_text("x", "y", replace(LOCAL, ttft_s=9.999))
+    assert "TTFT 10 s" in ready_text("x", "y", replace(LOCAL, ttft_s=9.9996))  # not 10000 ms
     slow = replace(LOCAL, ttft_s=118.125)  # a 20,000-character paste on 2 cores
     assert ready_text("in-browser, WASM", "SmolLM2", slow, 8192) == (
         "Ready · in-browser, WASM · SmolLM2 · 27.5 tok/s · TTFT 118 s · context 41/8,192"
