@@ -360,7 +360,8 @@ export class Renderer {
   }
 
   // A message that was not sent (a failed or stopped turn, a refused edit) comes back first,
-  // above what was typed since, with the caret at its end: neither is lost.
+  // above what was typed since, so neither is lost; the caret goes to its end, unless
+  // someone is typing in the box.
   op_give_back({ text }) {
     const box = this.el.prompt;
     const draft = box.value;
