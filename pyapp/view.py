@@ -21,6 +21,8 @@ from pyapp.status import State
 
 Send = Callable[[dict[str, Any]], None]
 PANEL = ("system", "temperature", "top_p", "max_tokens", "route_tokens")  # the settings panel
+# what the panel starts from (its "Use default" puts the system prompt back)
+DEFAULTS = {name: as_typed(getattr(Settings(), name)) for name in PANEL}
 WHO = {"browser": "In this browser", "foundry": "Foundry Local"}  # an answer's badge
 # Rendered Markdown: the index of the first block that changed, and the blocks from there.
 Html = tuple[int, list[str]]
@@ -125,7 +127,11 @@ class View:
         self._op("models", options=[list(o) for o in options], selected=selected)
 
     def settings(self, settings: Settings) -> None:
-        self._op("settings", values={name: as_typed(getattr(settings, name)) for name in PANEL})
+        self._op(
+            "settings",
+            values={name: as_typed(getattr(settings, name)) for name in PANEL},
+            defaults=DEFAULTS,
+        )
 
     def messages(self, messages: Sequence[tuple[ChatMessage, Html | None]]) -> None:
         """Show exactly these messages (a chat was opened or started)."""

@@ -46,10 +46,12 @@ export class Renderer {
       chatList: $("chat-list"), chatEmpty: $("chat-empty"), search: $("chat-search"),
       exportAll: $("export"), exportMarkdown: $("export-markdown"), importFile: $("import"),
       settingsPanel: $("settings"), removeModel: $("remove-model"), storage: $("storage"),
+      system: $("setting-system"), systemDefault: $("system-default"),
       attach: $("attach"), attachButton: $("attach-button"), chips: $("attachments"),
       sidebar: $("sidebar"), scrim: $("scrim"), sidebarOpen: $("sidebar-open"), sidebarClose: $("sidebar-close"),
     };
     this.settings = [...doc.querySelectorAll("[data-setting]")];
+    this.defaults = {}; // each setting's value before anyone changed it (op_settings)
     this.shown = new Map(); // message id -> {element, text (raw Markdown), role}
     this.busy = true;
     for (const element of doc.querySelectorAll("[data-icon]")) element.append(icon(element.dataset.icon));
@@ -94,6 +96,15 @@ export class Renderer {
     el.linkPreset.addEventListener("click", () => emit({ type: "link_notice" }));
     el.settingsPanel.addEventListener("toggle", () => { if (el.settingsPanel.open) this.showStorage(); });
     el.removeModel.addEventListener("click", () => this.removeModel());
+    // An emptied or rewritten system prompt can be put back without retyping it: saved as
+    // if typed, and the keyboard stays in the field (the button hides itself)
+    el.systemDefault.addEventListener("click", () => {
+      el.system.value = this.defaults.system;
+      el.system.dispatchEvent(new Event("change"));
+      el.system.focus();
+      this.showSystemDefault();
+    });
+    el.system.addEventListener("input", () => this.showSystemDefault());
     // A list scrolled to its end stays there when it gets shorter (a banner or the settings
     // open above it, the message box grows), so the newest message stays in view.
     const list = el.messages;
@@ -345,10 +356,17 @@ export class Renderer {
     if (selected != null) select.value = selected;
   }
 
-  op_settings({ values }) {
+  op_settings({ values, defaults }) {
     for (const input of this.settings) {
       if (input.dataset.setting in values) input.value = input.sent = values[input.dataset.setting];
     }
+    this.defaults = defaults;
+    this.showSystemDefault();
+  }
+
+  showSystemDefault() {
+    const { system, systemDefault } = this.el;
+    systemDefault.hidden = this.defaults.system === undefined || system.value === this.defaults.system;
   }
 
   op_prompt({ text }) {

@@ -7,9 +7,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.conftest import (
     ASSISTANT,
+    SYSTEM,
     PageSession,
     ServerProcess,
     ask,
@@ -65,6 +67,30 @@ def test_the_system_prompt_is_saved_as_it_is_typed(chat: PageSession) -> None:
     page.reload()
     chat.wait_state("ready")
     assert page.input_value("[data-testid=setting-system]") == "Be concise."
+
+
+def test_an_emptied_system_prompt_is_kept_and_use_default_puts_it_back(chat: PageSession) -> None:
+    chat.open()
+    chat.wait_state("ready")
+    page = chat.page
+    page.click(".settings summary")
+    button = page.locator("[data-testid=system-default]")
+    expect(button).to_be_hidden()  # the default is in use
+    page.fill("[data-testid=setting-system]", "")
+    expect(button).to_be_visible()  # as soon as the field differs, before it is saved
+    wait_until(page, f"async () => (await ({SAVED_SYSTEM})()) === ''", timeout_s=30)
+    page.reload()  # no system prompt is a choice: kept, with the way back offered
+    chat.wait_state("ready")
+    page.click(".settings summary")
+    assert page.input_value("[data-testid=setting-system]") == ""
+    page.click("[data-testid=system-default]")
+    expect(page.locator("[data-testid=setting-system]")).to_have_value(SYSTEM)
+    expect(button).to_be_hidden()
+    assert page.evaluate("() => document.activeElement.dataset.testid") == "setting-system"
+    wait_until(page, f"async () => (await ({SAVED_SYSTEM})()) === {SYSTEM!r}", timeout_s=30)
+    page.reload()
+    chat.wait_state("ready")
+    assert page.input_value("[data-testid=setting-system]") == SYSTEM
 
 
 @pytest.mark.parametrize("stored", ["null", "[]", "5", '"text"', "{not json"])

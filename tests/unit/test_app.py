@@ -284,6 +284,9 @@ def test_a_links_backend_and_system_prompt_are_said_with_a_way_back() -> None:
     }
     assert app.session is not None and app.session.backend is remote
     assert page.last("link_preset")["text"] == page.last("banner")["text"]  # a lasting sign
+    shown = page.last("settings")  # the link's prompt, and the one "Use default" puts back
+    assert shown["values"]["system"] == "Talk like a pirate"
+    assert shown["defaults"]["system"] == "You are a helpful assistant."
     run_async(app.handle({"type": "send", "text": "Hi"}))  # the banner goes, the sign stays
     assert page.last("link_preset")["text"] is not None and app.view.shown is None
     run_async(app.handle({"type": "link_notice"}))  # the sign, clicked: named again
