@@ -474,8 +474,11 @@ export class Renderer {
     });
     input.addEventListener("blur", () => finish(true, false));
     titleButton.replaceWith(input);
+    // all selected, to type over, from its end back to its start, and scrolled to its
+    // start: a long title shows its beginning (select() scrolls it to the end)
     input.focus();
-    input.select();
+    input.setSelectionRange(0, input.value.length, "backward");
+    input.scrollLeft = 0;
   }
 
   iconButton(name, label, testid) {

@@ -218,6 +218,10 @@ def test_rename_search_delete_and_undo(chat: PageSession) -> None:
     ask(chat, "Name a primary color.")
     item = page.locator(ITEMS).filter(has_text="capital of France")
     item.locator("[data-testid=chat-rename]").click()
+    # all of the title selected, to type over, and its start in view, though it is too
+    # long for the field
+    shown = "i => [i.selectionStart, i.selectionEnd, i.scrollLeft, i.scrollWidth > i.clientWidth]"
+    assert page.locator(".chat-rename-input").evaluate(shown) == [0, 30, 0, True]
     page.keyboard.press("Control+A")
     page.keyboard.type("Geography")
     page.keyboard.press("Enter")
