@@ -103,7 +103,7 @@ def test_markdown_renders_code_tables_and_emphasis(trapped: PageSession) -> None
 
 # What a reader would see go wrong on a narrow screen: a word split over two lines in a
 # table cell (a split word has two boxes), a copy button outside its code block, moving
-# when the code scrolls or over the code, and a page that scrolls sideways.
+# when the code scrolls or once clicked, or over the code, and a page that scrolls sideways.
 LAYOUT = """(content) => {
   const split = [];
   for (const cell of content.querySelectorAll("th, td")) {
@@ -122,9 +122,13 @@ LAYOUT = """(content) => {
     const before = copy.getBoundingClientRect();
     code.scrollLeft = 120;
     const after = copy.getBoundingClientRect();
+    copy.dataset.copied = "true"; // as a click shows it: its "Copied" does not widen it
+    const copied = copy.getBoundingClientRect();
+    delete copy.dataset.copied;
     // and the code, scrolled, never runs under the button
     return before.top >= box.top && before.bottom <= box.bottom && before.right <= box.right
-      && after.left === before.left && code.getBoundingClientRect().right <= after.left;
+      && after.left === before.left && code.getBoundingClientRect().right <= after.left
+      && copied.left === before.left && copied.width === before.width;
   });
   return { split, tableScrolls: table.scrollWidth > table.clientWidth, buttons,
            pageScrolls: document.documentElement.scrollWidth > innerWidth };
