@@ -71,6 +71,11 @@ class Provider(Protocol):
         first if needed and reporting progress as status text."""
         ...
 
+    async def reachable(self) -> bool:
+        """Whether it could answer now: a quick look that loads nothing, so that the page
+        offers it only where choosing it can work."""
+        ...
+
 
 class SettingsStore(Protocol):
     async def load(self) -> object: ...
@@ -294,6 +299,19 @@ class App:
         self.opened[provider] = backend
         return backend
 
+    async def _reachable(self, provider: Backend) -> bool:
+        """Whether `provider` could take a message now: open already, or its server answers
+        a quick look. The answer is kept in `_down`, which decides what the page offers."""
+        if provider in self.opened:
+            return True
+        if provider not in self.providers:
+            return False
+        if await self.providers[provider].reachable():
+            self._down.discard(provider)
+            return True
+        self._down.add(provider)
+        return False
+
     async def _open_foundry(self, progress: Callable[[str], None] | None = None) -> bool:
         """Under Auto: whether Foundry Local answers (opening it if it does not yet).
 
@@ -506,7 +524,7 @@ class App:
                 self.view.message(event.reply, redraw.start())
                 if event.forgotten and self.chat.id not in self._forgotten_said:
                     self._forgotten_said.add(self.chat.id)  # once: it holds from now on
-                    self._say_forgotten(event.forgotten)
+                    await self._say_forgotten(event.forgotten)
                 if self.library.open_id != self.chat.id:
                     await self.library.open(self.chat)
                 self._show_chats()
@@ -535,13 +553,14 @@ class App:
         self._warn_history()
         return answered
 
-    def _say_forgotten(self, count: int) -> None:
+    async def _say_forgotten(self, count: int) -> None:
         """The oldest messages were left out of the prompt (they are kept in the chat): the
-        model cannot see them, which it would otherwise answer as if it did."""
+        model cannot see them, which it would otherwise answer as if it did. Foundry Local
+        is suggested only where it answers."""
         context = self.session.backend.context if self.session is not None else None
         size = f" ({context.length:,} tokens)" if context is not None else ""
         some = "message" if count == 1 else f"{count:,} messages"
-        elsewhere = ", or use Foundry Local" if Backend.FOUNDRY in self.providers else ""
+        elsewhere = ", or use Foundry Local" if await self._reachable(Backend.FOUNDRY) else ""
         self.view.banner(
             f"The model no longer sees the first {some} of this chat: they do not fit in its "
             f"context{size} beside the rest, and from now on the oldest go first. They are "
@@ -575,6 +594,7 @@ class App:
         if window is not None and self.active != Backend.FOUNDRY:
             budget = window.length - window.reply_room(self.prefs.effective.max_tokens)
             if tokens > budget:
+                await self._reachable(Backend.FOUNDRY)
                 self._too_long(attached, budget)
 
     def _too_long(self, file: Attached, budget: int) -> None:

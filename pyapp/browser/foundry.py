@@ -53,6 +53,14 @@ class FoundryProvider:
 
         return RemoteBackend(self.client, chosen)
 
+    async def reachable(self) -> bool:
+        """serve.py answers and says its upstream does (serve.py gone: it cannot)."""
+        try:
+            status = await _get_json("api/foundry/status")
+        except HearthError:
+            return False
+        return bool(status.get("reachable"))
+
     async def _connect(self) -> Any:  # an openai.AsyncOpenAI (openai loads on first use)
         """Check the upstream first (fast, clear error), then load the client."""
         self.status = await _get_json("api/foundry/status")

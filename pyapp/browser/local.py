@@ -58,6 +58,9 @@ class LocalProvider:
     async def models(self) -> list[ModelOption]:
         return [ModelOption(m.id, m.label) for m in self.config.models]
 
+    async def reachable(self) -> bool:
+        return True  # the page itself: whether its model loads, opening it says
+
     async def open(self, model: str | None, progress: Callable[[str], None]) -> LocalBackend:
         entry = self.config.model(model)
         if entry.id not in self.loaded:

@@ -85,20 +85,41 @@ def test_attached_text_and_pdf_reach_the_in_page_models_context(chat: PageSessio
     assert kept.all_inner_texts() == ["notes.txt", "report.pdf"]
 
 
-def test_a_file_too_long_for_the_in_page_model_says_so_and_offers_foundry(
-    chat: PageSession,
-) -> None:
+BOOK = ("book.txt", "text/plain", ("A line of a very long book. " * 8000).encode())
+
+
+def test_a_file_too_long_for_the_in_page_model_says_so(chat: PageSession) -> None:
+    """serve.py found no Foundry Local here: no button offers what can only fail."""
     chat.open()
     chat.wait_state("ready", timeout_s=120)
     page: Any = chat.page
-    attach(page, ("book.txt", "text/plain", ("A line of a very long book. " * 8000).encode()))
+    attach(page, BOOK)
     banner = page.locator("[data-testid=error]")
     banner.wait_for()
     text = banner.inner_text()
     assert "book.txt is" in text and "tokens" in text
-    assert page.locator("[data-testid=error-action]").inner_text() == "Use Foundry Local"
+    assert "Foundry Local, which could take it, cannot be reached now" in text
+    assert page.locator("[data-testid=error-action]").is_hidden()
     tokens = int(page.locator(CHIPS).get_attribute("data-tokens"))
     assert f"{tokens:,}" in text
+
+
+def test_a_file_too_long_for_the_in_page_model_offers_a_foundry_that_answers(
+    browser: object, fake_server: object
+) -> None:
+    """The fake upstream stands in for Foundry Local: the point is that one answers."""
+    with page_session(browser, fake_server) as chat:  # type: ignore[arg-type]
+        chat.open()
+        chat.wait_state("ready", timeout_s=120)
+        page: Any = chat.page
+        attach(page, BOOK)
+        action = page.locator("[data-testid=error-action]")
+        action.wait_for()
+        assert action.inner_text() == "Use Foundry Local"
+        action.click()
+        chat.wait_state("ready", timeout_s=60)
+        assert page.input_value("[data-testid=backend]") == "foundry"
+        assert page.locator(CHIPS).count() == 1  # the file stays, for Foundry to read
 
 
 def test_a_question_about_a_file_is_answered_from_it(

@@ -57,6 +57,9 @@ class FakeProvider:
             ModelOption("x", "X", False),
         ]
 
+    async def reachable(self) -> bool:
+        return not (isinstance(self.error, RemoteError) and self.error.unreachable)
+
     async def open(self, model: str | None, progress: Callable[[str], None]) -> ChatBackend:
         progress("Loading the model…")
         self.progress = progress
@@ -567,10 +570,24 @@ def test_deletes_in_a_row_are_all_undone_by_one_undo() -> None:
     assert page.last("banner")["text"] == "Deleted “One”."
 
 
-def test_a_reply_that_cannot_see_the_oldest_messages_says_so() -> None:
+@pytest.mark.parametrize(
+    ("foundry", "elsewhere"),
+    [
+        (None, ""),  # none set up
+        (
+            lambda: FakeProvider(ScriptedBackend([], kind=BackendKind.FOUNDRY)),
+            ", or use Foundry Local",
+        ),
+        (lambda: FakeProvider(None, RemoteError("down", unreachable=True)), ""),  # does not answer
+    ],
+)
+def test_a_reply_that_cannot_see_the_oldest_messages_says_so(
+    foundry: Callable[[], FakeProvider] | None, elsewhere: str
+) -> None:
     app, page, backend, _ = make_app(
         [Script(["a " * 20]), Script(["b"]), Script(["c"]), Script(["d"])],
         query="?max_tokens=10&system=sys",
+        foundry=foundry() if foundry is not None else None,
     )
     backend.context_length = 40  # counted in words
     run_async(app.handle({"type": "send", "text": "first question here"}))
@@ -580,8 +597,8 @@ def test_a_reply_that_cannot_see_the_oldest_messages_says_so() -> None:
     assert page.last("banner")["text"] == (
         "The model no longer sees the first 2 messages of this chat: they do not fit in its "
         "context (40 tokens) beside the rest, and from now on the oldest go first. They are "
-        "kept here. For a reply that knows them, start a New chat with what matters."
-    )  # (no Foundry Local is set up here to offer)
+        f"kept here. For a reply that knows them, start a New chat with what matters{elsewhere}."
+    )
     assert page.last("banner")["kind"] == "info" and len(app.chat.messages) == 6
     page.ops.clear()
     run_async(app.handle({"type": "send", "text": "fourth"}))  # said once, not every turn

@@ -133,6 +133,14 @@ def test_under_auto_with_foundry_down_a_file_too_long_offers_no_button_to_fail_a
     assert [f.name for f in app.pending] == ["book.txt"]  # kept: Foundry may start
 
 
+def test_a_file_too_long_here_offers_no_foundry_that_does_not_answer() -> None:
+    app, page, _, _ = make_auto([], foundry_error=UNREACHABLE, query="")  # never tried
+    run_async(app.handle({"type": "attach", "name": "book.txt", "data": b"w " * 500}))
+    banner = page.last("banner")
+    assert banner["action"] is None and "cannot be reached now" in banner["text"]
+    assert "choose it as the backend" in banner["text"]
+
+
 def test_a_file_too_long_here_with_foundry_known_down_offers_no_button() -> None:
     app, page, _, _ = make_auto([], foundry_error=UNREACHABLE, query="")
     run_async(app.handle({"type": "backend", "value": "foundry"}))  # tried: it is down
