@@ -88,9 +88,21 @@ class Imported:
         return "; ".join(said) + "."
 
 
+@dataclass
+class Tab:
+    """What one browser tab remembers across its own reloads: the chat it has open. The
+    profile's open chat is what every tab last opened, so a reload that reopened it would
+    jump to another tab's chat; a new tab has no `open_id` and opens the profile's. `kept`
+    hears each chat opened (the page keeps it in the tab's sessionStorage)."""
+
+    open_id: str | None = None
+    kept: Callable[[str], object] = lambda chat_id: None
+
+
 class Library:
-    def __init__(self, records: Records) -> None:
+    def __init__(self, records: Records, tab: Tab | None = None) -> None:
         self.records = records
+        self.tab = tab or Tab()
         self.chats: dict[str, Chat] = {}
         self.open_id: str | None = None
         self.problem: str | None = None  # why history is not being saved, once it is known
@@ -101,9 +113,10 @@ class Library:
 
     async def load(self) -> list[str]:
         """Read every chat; returns what to tell the user (skipped records, no storage)."""
+        self.open_id = self.tab.open_id
         try:
             records = await self.records.load()
-            self.open_id = await self.records.load_open()
+            self.open_id = self.tab.open_id or await self.records.load_open()
         except StorageError as error:
             return [self._failed(error)]
         problems: list[str] = []
@@ -137,7 +150,8 @@ class Library:
         return chat
 
     def opened(self) -> Chat:
-        """The chat that was open when the page was last closed, or a new one."""
+        """The chat this tab had open before its reload (a new tab: the one open when the
+        profile's last page closed), or a new one."""
         return self.chats.get(self.open_id or "") or Chat()
 
     async def save(self, chat: Chat) -> None:
@@ -166,8 +180,10 @@ class Library:
         await self._store(self.records.save_pending([attached_to_json(f) for f in files]))
 
     async def open(self, chat: Chat) -> None:
-        """Remember `chat` as the open one (a reload reopens it)."""
-        self.open_id = chat.id
+        """Remember `chat` as the open one: this tab's reload reopens it, and so does the
+        next new tab."""
+        self.open_id = self.tab.open_id = chat.id
+        self.tab.kept(chat.id)
         await self._store(self.records.save_open(chat.id))
 
     @asynccontextmanager

@@ -126,6 +126,10 @@ class View:
     def models(self, options: Sequence[tuple[str, str]], selected: str | None) -> None:
         self._op("models", options=[list(o) for o in options], selected=selected)
 
+    def tab_chat(self, chat_id: str) -> None:
+        """Keep `chat_id` as this tab's open chat, for its reload (`Tab`)."""
+        self._op("tab_chat", id=chat_id)
+
     def settings(self, settings: Settings) -> None:
         self._op(
             "settings",

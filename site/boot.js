@@ -14,7 +14,16 @@ worker.onerror = (event) => {
   if (ui) ui.bootFailed(message);
   else early.push({ op: "boot_error", message });
 };
-worker.postMessage({ type: "hello", query: location.search });
+// This tab's open chat (site/ui.js `op_tab_chat`): a reload reopens it, whatever another
+// tab opened since; a new tab has none and opens the profile's last one.
+const TAB_CHAT = "hearth-open-chat";
+let tabChat = null;
+try {
+  tabChat = sessionStorage.getItem(TAB_CHAT);
+} catch {
+  // no sessionStorage (a sandboxed frame): every reload opens the profile's last chat
+}
+worker.postMessage({ type: "hello", query: location.search, tabChat });
 
 async function loadPurify() {
   const response = await fetch("./app-config.json");

@@ -259,6 +259,15 @@ export class Renderer {
     this.op_banner({ text: `${message}. Reload the page; if it persists, rebuild with "python build.py".` });
   }
 
+  // The chat this tab has open, for its next reload (site/boot.js reads it back)
+  op_tab_chat({ id }) {
+    try {
+      sessionStorage.setItem("hearth-open-chat", id);
+    } catch {
+      // not kept: a reload opens the profile's last chat instead
+    }
+  }
+
   op_boot_error({ message }) {
     if (this.el.status.dataset.state !== "error") this.bootFailed(message);
     else console.error(message);

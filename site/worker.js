@@ -178,6 +178,7 @@ async function boot() {
     post,
     config,
     query: hello.query,
+    tabChat: hello.tabChat ?? null,
     installed: python.installed,
     bootMs: () => performance.now() - started,
     bootMarks: () => ({ ...bootMarks }),

@@ -61,6 +61,12 @@ def query() -> str:
     return str(hearth_host.query or "")
 
 
+def tab_chat() -> str | None:
+    """The chat this tab had open before its reload (site/boot.js), if it had one."""
+    value = hearth_host.tabChat
+    return str(value) if value else None
+
+
 def url(relative: str) -> str:
     """An absolute URL for a file of the site (the worker lives beside index.html)."""
     return urljoin(str(js.location.href), relative)

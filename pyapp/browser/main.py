@@ -19,7 +19,7 @@ from pyapp.browser.packages import load_packages
 from pyapp.browser.storage import ChatRecords, SettingsStore
 from pyapp.config import AppConfig
 from pyapp.errors import HearthError
-from pyapp.library import Library
+from pyapp.library import Library, Tab
 from pyapp.settings import Backend, Preferences
 from pyapp.status import State
 from pyapp.view import View
@@ -62,7 +62,7 @@ async def start() -> None:
         from pyapp.markdown import Markdown  # needs the packages loaded above
 
         markdown = Markdown() if prefs.effective.markdown else None
-        library = Library(ChatRecords())
+        library = Library(ChatRecords(), Tab(host.tab_chat(), view.tab_chat))
         app = App(view, prefs, providers, settings_store, library, markdown, extract_in_page)
         local.on_notice = view.banner
         host.listen(app.handle)

@@ -459,3 +459,26 @@ def test_without_storage_the_chat_still_works_and_says_so(chat: PageSession) -> 
     assert "History is not being saved" in banner.inner_text()
     reply = ask(chat, "What is the capital of France?")
     assert "Paris" in reply.inner_text()  # type: ignore[attr-defined]
+
+
+def test_a_reload_reopens_its_own_tabs_chat_and_a_new_tab_the_last_one_opened(
+    browser: object, fake_server: ServerProcess
+) -> None:
+    """Which chat each page opens; the fake upstream only answers quickly."""
+    with page_session(browser, fake_server) as first:
+        first.open("?backend=foundry")
+        first.wait_state("ready", timeout_s=120)
+        ask(first, "Asked in the first tab?")
+        second = PageSession(page=first.context.new_page(), base_url=first.base_url)  # type: ignore[attr-defined]
+        second.open("?backend=foundry")
+        second.wait_state("ready", timeout_s=120)
+        assert texts(second)[0] == "Asked in the first tab?"  # a new tab: the last opened
+        new_chat(second.page)
+        ask(second, "Asked in the second tab?")
+        first.page.reload()  # type: ignore[attr-defined]
+        first.wait_state("ready", timeout_s=120)
+        assert texts(first)[0] == "Asked in the first tab?"  # its own, not the newer one
+        third = PageSession(page=first.context.new_page(), base_url=first.base_url)  # type: ignore[attr-defined]
+        third.open("?backend=foundry")
+        third.wait_state("ready", timeout_s=120)
+        assert texts(third)[0] == "Asked in the second tab?"

@@ -15,7 +15,7 @@ from pyapp.backends import Backend as ChatBackend
 from pyapp.backends import BackendKind
 from pyapp.chats import chat_to_json
 from pyapp.errors import EngineError, ModelLoadError, RemoteError, StorageError
-from pyapp.library import Library
+from pyapp.library import Library, Tab
 from pyapp.redraw import FIRST_S, STREAM_EVERY_S, STREAM_SETTLED_S, Redraw
 from pyapp.settings import SAVED, Backend, Preferences, Settings
 from pyapp.status import ModelOption, empty_hint, reading_text
@@ -92,13 +92,14 @@ def make_app(
     records: MemoryRecords | None = None,
     saved: dict[str, Any] | None = None,
     browser_error: Exception | None = None,
+    tab: Tab | None = None,
 ) -> tuple[App, Page, ScriptedBackend, Store]:
     page, backend, store = Page(), ScriptedBackend(replies), store or Store()
     prefs, problems = Preferences.load(saved, query)
     providers: dict[Backend, Provider] = {Backend.BROWSER: FakeProvider(backend, browser_error)}
     if foundry is not None:
         providers[Backend.FOUNDRY] = foundry
-    library = Library(records if records is not None else MemoryRecords())
+    library = Library(records if records is not None else MemoryRecords(), tab)
     app = App(View(page), prefs, providers, store, library)
     run_async(app.start(problems))
     return app, page, backend, store
@@ -420,6 +421,23 @@ def test_a_reload_after_new_chat_opens_the_new_chat_not_the_last_one() -> None:
     reloaded, page, _, _ = make_app([], records=records)
     assert reloaded.chat.messages == [] and page.last("messages") == {"op": "messages", "items": []}
     assert [s.title for s in reloaded.library.summaries()] == ["Capital of France?"]  # kept
+
+
+def test_a_reload_reopens_this_tabs_chat_and_a_new_tab_the_one_opened_last() -> None:
+    records, tab_a, tab_b = MemoryRecords(), Tab(), Tab()
+    a, _, _, _ = make_app([Script(["Paris."])], records=records, tab=tab_a)
+    run_async(a.handle({"type": "send", "text": "Capital of France?"}))
+    b, _, _, _ = make_app([Script(["Rome."])], records=records, tab=tab_b)
+    assert b.chat.id == a.chat.id  # a new tab: the profile's last open chat
+    run_async(b.handle({"type": "new_chat"}))
+    run_async(b.handle({"type": "send", "text": "Capital of Italy?"}))
+    reloaded_a, _, _, _ = make_app([], records=records, tab=tab_a)
+    assert reloaded_a.chat.title == "Capital of France?"  # its own, not B's newer one
+    new_tab, _, _, _ = make_app([], records=records, tab=Tab())
+    assert new_tab.chat.title == "Capital of Italy?"
+    run_async(b.handle({"type": "new_chat"}))  # B's new, empty chat...
+    reloaded_b, _, _, _ = make_app([], records=records, tab=tab_b)
+    assert reloaded_b.chat.messages == []  # ...is what B's reload shows, not A's chat
 
 
 def test_a_chat_deleted_in_another_tab_does_not_change_what_a_reload_reopens() -> None:
