@@ -1,7 +1,7 @@
 // The page's entry point: start the worker that runs Python, and connect it to the renderer.
 // The worker starts at once; its first commands wait here while DOMPurify (which the
 // renderer needs for every reply) loads. A failed boot becomes the visible error banner.
-import { Renderer } from "./ui.js";
+import { Renderer, TAB_CHAT } from "./ui.js";
 
 const worker = new Worker("./worker.js", { type: "module" });
 const early = [];
@@ -16,7 +16,6 @@ worker.onerror = (event) => {
 };
 // This tab's open chat (site/ui.js `op_tab_chat`): a reload reopens it, whatever another
 // tab opened since; a new tab has none and opens the profile's last one.
-const TAB_CHAT = "hearth-open-chat";
 let tabChat = null;
 try {
   tabChat = sessionStorage.getItem(TAB_CHAT);

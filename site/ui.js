@@ -12,6 +12,7 @@ const IMPORT_LIMIT = 64 * 1024 * 1024; // bytes: a larger file is refused before
 const ATTACH_LIMIT = 20 * 1024 * 1024; // bytes: pyapp/attachments.py refuses more, so don't send it
 const SETTING_SAVE_MS = 400; // the system prompt is saved this long after the last keystroke
 const MODEL_CACHE = "hearth-models"; // where site/sw.js and site/model.js keep the model
+export const TAB_CHAT = "hearth-open-chat"; // this tab's open chat, in its sessionStorage
 const FOLD_CHARS = 1200; // a user message longer than this (or than FOLD_LINES) shows folded
 const FOLD_LINES = 12;
 const DRAFT_KEY = "hearth-draft"; // the message box's text, so that a reload keeps it
@@ -262,7 +263,7 @@ export class Renderer {
   // The chat this tab has open, for its next reload (site/boot.js reads it back)
   op_tab_chat({ id }) {
     try {
-      sessionStorage.setItem("hearth-open-chat", id);
+      sessionStorage.setItem(TAB_CHAT, id);
     } catch {
       // not kept: a reload opens the profile's last chat instead
     }
