@@ -819,18 +819,29 @@ function withCode(doc, text) {
   return parts.map((part, i) => (i % 2 ? Object.assign(doc.createElement("code"), { textContent: part }) : part));
 }
 
-// The unsent message survives a reload (on this device only, like the chats). A browser
-// that refuses storage only loses that.
+// The unsent message survives a reload (on this device only, like the chats): each tab
+// keeps its own in its sessionStorage, so another tab's typing or sending neither replaces
+// nor clears it, and the profile keeps the last one typed in localStorage, for a new tab.
+// A tab's sent or emptied box clears the profile's copy only if it is that tab's draft. A
+// browser that refuses storage only loses that.
+let draftKept = null; // what this tab last put in localStorage
 function keepDraft(text) {
   try {
-    if (text) localStorage.setItem(DRAFT_KEY, text);
-    else localStorage.removeItem(DRAFT_KEY);
+    sessionStorage.setItem(DRAFT_KEY, text);
+    if (text) {
+      localStorage.setItem(DRAFT_KEY, text);
+      draftKept = text;
+    } else if (draftKept !== null && localStorage.getItem(DRAFT_KEY) === draftKept) {
+      localStorage.removeItem(DRAFT_KEY);
+    }
   } catch {}
 }
 
 function savedDraft() {
   try {
-    return localStorage.getItem(DRAFT_KEY) || "";
+    const text = sessionStorage.getItem(DRAFT_KEY) ?? localStorage.getItem(DRAFT_KEY) ?? "";
+    if (text && localStorage.getItem(DRAFT_KEY) === text) draftKept = text; // still this tab's
+    return text;
   } catch {
     return "";
   }

@@ -449,6 +449,29 @@ def test_an_unsent_message_survives_a_reload_until_it_is_sent(chat: PageSession)
     assert page.input_value("[data-testid=prompt]") == ""
 
 
+def test_each_tab_keeps_its_own_draft_across_a_reload(chat: PageSession) -> None:
+    chat.open()
+    chat.wait_state("ready")
+    first = chat.page
+    first.fill("[data-testid=prompt]", "Typed in the first tab")
+    other = PageSession(page=chat.context.new_page(), base_url=chat.base_url)  # type: ignore[attr-defined]
+    other.open()
+    other.wait_state("ready")
+    second = other.page
+    assert second.input_value("[data-testid=prompt]") == "Typed in the first tab"  # a new tab
+    second.fill("[data-testid=prompt]", "Typed in the second tab")
+    first.reload()  # neither replaced by the other tab's typing...
+    chat.wait_state("ready")
+    assert first.input_value("[data-testid=prompt]") == "Typed in the first tab"
+    second.fill("[data-testid=prompt]", "")
+    first.reload()  # ...nor cleared by its emptied box
+    chat.wait_state("ready")
+    assert first.input_value("[data-testid=prompt]") == "Typed in the first tab"
+    second.reload()
+    other.wait_state("ready")
+    assert second.input_value("[data-testid=prompt]") == ""  # its own, emptied
+
+
 def test_without_storage_the_chat_still_works_and_says_so(chat: PageSession) -> None:
     chat.open("?temperature=0&max_tokens=24")  # greedy: the answer is known
     chat.wait_state("ready")
