@@ -310,15 +310,21 @@ def test_edit_regenerate_and_copy(chat: PageSession) -> None:
     assert page.locator(".edit-box").count() == 0
 
 
+def another_tab(first: PageSession, query: str = "") -> PageSession:
+    """A new tab of `first`'s browser profile, opened at `query` and ready."""
+    tab = PageSession(page=first.context.new_page(), base_url=first.base_url)  # type: ignore[attr-defined]
+    tab.open(query)
+    tab.wait_state("ready", timeout_s=120)
+    return tab
+
+
 def test_two_tabs_keep_each_others_messages(chat: PageSession) -> None:
     """Each tab holds its chats in memory; without hearing what the other saved, the one
     that saved last would overwrite the other's messages."""
     chat.open("?temperature=0&max_tokens=8")
     chat.wait_state("ready")
     ask(chat, "What is the capital of France?")
-    other = PageSession(page=chat.context.new_page(), base_url=chat.base_url)  # type: ignore[attr-defined]
-    other.open("?temperature=0&max_tokens=8")
-    other.wait_state("ready")
+    other = another_tab(chat, "?temperature=0&max_tokens=8")
     ask(chat, "And of Germany?")
     other.page.wait_for_function(  # type: ignore[attr-defined]
         "() => [...document.querySelectorAll('[data-testid=message]')]"
@@ -341,10 +347,7 @@ def two_tabs_on_one_chat(first: PageSession) -> PageSession:
     first.open("?backend=foundry")
     first.wait_state("ready", timeout_s=120)
     ask(first, "Hello?")
-    second = PageSession(page=first.context.new_page(), base_url=first.base_url)  # type: ignore[attr-defined]
-    second.open("?backend=foundry")
-    second.wait_state("ready", timeout_s=120)
-    return second
+    return another_tab(first, "?backend=foundry")
 
 
 def test_a_tab_does_not_reply_in_a_chat_another_tab_is_answering_in(
@@ -454,9 +457,7 @@ def test_each_tab_keeps_its_own_draft_across_a_reload(chat: PageSession) -> None
     chat.wait_state("ready")
     first = chat.page
     first.fill("[data-testid=prompt]", "Typed in the first tab")
-    other = PageSession(page=chat.context.new_page(), base_url=chat.base_url)  # type: ignore[attr-defined]
-    other.open()
-    other.wait_state("ready")
+    other = another_tab(chat)
     second = other.page
     assert second.input_value("[data-testid=prompt]") == "Typed in the first tab"  # a new tab
     second.fill("[data-testid=prompt]", "Typed in the second tab")
@@ -492,16 +493,12 @@ def test_a_reload_reopens_its_own_tabs_chat_and_a_new_tab_the_last_one_opened(
         first.open("?backend=foundry")
         first.wait_state("ready", timeout_s=120)
         ask(first, "Asked in the first tab?")
-        second = PageSession(page=first.context.new_page(), base_url=first.base_url)  # type: ignore[attr-defined]
-        second.open("?backend=foundry")
-        second.wait_state("ready", timeout_s=120)
+        second = another_tab(first, "?backend=foundry")
         assert texts(second)[0] == "Asked in the first tab?"  # a new tab: the last opened
         new_chat(second.page)
         ask(second, "Asked in the second tab?")
         first.page.reload()  # type: ignore[attr-defined]
         first.wait_state("ready", timeout_s=120)
         assert texts(first)[0] == "Asked in the first tab?"  # its own, not the newer one
-        third = PageSession(page=first.context.new_page(), base_url=first.base_url)  # type: ignore[attr-defined]
-        third.open("?backend=foundry")
-        third.wait_state("ready", timeout_s=120)
+        third = another_tab(first, "?backend=foundry")
         assert texts(third)[0] == "Asked in the second tab?"
