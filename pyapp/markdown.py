@@ -3,8 +3,8 @@
 Safety comes in layers, so no single mistake lets a hostile reply run code:
 - raw HTML in a reply is text (markdown-it with `html=False` escapes it);
 - a link survives only with an http(s) or mailto address, and opens in a new tab with
-  `rel="noopener noreferrer"`; an image becomes its alt text, so the page never fetches
-  anything a reply names;
+  `rel="noopener noreferrer"` (a bare http(s) address is linked too: pyapp/bare_links.py);
+  an image becomes its alt text, so the page never fetches anything a reply names;
 - inline styles are never written (table alignment is a class), so the page's CSP can
   forbid them;
 - the main thread passes every block through DOMPurify before it reaches the DOM
@@ -24,6 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
+
+from pyapp.bare_links import bare_links
 
 if TYPE_CHECKING:  # markdown-it is loaded into the page on demand, before Markdown() is made
     from markdown_it.token import Token
@@ -115,6 +117,7 @@ class Markdown:
         }
         for name, rule in rules.items():
             md.add_render_rule(name, rule)
+        md.core.ruler.push("bare_links", bare_links)  # last: after adjacent texts are joined
         self.md = md
 
     def blocks(self, text: str) -> list[Block]:

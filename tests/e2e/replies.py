@@ -27,7 +27,7 @@ def greet(name: str) -> str:
 | Rust | static |
 
 Raw <b>tag</b> and <script>alert(1)</script> stay text, and [bad](javascript:alert(1)) is no
-link, while [docs](https://docs.python.org/3/) is one.
+link, while [docs](https://docs.python.org/3/) is one, and so is https://peps.python.org/pep-0008/.
 """
 
 # A reply whose half-written states render as something else than the finished one, each

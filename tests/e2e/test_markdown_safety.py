@@ -92,10 +92,12 @@ def test_markdown_renders_code_tables_and_emphasis(trapped: PageSession) -> None
     assert "Raw <b>tag</b> and <script>alert(1)</script> stay text" in text
     assert content.locator("b, script").count() == 0
     links = content.locator("a")
-    assert links.count() == 1 and links.inner_text() == "docs"
-    assert links.get_attribute("href") == "https://docs.python.org/3/"
-    assert links.get_attribute("target") == "_blank"
-    assert links.get_attribute("rel") == "noopener noreferrer"
+    assert links.all_inner_texts() == ["docs", "https://peps.python.org/pep-0008/"]  # bare too
+    hrefs = ["https://docs.python.org/3/", "https://peps.python.org/pep-0008/"]
+    for each, href in zip(links.all(), hrefs, strict=True):
+        assert each.get_attribute("href") == href
+        assert each.get_attribute("target") == "_blank"
+        assert each.get_attribute("rel") == "noopener noreferrer"
     assert "[bad](javascript:alert(1))" in text.replace("\n", " ")
     assert trapped.page.evaluate(AUDIT) == []  # type: ignore[attr-defined]
     assert trapped.page.evaluate("window.__xss") == 0  # type: ignore[attr-defined]
