@@ -49,7 +49,7 @@ export class Renderer {
       settingsPanel: $("settings"), removeModel: $("remove-model"), storage: $("storage"),
       system: $("setting-system"), systemDefault: $("system-default"),
       attach: $("attach"), attachButton: $("attach-button"), chips: $("attachments"),
-      sidebar: $("sidebar"), scrim: $("scrim"), sidebarOpen: $("sidebar-open"), sidebarClose: $("sidebar-close"),
+      sidebar: $("sidebar"), scrim: $("scrim"), main: doc.querySelector(".main"), sidebarOpen: $("sidebar-open"), sidebarClose: $("sidebar-close"),
     };
     this.settings = [...doc.querySelectorAll("[data-setting]")];
     this.defaults = {}; // each setting's value before anyone changed it (op_settings)
@@ -93,7 +93,10 @@ export class Renderer {
       el.prompt.focus(); // the button is gone: the keyboard goes back to the message box
       emit({ type: "banner_action" });
     });
-    el.bannerClose.addEventListener("click", () => { el.banner.hidden = true; });
+    el.bannerClose.addEventListener("click", () => {
+      el.banner.hidden = true;
+      (el.prompt.disabled ? el.messages : el.prompt).focus(); // not lost to the page's top
+    });
     el.linkPreset.addEventListener("click", () => emit({ type: "link_notice" }));
     el.settingsPanel.addEventListener("toggle", () => { if (el.settingsPanel.open) this.showStorage(); });
     el.removeModel.addEventListener("click", () => this.removeModel());
@@ -227,9 +230,14 @@ export class Renderer {
     prompt.style.height = `${Math.min(prompt.scrollHeight + 2, 8 * 24)}px`;
   }
 
+  // On a narrow screen the open list covers the page like a dialog: the page behind it is
+  // inert, so Tab stays in the list until it is closed.
   toggleSidebar(open) {
-    const { sidebar, sidebarOpen, scrim, search } = this.el;
-    if (!open && sidebar.contains(this.doc.activeElement)) sidebarOpen.focus();
+    const { sidebar, sidebarOpen, scrim, search, main, skip } = this.el;
+    main.inert = skip.inert = this.narrow.matches && open;
+    const active = this.doc.activeElement;
+    const left = sidebar.classList.contains("open") && (sidebar.contains(active) || active === this.doc.body);
+    if (!open && left) sidebarOpen.focus(); // closed from within: the keyboard goes back to ☰
     sidebar.classList.toggle("open", open);
     sidebar.inert = this.narrow.matches && !open;
     scrim.hidden = !open;
@@ -595,7 +603,10 @@ export class Renderer {
       actions.append(edit);
     } else {
       const again = this.iconButton("regenerate", "Regenerate this reply", "regenerate");
-      again.addEventListener("click", () => this.emit({ type: "regenerate" }));
+      again.addEventListener("click", () => {
+        this.el.prompt.focus(); // the reply, and this button, are drawn anew
+        this.emit({ type: "regenerate" });
+      });
       actions.append(again);
     }
     element.append(chips, content, badge, actions);

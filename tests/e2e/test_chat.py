@@ -296,6 +296,10 @@ def test_a_phone_shows_one_button_beside_the_message_box(chat: PageSession) -> N
     assert page.evaluate("() => document.activeElement.id") == "sidebar-open"
     page.keyboard.press("Enter")  # ...until it is shown
     page.wait_for_function(in_list)
+    for _ in range(8):  # and, shown, it keeps Tab in it: the page behind is out of reach
+        page.keyboard.press("Tab")
+        focused = page.evaluate("() => document.activeElement.id || document.activeElement.tagName")
+        assert focused == "BODY" or page.evaluate(in_list), focused
     page.keyboard.press("Escape")
     assert page.evaluate("() => document.activeElement.id") == "sidebar-open"
     page.fill("[data-testid=prompt]", "Write a very long story about a dragon who learns to bake.")

@@ -161,6 +161,8 @@ def test_export_in_one_browser_and_import_into_another(
             assert words in banner.inner_text() and "nothing was imported" in banner.inner_text()
             assert chat_titles(other) == []
             other.page.click("#error-close")
+            focused = "() => document.activeElement.dataset.testid"
+            assert other.page.evaluate(focused) == "prompt"  # type: ignore[attr-defined]
         other.page.set_input_files("[data-testid=import]", str(exported))
         other.page.wait_for_function(
             "() => document.querySelectorAll('[data-testid=chat-item]').length === 2"
@@ -298,6 +300,8 @@ def test_edit_regenerate_and_copy(chat: PageSession) -> None:
         f" return r && r.dataset.id !== '{before}' && r.dataset.done === 'true'; }}"
     )
     assert len(texts(chat)) == 2  # the reply was replaced, not added
+    # its button went with the old reply: the keyboard is in the message box, not lost
+    assert page.evaluate("() => document.activeElement.dataset.testid") == "prompt"
     reply = page.locator(ASSISTANT).last
     reply.locator("[data-testid=copy]").click()
     page.wait_for_function("() => document.querySelector('[data-copied]') !== null")
