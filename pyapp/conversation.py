@@ -52,6 +52,13 @@ def fit(
         if len(turns) <= 1:
             cap = budget * EXACT_COUNT_FACTOR
             used = count(head + turns, cap)
-            raise PromptTooLong(min(used, cap), budget, capped=used > cap, context=context)
+            # the system prompt is to blame when it is most of the prompt and the message
+            # would fit without it
+            system = count(head, cap) if head else 0
+            rest = used - system
+            blamed = system if system > rest and rest < budget else 0
+            raise PromptTooLong(
+                min(used, cap), budget, capped=used > cap, context=context, system=min(blamed, cap)
+            )
         drop = 2 if len(turns) > 2 and turns[0].role == Role.USER else 1
         turns = turns[drop:]

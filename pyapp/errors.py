@@ -21,9 +21,19 @@ class PromptTooLong(HearthError):
         context: int | None = None,
         files: tuple[str, ...] = (),
         removable: bool = True,
+        system: int = 0,
     ) -> None:
         self.used, self.budget, self.capped, self.context = used, budget, capped, context
+        self.system = system  # tokens of the system prompt, when it is what does not fit
         needs = f"more than {used:,}" if capped else f"{used:,}"
+        if system:  # the message would fit without it (capped: so would its count)
+            takes = f"more than {system:,}" if capped else f"{system:,}"
+            super().__init__(
+                f"The system prompt takes {takes} tokens, and only {budget:,} fit in the "
+                f"model's context after room for the reply. Shorten it in Settings (or "
+                f"choose Use default there)."
+            )
+            return
         # most of a message this long is what is attached to it, as a rule; only a message
         # being sent can lose a file (an edit or a regenerate keeps the question's files)
         what = f"Your message with {_names(files)}" if files else "Your message"
@@ -45,7 +55,9 @@ class PromptTooLong(HearthError):
     def with_files(self, files: tuple[str, ...], removable: bool) -> PromptTooLong:
         """The same refusal, naming the files attached to the message (`removable` from
         the message box)."""
-        return PromptTooLong(self.used, self.budget, self.capped, self.context, files, removable)
+        return PromptTooLong(
+            self.used, self.budget, self.capped, self.context, files, removable, self.system
+        )
 
 
 def _names(files: tuple[str, ...]) -> str:

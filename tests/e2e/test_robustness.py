@@ -93,6 +93,21 @@ def test_an_emptied_system_prompt_is_kept_and_use_default_puts_it_back(chat: Pag
     assert page.input_value("[data-testid=setting-system]") == SYSTEM
 
 
+def test_a_system_prompt_too_long_for_the_model_is_named_as_the_cause(chat: PageSession) -> None:
+    chat.open("?max_tokens=512")
+    chat.wait_state("ready")
+    page = chat.page
+    page.click(".settings summary")
+    page.fill("[data-testid=setting-system]", "Be terse. " * 20_000)
+    page.press("[data-testid=setting-system]", "Tab")  # saved
+    page.fill("[data-testid=prompt]", "hi")
+    page.press("[data-testid=prompt]", "Enter")
+    text = banner_saying(page, "The system prompt takes", timeout_s=90).inner_text()
+    assert "Shorten it in Settings" in text and "Your message" not in text
+    assert page.input_value("[data-testid=prompt]") == "hi"  # kept, to send once it fits
+    assert page.locator("[data-testid=message]").count() == 0
+
+
 @pytest.mark.parametrize("stored", ["null", "[]", "5", '"text"', "{not json"])
 def test_saved_settings_of_any_shape_never_break_the_boot(chat: PageSession, stored: str) -> None:
     chat.open()

@@ -118,3 +118,21 @@ def test_a_message_longer_than_the_whole_context_is_not_told_to_lower_max_tokens
         "Your message needs 9,000 tokens but only 7,680 fit in the model's context after "
         "room for the reply. Shorten it: the model's whole context is 8,192 tokens."
     )
+
+
+def test_a_system_prompt_too_long_for_the_context_is_named_not_the_message() -> None:
+    def words(messages: Sequence[Message], limit: int) -> int:
+        return sum(len(m.content.split()) for m in messages)
+
+    long_system = [Message(Role.SYSTEM, "Be terse. " * 5000), Message(Role.USER, "hi")]
+    with pytest.raises(PromptTooLong) as refused:
+        fit(long_system, words, budget=7680, context=8192)
+    assert str(refused.value) == (
+        "The system prompt takes 10,000 tokens, and only 7,680 fit in the model's context "
+        "after room for the reply. Shorten it in Settings (or choose Use default there)."
+    )
+    # the refusal named with the message's files still blames the system prompt
+    assert refused.value.with_files(("a.txt",), removable=True).system == 10_000
+    both = [Message(Role.SYSTEM, "a " * 6000), Message(Role.USER, "b " * 7000)]
+    with pytest.raises(PromptTooLong, match="^Your message needs 13,000 tokens"):
+        fit(both, words, budget=7680, context=8192)  # the message is most of it
