@@ -176,9 +176,34 @@ def proxied_type(upstream: Upstream, response: http.client.HTTPResponse) -> str:
     return media.pop()
 
 
+# What to do about an upstream's refusal, by its status: its own words say what went wrong,
+# rarely what the user can do about it.
+ADVICE = {
+    401: "Check the API key serve.py sends it (API_KEY).",
+    403: "Check the API key serve.py sends it (API_KEY).",
+    404: "Check the model and the server's URL (--foundry-url or BASE_URL).",
+    408: "It timed out: send again.",
+    429: "It is busy or over its rate limit: wait a moment, then send again.",
+}
+SERVER_FAULT = "It failed on its side: send again, or pick another model."
+_TAGS = re.compile(r"<[^>]*>")
+
+
+def advice(status: int) -> str:
+    return ADVICE.get(status) or (SERVER_FAULT if status >= 500 else "")
+
+
+def readable(text: str) -> str:
+    """An error page's words without its markup ("<html><body>oops</body></html>": "oops")."""
+    if "<" not in text:
+        return text
+    return " ".join(_TAGS.sub(" ", text).split())
+
+
 def error_from_response(upstream: Upstream, response: http.client.HTTPResponse) -> HttpError:
-    """The upstream's own message when it sent an OpenAI-style error, else a summary; a
-    redirect, another 2xx than 200 or a status outside HTTP's is a 502."""
+    """The upstream's own message when it sent an OpenAI-style error, else a summary, with
+    what to do about it; a redirect, another 2xx than 200 or a status outside HTTP's is a
+    502."""
     status = response.status
     data, _ = read_capped(response, MAX_ERROR_BODY)
     message = ""
@@ -194,10 +219,13 @@ def error_from_response(upstream: Upstream, response: http.client.HTTPResponse) 
     except (ValueError, RecursionError):
         text = data.decode("utf-8", "replace")
         found = re.search(r"^message=(.*)$", text, re.M)  # oatpp's plain-text errors
-        message = (found.group(1) if found else text).strip()[:300]
+        message = readable(found.group(1) if found else text).strip()[:300]
+    said = upstream.redact(message).rstrip(".") or "no details"
     return HttpError(
         status if 400 <= status < 600 else HTTPStatus.BAD_GATEWAY,
-        f"{upstream.base} answered HTTP {status}: {upstream.redact(message) or 'no details'}",
+        " ".join(
+            filter(None, [f"{upstream.base} answered HTTP {status}: {said}.", advice(status)])
+        ),
     )
 
 

@@ -88,8 +88,10 @@ class RemoteBackend:
             )
         except Exception as error:  # noqa: BLE001 - every failure gets one message (explain)
             raise explain(error) from error
+        chunks = 0  # events read: none at all is not a stream of replies
         try:
             async for chunk in _until_cancelled(stream, cancelled):
+                chunks += 1
                 usage = getattr(chunk, "usage", None)
                 if usage is not None and usage.completion_tokens is not None:
                     completion_tokens = int(usage.completion_tokens)
@@ -104,8 +106,12 @@ class RemoteBackend:
                 if finish is None:
                     reason = StopReason.INTERRUPTED
                     raise RemoteError(
-                        "the server ended the stream before the reply was complete. "
+                        "The server ended the stream before the reply was complete. "
                         "Send again to retry."
+                        if chunks
+                        else "The server's answer held no reply (an OpenAI-compatible "
+                        "server streams `data:` events). Check that its URL points at an "
+                        "OpenAI-compatible API, then send again."
                     )
                 reason = _FINISH.get(finish, StopReason.EOS)
         except RemoteError:

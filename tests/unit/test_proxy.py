@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from hearth_server.handler import make_handler
-from hearth_server.proxy import load_candidates
+from hearth_server.proxy import SERVER_FAULT, advice, load_candidates, readable
 from hearth_server.upstream import (
     Upstream,
     UpstreamConfigError,
@@ -196,10 +196,22 @@ def test_upstream_errors_are_openai_style_with_the_upstreams_words(hearth: int) 
     chat = "/foundry/v1/chat/completions"
     status, _, body = request(hearth, "POST", chat, {"model": "openai-error"})
     assert status == 429
-    assert json.loads(body)["error"]["message"].endswith("answered HTTP 429: slow down")
+    assert json.loads(body)["error"]["message"].endswith(
+        "answered HTTP 429: slow down. It is busy or over its rate limit: wait a moment, "
+        "then send again."
+    )  # what to do, beside the upstream's own words
     status, _, body = request(hearth, "POST", chat, {"model": "broken"})
     assert status == 500
-    assert "Kaboom inside" in json.loads(body)["error"]["message"]
+    message = json.loads(body)["error"]["message"]
+    assert "Kaboom inside" in message and message.endswith(SERVER_FAULT)
+
+
+def test_an_error_page_reads_as_its_words_and_every_status_gets_its_advice() -> None:
+    assert readable("<html><body><h1>Oops</h1>\n<p>try later</p></body></html>") == "Oops try later"
+    assert readable("a < b, but plain") == "a < b, but plain"  # no tags: as it is
+    assert advice(401) == advice(403) and "API_KEY" in advice(401)
+    assert advice(503) == advice(500) == SERVER_FAULT
+    assert advice(400) == ""  # the server's words about the request are the advice
 
 
 @pytest.mark.parametrize("model", ["no-content", "odd-status"])
@@ -223,7 +235,9 @@ def test_an_upstream_quoting_the_api_key_does_not_show_it_to_the_page(hearth: in
     chat = "/foundry/v1/chat/completions"
     status, _, body = request(hearth, "POST", chat, {"model": "echo-key"})
     assert status == 401 and b"sk-test" not in body
-    assert json.loads(body)["error"]["message"].endswith("provided: Bearer [API_KEY]")
+    assert json.loads(body)["error"]["message"].endswith(
+        "provided: Bearer [API_KEY]. Check the API key serve.py sends it (API_KEY)."
+    )
 
 
 def test_a_stream_cut_mid_way_ends_with_an_error_event_that_says_so(hearth: int) -> None:

@@ -61,6 +61,20 @@ def test_token_figures_come_from_the_servers_usage() -> None:
     ],
 )
 def test_a_broken_stream_raises_after_the_text_that_arrived(reply: Reply, words: str) -> None:
+    pieces, error = broken(reply)
+    assert pieces == ["The capital"]
+    assert words in str(error)
+
+
+def test_an_answer_with_no_event_at_all_is_not_taken_for_a_cut_reply() -> None:
+    pieces, error = broken(Reply([], finish=None))
+    assert pieces == [] and str(error).startswith("The server's answer held no reply")
+
+
+def broken(reply: Reply) -> tuple[list[str], RemoteError]:
+    """What a backend streamed from `reply`, and the error it ended with (a stream that
+    did not end as a reply is never taken for a complete one)."""
+
     async def run(url: str) -> tuple[list[str], RemoteBackend, RemoteError]:
         client = openai.AsyncOpenAI(base_url=url + "/v1", api_key="x", max_retries=0)
         backend = RemoteBackend(client, MODEL)
@@ -76,10 +90,9 @@ def test_a_broken_stream_raises_after_the_text_that_arrived(reply: Reply, words:
 
     with fake_openai(lambda request: reply) as fake:
         pieces, backend, error = run_async(run(fake.url))
-    assert pieces == ["The capital"]
-    assert words in str(error)
     assert backend.last_stats is not None
     assert backend.last_stats.reason == StopReason.INTERRUPTED
+    return pieces, error
 
 
 def test_an_unreachable_server_says_so() -> None:
