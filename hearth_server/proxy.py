@@ -154,8 +154,7 @@ def open_exchange(
         except (OSError, http.client.HTTPException) as error:
             raise HttpError(
                 HTTPStatus.BAD_GATEWAY,
-                f"Foundry Local is not reachable at {upstream.base} "
-                f"({getattr(error, 'strerror', None) or error}): {START_HINT}.",
+                upstream.down(str(getattr(error, "strerror", None) or error)),
                 "upstream_unavailable",
             ) from error
         yield Exchange(connection, response, watch)
@@ -274,9 +273,7 @@ def status(upstream: Upstream | None) -> dict[str, object]:
     if upstream is None:
         return {"configured": False, "reachable": False, "message": not_configured().message}
     reachable = answers_models(upstream.base, timeout=2.0, api_key=upstream.api_key)
-    message = (
-        "" if reachable else f"Foundry Local is not answering at {upstream.base}: {START_HINT}."
-    )
+    message = "" if reachable else upstream.down("no answer to /v1/models")
     return {"configured": True, "reachable": reachable, "message": message, **upstream.describe()}
 
 

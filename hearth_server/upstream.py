@@ -67,6 +67,22 @@ class Upstream:
         Authorization header they refused, and the page must never see the key."""
         return text.replace(self.api_key, "[API_KEY]") if self.api_key else text
 
+    @property
+    def named(self) -> bool:
+        """Whether the user named this server (any OpenAI-compatible one), rather than
+        serve.py finding Foundry Local or being told where Foundry Local is."""
+        return self.source in ("--foundry-url", "BASE_URL")
+
+    def down(self, why: str) -> str:
+        """What the page says when this server does not answer: Foundry Local's way to
+        start, or, for a server the user named, to check it."""
+        if self.named:
+            return (
+                f"The server at {self.base} ({self.source}) is not answering ({why}): check "
+                "that it is running, then send again."
+            )
+        return f"Foundry Local is not answering at {self.base} ({why}): {START_HINT}."
+
     def describe(self) -> dict[str, object]:
         return {"url": self.base, "source": self.source, "model": self.model}
 

@@ -161,7 +161,8 @@ export class Renderer {
           if (input.value === input.sent) emit({ type: "setting_kept", name: input.dataset.setting });
         });
       }
-      // the system prompt is saved as it is typed, so a reload straight after typing keeps it
+      // the system prompt is saved as it is typed, SETTING_SAVE_MS after the last keystroke:
+      // a reload after that pause keeps it (one within it does not)
       if (input.tagName === "TEXTAREA") {
         input.addEventListener("input", () => {
           clearTimeout(input.saveTimer);

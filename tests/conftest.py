@@ -7,6 +7,7 @@ left loopback: Hearth's promise is that nothing leaves the machine.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import subprocess
 import sys
@@ -61,14 +62,18 @@ class ServerProcess:
     proc: subprocess.Popen[str]
 
 
-def start_server(*args: str, log: Path | None = None) -> ServerProcess:
+def start_server(
+    *args: str, log: Path | None = None, env: dict[str, str] | None = None
+) -> ServerProcess:
     """Start serve.py on a free port and wait for the line that announces its URL; with
-    `log`, its request lines (one per request: target, status, body size) go there."""
+    `log`, its request lines (one per request: target, status, body size) go there; `env`
+    adds to its environment."""
     quiet = ["--quiet"] if log is None else []
     with log.open("w") if log is not None else nullcontext(subprocess.PIPE) as errors:
         proc = subprocess.Popen(
             [sys.executable, "serve.py", "--port", "0", "--no-build", *args, *quiet],
             cwd=ROOT,
+            env={**os.environ, **(env or {})},
             stdout=subprocess.PIPE,
             stderr=errors,
             text=True,

@@ -89,7 +89,8 @@ def test_auto_keeps_personal_data_here_and_sends_a_long_document_to_foundry(
 
 @pytest.fixture(scope="module")
 def no_foundry() -> Iterator[ServerProcess]:
-    server = start_server("--foundry-url", "http://127.0.0.1:9")  # nothing listens there
+    # Foundry Local, said to be where nothing listens
+    server = start_server(env={"FOUNDRY_LOCAL_URL": "http://127.0.0.1:9"})
     yield server
     stop_server(server)
 

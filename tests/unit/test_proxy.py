@@ -265,7 +265,7 @@ def test_upstream_down_is_a_502_that_says_how_to_start_it(tmp_path: Path) -> Non
         status, _, body = request(port, "POST", "/foundry/v1/chat/completions", {})
         assert status == 502
         message = json.loads(body)["error"]["message"]
-        assert "not reachable" in message and "foundry service start" in message
+        assert "is not answering" in message and "foundry service start" in message
         status, _, body = request(port, "GET", "/api/foundry/status")
         assert json.loads(body)["reachable"] is False
 
@@ -396,3 +396,15 @@ def test_a_status_probe_ends_even_when_every_read_is_quick(
     probe.join(30)  # far past the deadline: a probe still running here is one that hangs
     assert answers == [False]
     assert hung_up.wait(5), "the probe left the dripping connection open"
+
+
+def test_a_server_down_gets_the_advice_that_fits_who_chose_it() -> None:
+    named = configured("http://127.0.0.1:8765", {})
+    assert named is not None and named.named
+    said = named.down("Connection refused")
+    assert said.startswith("The server at http://127.0.0.1:8765 (--foundry-url) is not answering")
+    assert "foundry service start" not in said  # no use for a server the user named
+    found = Upstream("http://127.0.0.1:5272", "probe of port 5272")
+    assert not found.named and "foundry service start" in found.down("Connection refused")
+    told = configured(None, {"FOUNDRY_LOCAL_URL": "http://127.0.0.1:5273"})
+    assert told is not None and "foundry service start" in told.down("timed out")
