@@ -262,7 +262,11 @@ def fetch_json(
 
 
 def broke_off_message(upstream: Upstream, error: Exception) -> str:
-    reason = upstream.redact(str(error)) or type(error).__name__
+    # in words, not http.client's "IncompleteRead(0 bytes read)"
+    early = isinstance(error, http.client.IncompleteRead | ConnectionError)
+    reason = (
+        "it closed the connection" if early else upstream.redact(str(error)) or "no reason given"
+    )
     return (
         f"{upstream.base} stopped answering in the middle of the reply ({reason}). "
         "Check that it is still running, then send again."

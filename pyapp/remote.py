@@ -44,7 +44,7 @@ def explain(error: Exception) -> RemoteError:
             unreachable=True,
         )
     return RemoteError(
-        f"The server sent something that is not a valid reply ({type(error).__name__}: {error})."
+        f"The server sent something that is not a valid reply ({error or 'it could not be read'})."
         " Try again, or pick another model."
     )
 

@@ -202,7 +202,7 @@ def _ranged(
             raise ValueError(expected) from None
         if not low <= value <= high:
             raise ValueError(expected)
-        return value
+        return value + 0  # "-0" is 0, and shows so
 
     return parse
 

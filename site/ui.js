@@ -13,6 +13,7 @@ const ATTACH_LIMIT = 20 * 1024 * 1024; // bytes: pyapp/attachments.py refuses mo
 const SETTING_SAVE_MS = 400; // the system prompt is saved this long after the last keystroke
 const MODEL_CACHE = "hearth-models"; // where site/sw.js and site/model.js keep the model
 export const TAB_CHAT = "hearth-open-chat"; // this tab's open chat, in its sessionStorage
+const MAC = /^(Mac|iPhone|iPad)/; // navigator.platform where the save shortcut is ⌘+Enter
 const FOLD_CHARS = 1200; // a user message longer than this (or than FOLD_LINES) shows folded
 const FOLD_LINES = 12;
 const DRAFT_KEY = "hearth-draft"; // the message box's text, so that a reload keeps it
@@ -735,9 +736,12 @@ export class Renderer {
     box.setAttribute("aria-label", "Edit your message");
     const save = Object.assign(doc.createElement("button"), { type: "button", textContent: "Save and resend", className: "primary" });
     const cancel = Object.assign(doc.createElement("button"), { type: "button", textContent: "Cancel" });
+    // Enter makes a new line here, as a message being reworked often needs: say how to save
+    const hint = Object.assign(doc.createElement("span"), { className: "edit-hint", id: `edit-hint-${id}`, textContent: `${MAC.test(doc.defaultView.navigator.platform) ? "⌘" : "Ctrl"}+Enter saves, Esc cancels` });
+    box.setAttribute("aria-describedby", hint.id);
     const bar = doc.createElement("div");
     bar.className = "edit-actions";
-    bar.append(save, cancel);
+    bar.append(save, cancel, hint);
     const close = () => {
       shown.editing = false;
       shown.closeEdit = null;

@@ -267,6 +267,9 @@ def test_edit_regenerate_and_copy(chat: PageSession) -> None:
     first_user = page.locator("[data-testid=message][data-role=user]").first
     first_user.hover()
     first_user.locator("[data-testid=edit]").click()
+    # Enter makes a new line in the edit box, so the box says how it is saved
+    hint = page.evaluate("() => document.activeElement.getAttribute('aria-describedby')")
+    assert page.inner_text(f"#{hint}") == "Ctrl+Enter saves, Esc cancels"
     page.keyboard.press("Escape")  # as Cancel: the message as it was, the keyboard on Edit
     page.wait_for_function("() => document.activeElement?.dataset.testid === 'edit'")
     assert first_user.locator(".edit-box").count() == 0

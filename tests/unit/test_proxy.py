@@ -252,7 +252,10 @@ def test_a_stream_cut_mid_way_ends_with_an_error_event_that_says_so(hearth: int)
     assert "The capital" in events[0] and "[DONE]" not in "".join(events)
     error = json.loads(events[1].removeprefix("data: "))["error"]
     assert error["type"] == "upstream_broke_off"
-    assert "stopped answering in the middle of the reply" in error["message"]
+    assert (
+        "stopped answering in the middle of the reply (it closed the connection)"
+        in error["message"]
+    )
     assert "/prefix" in error["message"]
 
 

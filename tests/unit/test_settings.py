@@ -24,6 +24,13 @@ def test_query_presets_every_setting() -> None:
     )
 
 
+def test_minus_zero_is_zero() -> None:
+    """Else it was kept, and shown, as "-0" (and refusals then said "it stays at -0")."""
+    settings, problems = Settings().with_query("temperature=-0&top_p=-0.0")
+    assert problems == []
+    assert str(settings.temperature) == "0.0" and str(settings.top_p) == "0.0"
+
+
 def test_bad_values_are_reported_and_ignored() -> None:
     base = Settings()
     settings, problems = base.with_query("temperature=warm&max_tokens=0&backend=cloud&seed=-1")
