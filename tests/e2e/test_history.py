@@ -459,27 +459,6 @@ def test_an_unsent_message_survives_a_reload_until_it_is_sent(chat: PageSession)
     assert page.input_value("[data-testid=prompt]") == ""
 
 
-def test_each_tab_keeps_its_own_draft_across_a_reload(chat: PageSession) -> None:
-    chat.open()
-    chat.wait_state("ready")
-    first = chat.page
-    first.fill("[data-testid=prompt]", "Typed in the first tab")
-    other = another_tab(chat)
-    second = other.page
-    assert second.input_value("[data-testid=prompt]") == "Typed in the first tab"  # a new tab
-    second.fill("[data-testid=prompt]", "Typed in the second tab")
-    first.reload()  # neither replaced by the other tab's typing...
-    chat.wait_state("ready")
-    assert first.input_value("[data-testid=prompt]") == "Typed in the first tab"
-    second.fill("[data-testid=prompt]", "")
-    first.reload()  # ...nor cleared by its emptied box
-    chat.wait_state("ready")
-    assert first.input_value("[data-testid=prompt]") == "Typed in the first tab"
-    second.reload()
-    other.wait_state("ready")
-    assert second.input_value("[data-testid=prompt]") == ""  # its own, emptied
-
-
 def test_without_storage_the_chat_still_works_and_says_so(chat: PageSession) -> None:
     chat.open("?temperature=0&max_tokens=24")  # greedy: the answer is known
     chat.wait_state("ready")
@@ -492,20 +471,26 @@ def test_without_storage_the_chat_still_works_and_says_so(chat: PageSession) -> 
     assert "Paris" in reply.inner_text()  # type: ignore[attr-defined]
 
 
-def test_a_reload_reopens_its_own_tabs_chat_and_a_new_tab_the_last_one_opened(
+def test_a_reload_reopens_its_own_tabs_chat_and_draft_and_a_new_tab_the_last_ones(
     browser: object, fake_server: ServerProcess
 ) -> None:
-    """Which chat each page opens; the fake upstream only answers quickly."""
+    """Which chat and draft each page opens with; the fake upstream only answers quickly."""
+    box = "[data-testid=prompt]"
     with page_session(browser, fake_server) as first:
         first.open("?backend=foundry")
         first.wait_state("ready", timeout_s=120)
         ask(first, "Asked in the first tab?")
+        first.page.fill(box, "Typed in the first tab")  # type: ignore[attr-defined]
         second = another_tab(first, "?backend=foundry")
         assert texts(second)[0] == "Asked in the first tab?"  # a new tab: the last opened
+        assert second.page.input_value(box) == "Typed in the first tab"  # type: ignore[attr-defined]
         new_chat(second.page)
-        ask(second, "Asked in the second tab?")
+        second.page.fill(box, "Typed in the second tab")  # type: ignore[attr-defined]
+        ask(second, "Asked in the second tab?")  # sent: that box is empty again
         first.page.reload()  # type: ignore[attr-defined]
         first.wait_state("ready", timeout_s=120)
         assert texts(first)[0] == "Asked in the first tab?"  # its own, not the newer one
+        # its draft neither replaced by the other tab's typing nor cleared by its send
+        assert first.page.input_value(box) == "Typed in the first tab"  # type: ignore[attr-defined]
         third = another_tab(first, "?backend=foundry")
         assert texts(third)[0] == "Asked in the second tab?"
