@@ -119,6 +119,11 @@ class Library:
             self.open_id = self.tab.open_id or await self.records.load_open()
         except StorageError as error:
             return [self._failed(error)]
+        if self.tab.open_id is None and self.open_id is not None:
+            # a new tab opens the profile's chat: from now on it is this tab's, whatever
+            # another tab opens before this one reloads
+            self.tab.open_id = self.open_id
+            self.tab.kept(self.open_id)
         problems: list[str] = []
         for record in records:
             try:

@@ -440,6 +440,23 @@ def test_a_reload_reopens_this_tabs_chat_and_a_new_tab_the_one_opened_last() -> 
     assert reloaded_b.chat.messages == []  # ...is what B's reload shows, not A's chat
 
 
+def test_a_new_tab_keeps_the_chat_it_opened_with_across_its_reload() -> None:
+    records = MemoryRecords()
+    a, _, _, _ = make_app([Script(["Paris."]), Script(["Rome."])], records=records, tab=Tab())
+    run_async(a.handle({"type": "send", "text": "Capital of France?"}))
+    france = a.chat.id
+    run_async(a.handle({"type": "new_chat"}))
+    run_async(a.handle({"type": "send", "text": "Capital of Italy?"}))
+    italy = a.chat.id
+    run_async(a.handle({"type": "open_chat", "id": france}))
+    tab_c = Tab()
+    c, _, _, _ = make_app([], records=records, tab=tab_c)  # a new tab: the last opened
+    assert c.chat.id == france
+    run_async(a.handle({"type": "open_chat", "id": italy}))  # another tab opens another
+    reloaded_c, _, _, _ = make_app([], records=records, tab=tab_c)
+    assert reloaded_c.chat.id == france  # the one this tab showed
+
+
 def test_a_chat_deleted_in_another_tab_does_not_change_what_a_reload_reopens() -> None:
     records = MemoryRecords()
     tab_a, _, _, _ = make_app([Script(["Paris."])], records=records)
