@@ -12,6 +12,7 @@ to do.
 
 from __future__ import annotations
 
+import html
 import http.client
 import json
 import re
@@ -185,7 +186,12 @@ ADVICE = {
     429: "It is busy or over its rate limit: wait a moment, then send again.",
 }
 SERVER_FAULT = "It failed on its side: send again, or pick another model."
-_TAGS = re.compile(r"<[^>]*>")
+_MARKUP = re.compile(r"<[A-Za-z!/]")  # where an error body is HTML, not text with a "<"
+# linear on any input: each match stops at the next "<" (html.parser is quadratic on
+# unclosed tags: 63 s for 63,000 characters of "<p ")
+_HIDDEN = re.compile(r"<(?:script|style)\b[^<>]*>[^<]*", re.IGNORECASE)  # and their text
+_TAG = re.compile(r"<[^<>]*>")
+MAX_ERROR_WORDS = 300  # of an upstream's error, in the page's banner
 
 
 def advice(status: int) -> str:
@@ -193,10 +199,12 @@ def advice(status: int) -> str:
 
 
 def readable(text: str) -> str:
-    """An error page's words without its markup ("<html><body>oops</body></html>": "oops")."""
-    if "<" not in text:
+    """An error page's words without its markup ("<html><body>oops</body></html>": "oops"),
+    entities decoded, scripts and styles left out; text that only holds a "<" stays."""
+    if not _MARKUP.search(text):
         return text
-    return " ".join(_TAGS.sub(" ", text).split())
+    words = _TAG.sub(" ", _HIDDEN.sub(" ", text))
+    return " ".join(html.unescape(words).split())
 
 
 def error_from_response(upstream: Upstream, response: http.client.HTTPResponse) -> HttpError:
@@ -218,8 +226,9 @@ def error_from_response(upstream: Upstream, response: http.client.HTTPResponse) 
     except (ValueError, RecursionError):
         text = data.decode("utf-8", "replace")
         found = re.search(r"^message=(.*)$", text, re.M)  # oatpp's plain-text errors
-        message = readable(found.group(1) if found else text).strip()[:300]
-    said = upstream.redact(message).rstrip(".") or "no details"
+        message = readable(found.group(1) if found else text).strip()
+    # redacted before it is cut, so that no part of the key can remain
+    said = upstream.redact(message)[:MAX_ERROR_WORDS].rstrip(".") or "no details"
     return HttpError(
         status if 400 <= status < 600 else HTTPStatus.BAD_GATEWAY,
         " ".join(

@@ -595,7 +595,8 @@ class App:
             budget = window.length - window.reply_room(self.prefs.effective.max_tokens)
             if tokens > budget:
                 await self._reachable(Backend.FOUNDRY)
-                self._too_long(attached, budget)
+                if any(f is attached for f in self.pending):  # not sent or removed meanwhile
+                    self._too_long(attached, budget)
 
     def _too_long(self, file: Attached, budget: int) -> None:
         room = f"the in-browser model has room for {budget:,}"

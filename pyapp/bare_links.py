@@ -16,12 +16,13 @@ import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # markdown-it is loaded into the page on demand
-    from markdown_it.rules_core import StateCore
-    from markdown_it.token import Token
+    from markdown_it.rules_inline import StateInline
 
-# `\b`: not inside a word ("xhttps://…" stays text); the address ends at white space or at
-# a character that cannot be part of one in running text
-ADDRESS = re.compile(r"\bhttps?://[^\s<>\"'`]+", re.IGNORECASE)
+# not inside a word ("xhttps://…" stays text, "_https://…_" is emphasised); the address ends
+# at white space or at a character that cannot be part of one in running text
+ADDRESS = re.compile(r"(?<![A-Za-z0-9])https?://[^\s<>\"'`]+", re.IGNORECASE)
+# the scheme at the end of the text before "://", not inside a word ("xhttps://" is text)
+SCHEME = re.compile(r"(?:^|[^A-Za-z0-9.+-])(https?)$", re.IGNORECASE)
 TRAILING = ".,:;!?*_~'\""  # sentence punctuation after an address, not part of it
 CLOSERS = {")": "(", "]": "["}
 
@@ -29,63 +30,42 @@ CLOSERS = {")": "(", "]": "["}
 def trim(address: str) -> str:
     """`address` without the punctuation that ends the sentence around it: trailing
     full stops, commas and the like, and a closing bracket with no opening one inside
-    (so "(see https://en.wikipedia.org/wiki/Ada_(language))" keeps one of its two)."""
-    while address:
-        last = address[-1]
-        if last in TRAILING:
-            address = address[:-1]
-        elif last in CLOSERS and address.count(last) > address.count(CLOSERS[last]):
-            address = address[:-1]
-        else:
+    (so "(see https://en.wikipedia.org/wiki/Ada_(language))" keeps one of its two). One
+    pass from the end: only closers and punctuation go, so the openers' count holds."""
+    opened = {closer: address.count(opener) for closer, opener in CLOSERS.items()}
+    closed = {closer: address.count(closer) for closer in CLOSERS}
+    end = len(address)
+    while end:
+        last = address[end - 1]
+        if last in CLOSERS and closed[last] > opened[last]:
+            closed[last] -= 1
+        elif last not in TRAILING:
             break
-    return address
+        end -= 1
+    return address[:end]
 
 
-def bare_links(state: StateCore) -> None:
-    """The core rule: split every text token outside a link at the addresses in it."""
-    for block in state.tokens:
-        if block.type != "inline" or not block.children:
-            continue
-        children: list[Token] = []
-        inside = 0  # within a Markdown link already: its text is not linked again
-        for token in block.children:
-            if token.type == "link_open":
-                inside += 1
-            elif token.type == "link_close":
-                inside -= 1
-            if token.type == "text" and not inside and "://" in token.content:
-                children.extend(_split(token, state))
-            else:
-                children.append(token)
-        block.children = children
-
-
-def _split(token: Token, state: StateCore) -> list[Token]:
-    from markdown_it.token import Token
-
-    text, level, md = token.content, token.level, state.md
-    pieces: list[Token] = []
-    done = 0
-
-    def plain(end: int) -> None:
-        if end > done:
-            pieces.append(Token("text", "", 0, content=text[done:end], level=level))
-
-    for found in ADDRESS.finditer(text):
-        address = trim(found.group())
-        href = md.normalizeLink(address)
-        if not address.partition("://")[2] or not md.validateLink(href):
-            continue
-        plain(found.start())
-        opening = Token("link_open", "a", 1, attrs={"href": href}, markup="linkify", level=level)
-        label = md.normalizeLinkText(address)
-        pieces += [
-            opening,
-            Token("text", "", 0, content=label, level=level + 1),
-            Token("link_close", "a", -1, markup="linkify", level=level),
-        ]
-        done = found.start() + len(address)
-    if not pieces:
-        return [token]
-    plain(len(text))
-    return pieces
+def bare_links(state: StateInline, silent: bool) -> bool:
+    """The inline rule, at each "://": an address whose scheme the text just before ends
+    with. Found here, before emphasis is parsed, so "…/__init__.py" stays one address."""
+    start = state.pos
+    if state.linkLevel > 0 or not state.src.startswith("://", start):
+        return False
+    found = SCHEME.search(state.pending[-6:])  # "https" and the character before it
+    if not found:
+        return False
+    scheme = found.group(1)
+    match = ADDRESS.match(state.src, start - len(scheme))
+    address = trim(match.group()) if match else ""
+    md = state.md
+    href = md.normalizeLink(address)
+    if not address.partition("://")[2] or not md.validateLink(href):
+        return False
+    if not silent:
+        state.pending = state.pending[: -len(scheme)]
+        opening = state.push("link_open", "a", 1)
+        opening.attrs, opening.markup = {"href": href}, "linkify"
+        state.push("text", "", 0).content = md.normalizeLinkText(address)
+        state.push("link_close", "a", -1).markup = "linkify"
+    state.pos += len(address) - len(scheme)
+    return True

@@ -56,9 +56,12 @@ def fit(
             # would fit without it
             system = count(head, cap) if head else 0
             rest = used - system
-            blamed = system if system > rest and rest < budget else 0
             raise PromptTooLong(
-                min(used, cap), budget, capped=used > cap, context=context, system=min(blamed, cap)
+                min(used, cap),
+                budget,
+                capped=used > cap,
+                context=context,
+                system=system > rest and rest < budget,
             )
         drop = 2 if len(turns) > 2 and turns[0].role == Role.USER else 1
         turns = turns[drop:]

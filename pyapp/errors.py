@@ -21,17 +21,16 @@ class PromptTooLong(HearthError):
         context: int | None = None,
         files: tuple[str, ...] = (),
         removable: bool = True,
-        system: int = 0,
+        system: bool = False,
     ) -> None:
         self.used, self.budget, self.capped, self.context = used, budget, capped, context
-        self.system = system  # tokens of the system prompt, when it is what does not fit
+        self.system = system  # most of it is the system prompt, without which it would fit
         needs = f"more than {used:,}" if capped else f"{used:,}"
-        if system:  # the message would fit without it (capped: so would its count)
-            takes = f"more than {system:,}" if capped else f"{system:,}"
+        if system:
             super().__init__(
-                f"The system prompt takes {takes} tokens, and only {budget:,} fit in the "
-                f"model's context after room for the reply. Shorten it in Settings (or "
-                f"choose Use default there)."
+                f"Your message and the system prompt need {needs} tokens but only {budget:,} "
+                f"fit in the model's context after room for the reply, and most of that is "
+                f"the system prompt. Shorten it in Settings (or choose Use default there)."
             )
             return
         # most of a message this long is what is attached to it, as a rule; only a message

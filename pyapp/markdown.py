@@ -117,7 +117,7 @@ class Markdown:
         }
         for name, rule in rules.items():
             md.add_render_rule(name, rule)
-        md.core.ruler.push("bare_links", bare_links)  # last: after adjacent texts are joined
+        md.inline.ruler.before("linkify", "bare_links", bare_links)
         self.md = md
 
     def blocks(self, text: str) -> list[Block]:

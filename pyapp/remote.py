@@ -43,9 +43,10 @@ def explain(error: Exception) -> RemoteError:
             f"The connection to serve.py broke ({error}). Is serve.py still running?",
             unreachable=True,
         )
+    why = str(error) or "it could not be read"
     return RemoteError(
-        f"The server sent something that is not a valid reply ({error or 'it could not be read'})."
-        " Try again, or pick another model."
+        f"The server sent something that is not a valid reply ({why}). Try again, or pick "
+        "another model."
     )
 
 

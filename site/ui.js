@@ -849,13 +849,18 @@ function keepDraft(text) {
       draftKept = text;
     } else if (draftKept !== null && localStorage.getItem(DRAFT_KEY) === draftKept) {
       localStorage.removeItem(DRAFT_KEY);
+      draftKept = null;
     }
   } catch {}
 }
 
 function savedDraft() {
   try {
-    const text = sessionStorage.getItem(DRAFT_KEY) ?? localStorage.getItem(DRAFT_KEY) ?? "";
+    let text = sessionStorage.getItem(DRAFT_KEY);
+    if (text === null) { // a new tab: the last draft typed, this tab's own from now on
+      text = localStorage.getItem(DRAFT_KEY) ?? "";
+      sessionStorage.setItem(DRAFT_KEY, text);
+    }
     if (text && localStorage.getItem(DRAFT_KEY) === text) draftKept = text; // still this tab's
     return text;
   } catch {

