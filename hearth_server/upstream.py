@@ -69,17 +69,23 @@ class Upstream:
 
     @property
     def named(self) -> bool:
-        """Whether the user named this server (any OpenAI-compatible one), rather than
-        serve.py finding Foundry Local or being told where Foundry Local is."""
-        return self.source in ("--foundry-url", "BASE_URL")
+        """Whether the user named this server as any OpenAI-compatible one (BASE_URL),
+        rather than as Foundry Local or serve.py finding Foundry Local."""
+        return self.source == "BASE_URL"
 
     def down(self, why: str) -> str:
         """What the page says when this server does not answer: Foundry Local's way to
-        start, or, for a server the user named, to check it."""
+        start, and for a URL the user gave, to check what it names."""
         if self.named:
             return (
-                f"The server at {self.base} ({self.source}) is not answering ({why}): check "
-                "that it is running, then send again."
+                f"The server at {self.base} (BASE_URL) is not answering ({why}): check that "
+                "it is running, then send again."
+            )
+        if self.source == "--foundry-url":
+            return (
+                f"Foundry Local is not answering at {self.base} ({why}): start it with "
+                "`foundry service start`, or check the server --foundry-url names, then "
+                "send again."
             )
         return f"Foundry Local is not answering at {self.base} ({why}): {START_HINT}."
 

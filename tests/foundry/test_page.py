@@ -95,7 +95,7 @@ def test_upstream_down_keeps_the_chat_and_offers_the_browser_model(
             own.stop()
             page.fill("[data-testid=prompt]", "And of Germany?")
             page.press("[data-testid=prompt]", "Enter")
-            banner = banner_saying(page, "not reachable")
+            banner = banner_saying(page, "is not answering")
             assert "foundry service start" in banner.inner_text()
             session.wait_state("ready")
             messages = page.locator("[data-testid=message]")

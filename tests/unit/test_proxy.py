@@ -412,11 +412,14 @@ def test_a_status_probe_ends_even_when_every_read_is_quick(
 
 
 def test_a_server_down_gets_the_advice_that_fits_who_chose_it() -> None:
-    named = configured("http://127.0.0.1:8765", {})
+    named = configured(None, {"BASE_URL": "http://127.0.0.1:8765"})  # any OpenAI server
     assert named is not None and named.named
     said = named.down("Connection refused")
-    assert said.startswith("The server at http://127.0.0.1:8765 (--foundry-url) is not answering")
+    assert said.startswith("The server at http://127.0.0.1:8765 (BASE_URL) is not answering")
     assert "foundry service start" not in said  # no use for a server the user named
+    flag = configured("http://127.0.0.1:8765", {})  # named as Foundry Local's
+    assert flag is not None and not flag.named
+    assert "foundry service start" in flag.down("x") and "--foundry-url names" in flag.down("x")
     found = Upstream("http://127.0.0.1:5272", "probe of port 5272")
     assert not found.named and "foundry service start" in found.down("Connection refused")
     told = configured(None, {"FOUNDRY_LOCAL_URL": "http://127.0.0.1:5273"})
